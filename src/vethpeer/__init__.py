@@ -1,0 +1,71 @@
+"""vethpeer: the other end of any veth, across every network namespace.
+
+    >>> import vethpeer
+    >>> topology = vethpeer.scan()
+    >>> for link in topology.find("eth0"):
+    ...     peer = topology.peer_of(link.ref)
+
+``scan()`` finds every network namespace on the host, reads each one once over rtnetlink, and
+pairs veth and netkit ends by the kernel's own evidence (IFLA_LINK + IFLA_LINK_NETNSID checked with
+RTM_GETNSID). Ends whose peer cannot be proven come back in ``Topology.unresolved`` with a reason.
+Everything returned is immutable. This module only documents and delegates.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from .model import (
+    REASONS,
+    Holder,
+    Link,
+    LinkRef,
+    Namespace,
+    NamespaceId,
+    Pair,
+    PeerHint,
+    Topology,
+    Unresolved,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "REASONS",
+    "Holder",
+    "Link",
+    "LinkRef",
+    "Namespace",
+    "NamespaceId",
+    "Pair",
+    "PeerHint",
+    "Topology",
+    "Unresolved",
+    "__version__",
+    "scan",
+]
+
+
+def scan(
+    *,
+    netns_paths: Sequence[str] = (),
+    addresses: bool = True,
+    sockets: bool = True,
+    proc: str = "/proc",
+    save: Optional[str] = None,
+) -> Topology:
+    """Scan the host and return its Topology.
+
+    netns_paths: namespace files to include even if discovery would not find them.
+    addresses:   also read IP addresses (one more dump per namespace).
+    sockets:     also look for namespaces held only by a socket (pidfd_getfd + SIOCGSKNS).
+    proc:        where procfs is mounted.
+    save:        write the raw snapshot to this file (JSON) for ``vethpeer --load`` or a bug report.
+
+    Raises OSError when nothing can be read at all (no /proc, no netlink), ValueError when a path in
+    ``netns_paths`` is not a namespace file. Everything else (a namespace that vanishes, one that
+    may not be entered) becomes a warning in the result.
+    """
+    from . import scanner
+
+    return scanner.scan(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc, save=save)

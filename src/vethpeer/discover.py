@@ -1,0 +1,472 @@
+"""Finding every network namespace on the host and every reference that holds it.
+
+Sources, cheapest first: /run/netns names, nsfs bind mounts in mountinfo, processes and their
+threads, open fds, and sockets. References are collected by inode from readlink/stat (all network
+namespaces live on the one nsfs superblock), then each namespace is opened once through the first
+reference that still works and identified by fstat. Everything below ``proc`` is injectable so the
+collection logic can be tested on a fake /proc tree. No netlink here: see ``reader``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
+
+from . import ops
+from .model import Holder
+
+DEFAULT_NETNS_DIRS = ("/run/netns", "/var/run/netns")
+
+# errnos meaning "it went away while we looked": a process exited, a mount was removed.
+_VANISHED = (errno.ENOENT, errno.ESRCH, errno.ENOTDIR)
+
+
+class FoundNamespace(NamedTuple):
+    """A namespace and what holds it; ``fd`` is an open handle (owned by the Discovery)."""
+
+    dev: int
+    inode: int
+    fd: Optional[int]
+    names: Tuple[str, ...]
+    paths: Tuple[str, ...]
+    pids: Tuple[int, ...]
+    threads: Tuple[Holder, ...]
+    fds: Tuple[Holder, ...]
+    sockets: Tuple[Holder, ...]
+    comm: Optional[str]
+    error: Optional[str]
+
+
+class Discovery(NamedTuple):
+    namespaces: Tuple[FoundNamespace, ...]
+    own_inode: int
+    root_inode: Optional[int]
+    #: How the root namespace was identified: "pid 1", "kthreadd", or "own (fallback)".
+    root_source: str
+    warnings: Tuple[str, ...]
+
+    def close(self) -> None:
+        for found in self.namespaces:
+            if found.fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(found.fd)
+
+
+def parse_netns_link(target: str) -> Optional[int]:
+    """The inode in a ``net:[4026531840]`` link target, None for anything else."""
+    if target.startswith("net:[") and target.endswith("]"):
+        try:
+            return int(target[5:-1])
+        except ValueError:
+            return None
+    return None
+
+
+def unescape_mount_path(field: str) -> str:
+    r"""mountinfo writes space, tab, newline and backslash in mount points as \040 \011 \012 \134."""
+    if "\\" not in field:
+        return field
+    out = []
+    i = 0
+    while i < len(field):
+        if field[i] == "\\" and i + 3 < len(field) and field[i + 1 : i + 4].isdigit():
+            out.append(chr(int(field[i + 1 : i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def parse_mountinfo(text: str) -> List[Tuple[int, str]]:
+    """(inode, mount point) of every network-namespace bind mount, in mountinfo order, deduplicated."""
+    seen: Set[str] = set()
+    found = []
+    for line in text.splitlines():
+        fields = line.split(" ")
+        if len(fields) < 10 or "nsfs" not in fields:
+            continue
+        try:
+            separator = fields.index("-", 6)
+        except ValueError:
+            continue
+        if fields[separator + 1] != "nsfs":
+            continue
+        inode = parse_netns_link(fields[3])
+        if inode is None:
+            continue
+        path = unescape_mount_path(fields[4])
+        if path not in seen:
+            seen.add(path)
+            found.append((inode, path))
+    return found
+
+
+class _Refs:
+    __slots__ = ("dev", "fd", "fds", "names", "paths", "pids", "sockets", "threads")
+
+    def __init__(self) -> None:
+        self.names: List[Tuple[str, str]] = []  # (name, path)
+        self.paths: List[str] = []
+        self.pids: List[int] = []
+        self.threads: List[Holder] = []
+        self.fds: List[Holder] = []
+        self.sockets: List[Holder] = []
+        self.fd: Optional[int] = None
+        self.dev = 0
+
+
+class _Collector:
+    """Accumulates references by inode while the sources are read."""
+
+    def __init__(self, proc: str) -> None:
+        self.proc = proc
+        self.refs: Dict[int, _Refs] = {}
+        self.warnings: List[str] = []
+        self.denied_processes = 0
+
+    def at(self, inode: int) -> _Refs:
+        refs = self.refs.get(inode)
+        if refs is None:
+            refs = self.refs[inode] = _Refs()
+        return refs
+
+    # -- named: /run/netns ----------------------------------------------------------------------
+    def read_netns_dirs(self, dirs: Sequence[str], nsfs_dev: int) -> Set[str]:
+        """Names in each directory; returns the real paths of the directories that were read."""
+        done: Set[str] = set()
+        for directory in dirs:
+            real = os.path.realpath(directory)
+            if real in done:
+                continue  # /var/run is usually a symlink to /run
+            try:
+                entries = sorted(os.listdir(directory))
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                self.warnings.append(f"cannot list {directory}: {error.strerror}")
+                continue
+            done.add(real)
+            for name in entries:
+                path = os.path.join(directory, name)
+                try:
+                    st = os.stat(path)
+                except OSError as error:
+                    self.warnings.append(f"cannot stat {path}: {error.strerror}")
+                    continue
+                if st.st_dev != nsfs_dev:
+                    # An empty file left behind when the bind mount went away (or never came):
+                    # setns on it fails with EINVAL, which is what `ip netns exec` then prints.
+                    self.warnings.append(f"{path} is a stale entry: no namespace is mounted on it")
+                    continue
+                self.at(st.st_ino).names.append((name, path))
+        return done
+
+    # -- bind mounts anywhere -------------------------------------------------------------------
+    def read_mountinfo(self, netns_dirs: Set[str]) -> None:
+        path = os.path.join(self.proc, "self/mountinfo")
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+                text = handle.read()
+        except OSError as error:
+            self.warnings.append(f"cannot read {path}: {error.strerror}")
+            return
+        for inode, mount_point in parse_mountinfo(text):
+            if os.path.dirname(mount_point) in netns_dirs:
+                continue  # already known by its name
+            refs = self.at(inode)
+            if mount_point not in refs.paths:
+                refs.paths.append(mount_point)
+
+    # -- processes, threads, fds, sockets -------------------------------------------------------
+    def read_processes(self, own_pid: int, want_sockets: bool) -> None:
+        proc = self.proc
+        readlink = os.readlink
+        sockets: Dict[int, List[Holder]] = {}  # socket inode -> holders
+        process_netns: Dict[int, int] = {}
+        try:
+            pids = sorted(int(entry) for entry in os.listdir(proc) if entry.isdigit())
+        except OSError as error:
+            self.warnings.append(f"cannot list {proc}: {error.strerror}")
+            return
+        for pid in pids:
+            base = f"{proc}/{pid}"
+            try:
+                inode = parse_netns_link(readlink(f"{base}/ns/net"))
+            except OSError as error:
+                if error.errno in (errno.EACCES, errno.EPERM):
+                    self.denied_processes += 1
+                continue  # vanished, or a process we may not inspect
+            if inode is None:
+                continue
+            self.at(inode).pids.append(pid)
+            process_netns[pid] = inode
+            try:
+                tasks = os.listdir(f"{base}/task")
+            except OSError:
+                tasks = []
+            if len(tasks) > 1:
+                for task in tasks:
+                    if task == str(pid):
+                        continue
+                    try:
+                        tinode = parse_netns_link(readlink(f"{base}/task/{task}/ns/net"))
+                    except OSError:
+                        continue
+                    if tinode is not None and tinode != inode:
+                        self.at(tinode).threads.append(Holder(pid, int(task)))
+            if pid == own_pid:
+                continue  # our own fds are the scan's, not the host's
+            try:
+                fd_entries = os.listdir(f"{base}/fd")
+            except OSError:
+                continue
+            for fd_name in fd_entries:
+                try:
+                    target = readlink(f"{base}/fd/{fd_name}")
+                except OSError:
+                    continue
+                if target.startswith("net:["):
+                    finode = parse_netns_link(target)
+                    if finode is not None:
+                        self.at(finode).fds.append(Holder(pid, int(fd_name)))
+                elif want_sockets and target.startswith("socket:["):
+                    try:
+                        sock_inode = int(target[8:-1])
+                    except ValueError:
+                        continue
+                    sockets.setdefault(sock_inode, []).append(Holder(pid, int(fd_name)))
+        if sockets:
+            self._read_sockets(sockets, process_netns)
+
+    def _read_sockets(self, sockets: Dict[int, List[Holder]], process_netns: Dict[int, int]) -> None:
+        """Which namespace each socket is in: pidfd_getfd + SIOCGSKNS (Linux >= 5.6).
+
+        A socket keeps its namespace alive, so a namespace can be held by nothing but a socket in
+        some process. Only sockets outside their holder's own namespace are recorded.
+        """
+        pidfds: Dict[int, int] = {}
+        denied = 0
+        unsupported = False
+        try:
+            for holders in sockets.values():
+                first = holders[0]
+                pidfd = pidfds.get(first.pid)
+                if pidfd is None:
+                    try:
+                        pidfd = os.pidfd_open(first.pid)
+                    except OSError:
+                        continue  # exited
+                    pidfds[first.pid] = pidfd
+                try:
+                    copy = ops.pidfd_getfd(pidfd, first.detail)
+                except OSError as error:
+                    if error.errno in (errno.EPERM, errno.EACCES):
+                        denied += 1
+                    elif error.errno == errno.ENOSYS:
+                        unsupported = True
+                        break
+                    continue  # EBADF: closed meanwhile
+                try:
+                    nsfd = ops.socket_netns(copy)
+                except OSError:
+                    continue  # not every socket family answers SIOCGSKNS
+                finally:
+                    os.close(copy)
+                keep = False
+                try:
+                    inode = os.fstat(nsfd).st_ino
+                    for holder in holders:
+                        if process_netns.get(holder.pid) != inode:
+                            refs = self.at(inode)
+                            refs.sockets.append(holder)
+                            if refs.fd is None and not (refs.names or refs.paths or refs.pids
+                                                        or refs.threads or refs.fds):
+                                refs.fd = nsfd
+                                refs.dev = os.fstat(nsfd).st_dev
+                                keep = True
+                finally:
+                    if not keep:
+                        os.close(nsfd)
+        finally:
+            for pidfd in pidfds.values():
+                os.close(pidfd)
+        if unsupported:
+            self.warnings.append("socket-held namespaces not searched: pidfd_getfd needs Linux >= 5.6")
+        if denied:
+            self.warnings.append(f"{denied} sockets not inspected: no ptrace access to their process")
+
+    # -- explicit paths -------------------------------------------------------------------------
+    def add_path(self, path: str, nsfs_dev: int) -> int:
+        """A namespace file the user named; returns its inode or raises OSError/ValueError."""
+        st = os.stat(path)
+        if st.st_dev != nsfs_dev:
+            raise ValueError(f"{path} is not a namespace file")
+        refs = self.at(st.st_ino)
+        if path not in refs.paths and not any(p == path for _, p in refs.names):
+            refs.paths.append(path)
+        return st.st_ino
+
+    # -- opening --------------------------------------------------------------------------------
+    def _candidates(self, refs: _Refs) -> Iterable[Tuple[str, bool]]:
+        """(path, needs a type check) for each reference, most durable first."""
+        for _name, path in refs.names:
+            yield path, True
+        for path in refs.paths:
+            yield path, True
+        for pid in refs.pids:
+            yield f"{self.proc}/{pid}/ns/net", False
+        for holder in refs.threads:
+            yield f"{self.proc}/{holder.pid}/task/{holder.detail}/ns/net", False
+        for holder in refs.fds:
+            yield f"{self.proc}/{holder.pid}/fd/{holder.detail}", True
+
+    def open_all(self) -> Tuple[Dict[int, Optional[str]], Set[int]]:
+        """Open every namespace once. Returns errors by inode and the inodes that vanished."""
+        errors: Dict[int, Optional[str]] = {}
+        vanished: Set[int] = set()
+        for inode, refs in self.refs.items():
+            if refs.fd is not None:
+                errors[inode] = None
+                continue
+            last: Optional[OSError] = None
+            denied = False
+            for path, check_type in self._candidates(refs):
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                except OSError as error:
+                    last = error
+                    denied = denied or error.errno in (errno.EACCES, errno.EPERM)
+                    continue
+                try:
+                    st = os.fstat(fd)
+                    if st.st_ino != inode or (check_type and not ops.is_net_namespace(fd)):
+                        # The process moved or exited and its pid was reused, or the path now
+                        # shows something else: this reference no longer leads here.
+                        os.close(fd)
+                        continue
+                except OSError as error:
+                    os.close(fd)
+                    last = error
+                    continue
+                refs.fd = fd
+                refs.dev = st.st_dev
+                break
+            if refs.fd is not None:
+                errors[inode] = None
+            elif denied:
+                errors[inode] = "permission denied opening it"
+            elif last is None or last.errno in _VANISHED:
+                vanished.add(inode)
+            else:
+                errors[inode] = f"cannot open it: {last.strerror}"
+        return errors, vanished
+
+    def read_comm(self, pid: int) -> Optional[str]:
+        try:
+            with open(f"{self.proc}/{pid}/comm", "rb") as handle:
+                return handle.read().rstrip(b"\n").decode("utf-8", "surrogateescape")
+        except OSError:
+            return None
+
+
+def _readlink_inode(path: str) -> Optional[int]:
+    try:
+        return parse_netns_link(os.readlink(path))
+    except OSError:
+        return None
+
+
+def _is_kthreadd(proc: str) -> bool:
+    """Whether pid 2 is the kernel's kthreadd, which lives in the initial namespaces."""
+    try:
+        with open(f"{proc}/2/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    close = stat.rfind(b")")
+    fields = stat[close + 2 :].split()
+    return stat[stat.find(b"(") + 1 : close] == b"kthreadd" and len(fields) > 1 and fields[1] == b"0"
+
+
+def find_root(proc: str, own_inode: int) -> Tuple[Optional[int], str, Optional[str]]:
+    """The root namespace: PID 1's. Returns (inode, how it was found, warning or None)."""
+    inode = _readlink_inode(f"{proc}/1/ns/net")
+    if inode is not None:
+        return inode, "pid 1", None
+    # Some sandboxes deny even root a look at PID 1 (a capability it has and we lack); the
+    # kernel thread kthreadd is in the initial namespaces and usually readable.
+    if _is_kthreadd(proc):
+        inode = _readlink_inode(f"{proc}/2/ns/net")
+        if inode is not None:
+            return inode, "kthreadd", None
+    return own_inode, "own (fallback)", (
+        "cannot read the namespace of PID 1: taking the tool's own namespace as the root one"
+    )
+
+
+def discover(
+    *,
+    proc: str = "/proc",
+    netns_dirs: Sequence[str] = DEFAULT_NETNS_DIRS,
+    extra_paths: Sequence[str] = (),
+    sockets: bool = True,
+) -> Discovery:
+    """Find every network namespace reachable from here. The caller must ``close()`` the result.
+
+    ``extra_paths`` are namespace files the caller wants included even if no source finds them;
+    a path that is not a namespace raises ValueError, one that cannot be read raises OSError.
+    """
+    collector = _Collector(proc)
+    own_stat = os.stat(f"{proc}/self/ns/net")
+    own_inode = own_stat.st_ino
+    nsfs_dev = own_stat.st_dev
+    collector.at(own_inode)
+    root_inode, root_source, root_warning = find_root(proc, own_inode)
+    if root_warning:
+        collector.warnings.append(root_warning)
+    try:
+        for path in extra_paths:
+            collector.add_path(path, nsfs_dev)
+        dirs_read = collector.read_netns_dirs(netns_dirs, nsfs_dev)
+        dirs_read.update(os.path.realpath(d) for d in netns_dirs)
+        dirs_read.update(netns_dirs)
+        collector.read_mountinfo(dirs_read)
+        collector.read_processes(os.getpid(), sockets)
+        if collector.denied_processes:
+            collector.warnings.append(
+                f"{collector.denied_processes} processes not inspected: permission denied"
+            )
+        errors, vanished = collector.open_all()
+    except BaseException:
+        for refs in collector.refs.values():
+            if refs.fd is not None:
+                os.close(refs.fd)
+        raise
+    found = []
+    for inode, refs in collector.refs.items():
+        if inode in vanished:
+            collector.warnings.append(f"namespace net:[{inode}] vanished during the scan")
+            continue
+        comm = None
+        if not refs.names and not refs.paths and refs.pids and inode != root_inode:
+            comm = collector.read_comm(refs.pids[0])
+        found.append(
+            FoundNamespace(
+                dev=refs.dev or nsfs_dev,
+                inode=inode,
+                fd=refs.fd,
+                names=tuple(name for name, _ in refs.names),
+                paths=tuple(path for _, path in refs.names) + tuple(refs.paths),
+                pids=tuple(refs.pids),
+                threads=tuple(refs.threads),
+                fds=tuple(refs.fds),
+                sockets=tuple(refs.sockets),
+                comm=comm,
+                error=errors.get(inode),
+            )
+        )
+    found.sort(key=lambda item: item.inode)
+    return Discovery(tuple(found), own_inode, root_inode, root_source, tuple(collector.warnings))

@@ -1,0 +1,264 @@
+"""The public result types: small immutable records, and the Topology that holds them.
+
+Pure data. Links refer to each other by key (``LinkRef``: namespace id + ifindex), never by object,
+so there are no cycles and equality is cheap. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
+
+
+class NamespaceId(NamedTuple):
+    """A namespace's identity during one scan: (st_dev, st_ino) of its nsfs file.
+
+    Inode numbers are reused as soon as a namespace dies, so an id is only meaningful within the
+    scan that produced it; ``Namespace.cookie`` is the 64-bit id that is never reused.
+    """
+
+    dev: int
+    inode: int
+
+
+class LinkRef(NamedTuple):
+    """A link's key: the namespace it is in and its ifindex there (unique within it)."""
+
+    netns: NamespaceId
+    ifindex: int
+
+
+class Holder(NamedTuple):
+    """A process that holds a namespace: ``detail`` is the tid (threads) or the fd number."""
+
+    pid: int
+    detail: int
+
+
+class Namespace(NamedTuple):
+    """A network namespace and everything found holding it."""
+
+    id: NamespaceId
+    #: NS_GET_ID / SO_NETNS_COOKIE, unique for the boot; None where the kernel does not tell.
+    cookie: Optional[int]
+    #: Names under /run/netns (or /var/run/netns), as `ip netns` knows them.
+    names: Tuple[str, ...]
+    #: Every path the namespace is bind-mounted at (the /run/netns ones included).
+    paths: Tuple[str, ...]
+    #: Processes whose main thread is in the namespace.
+    pids: Tuple[int, ...]
+    #: Threads in the namespace while their process's main thread is elsewhere.
+    threads: Tuple[Holder, ...]
+    #: Open file descriptors referring to the namespace.
+    fds: Tuple[Holder, ...]
+    #: Sockets that live in the namespace but are held by a process outside it.
+    sockets: Tuple[Holder, ...]
+    #: The command name of the first pid, when nothing better names the namespace.
+    comm: Optional[str]
+    #: The namespace of PID 1 (see ``Topology.root_source`` for how it was identified).
+    root: bool
+    #: The namespace vethpeer itself runs in.
+    own: bool
+    #: Why the namespace could not be read (its links are then unknown), or None.
+    error: Optional[str]
+    #: How many links it has; None when it could not be read.
+    link_count: Optional[int]
+
+    @property
+    def name(self) -> Optional[str]:
+        """The /run/netns name, if any (the first one, when there are several)."""
+        return self.names[0] if self.names else None
+
+    @property
+    def label(self) -> str:
+        """A short human name: the netns name, ``root``, a bind-mount path, or who holds it."""
+        if self.names:
+            return self.names[0]
+        if self.root:
+            return "root"
+        if self.paths:
+            return self.paths[0]
+        if self.pids:
+            return f"pid {self.pids[0]} ({self.comm})" if self.comm else f"pid {self.pids[0]}"
+        if self.threads:
+            return f"pid {self.threads[0].pid} tid {self.threads[0].detail}"
+        if self.fds:
+            return f"pid {self.fds[0].pid} fd {self.fds[0].detail}"
+        if self.sockets:
+            return f"pid {self.sockets[0].pid} socket fd {self.sockets[0].detail}"
+        return f"net:[{self.id.inode}]"
+
+
+class Link(NamedTuple):
+    """One network interface, as the kernel reported it in its own namespace."""
+
+    ref: LinkRef
+    #: The exact name; bytes that are not UTF-8 are kept as surrogate escapes (U+DC80 + byte).
+    name: str
+    #: IFLA_INFO_KIND ("veth", "bridge", "netkit", ...); None for devices without one (physical, lo).
+    kind: Optional[str]
+    #: IFLA_INFO_SLAVE_KIND ("bridge" for a bridge port), or None.
+    slave_kind: Optional[str]
+    mac: Optional[str]
+    mtu: int
+    #: Operational state as iproute2 prints it: UP, DOWN, LOWERLAYERDOWN, UNKNOWN, ...
+    state: str
+    #: Administratively up (IFF_UP).
+    up: bool
+    #: ifindex of the master device (a bridge, a bond) in the same namespace, or None.
+    master: Optional[int]
+    #: IFLA_LINK as reported: the peer's ifindex for a veth, the lower device for macvlan/vxlan.
+    link: Optional[int]
+    #: IFLA_LINK_NETNSID: where ``link`` lives, as an id *relative to this link's namespace*.
+    link_netnsid: Optional[int]
+    alt_names: Tuple[str, ...]
+    #: "address/prefixlen", IPv4 then IPv6, in the kernel's order.
+    addresses: Tuple[str, ...]
+
+    @property
+    def ifindex(self) -> int:
+        return self.ref.ifindex
+
+    @property
+    def netns(self) -> NamespaceId:
+        return self.ref.netns
+
+
+class PeerHint(NamedTuple):
+    """What the kernel still told about a peer whose namespace could not be reached."""
+
+    ifindex: int
+    name: str
+    kind: Optional[str]
+    mac: Optional[str]
+    mtu: int
+    state: str
+
+
+class Pair(NamedTuple):
+    """Two ends of one veth (or netkit) pair; each proven to be the other's peer."""
+
+    a: LinkRef
+    b: LinkRef
+
+
+class Unresolved(NamedTuple):
+    """A veth/netkit end whose peer could not be proven, with the reason."""
+
+    link: LinkRef
+    #: One of the ``REASONS`` codes.
+    reason: str
+    #: A sentence for humans saying what was seen.
+    detail: str
+    #: The peer's ifindex as the kernel reported it (IFLA_LINK), in the peer's namespace.
+    peer_ifindex: Optional[int]
+    #: The peer namespace's id as seen from this link's namespace (IFLA_LINK_NETNSID).
+    link_netnsid: Optional[int]
+    peer_hint: Optional[PeerHint]
+
+
+#: Why a peer is not known. Stable strings: scripts may test for them.
+REASONS = {
+    "no-peer": "this kind of interface has no peer",
+    "peer-gone": "the kernel reports no peer (the pair is being torn down)",
+    "nsid-unassigned": "the peer's namespace has no id here (it is going away)",
+    "peer-netns-unreachable": "the peer's namespace is not among the namespaces that could be read",
+    "peer-missing": "the peer's namespace is known but holds no matching interface",
+    "unproven": "candidates were found but the kernel could not confirm any",
+}
+
+PEER_KINDS = frozenset(("veth", "netkit"))
+
+
+class Topology:
+    """The result of a scan: namespaces, links, proven pairs, unresolved ends, and warnings.
+
+    Treat it as read-only. Lookups go by ``LinkRef`` / ``NamespaceId``.
+    """
+
+    __slots__ = (
+        "_ns_by_id",
+        "_peer",
+        "_unresolved_by_ref",
+        "links",
+        "namespaces",
+        "pairs",
+        "root_source",
+        "unresolved",
+        "warnings",
+    )
+
+    def __init__(
+        self,
+        namespaces: Tuple[Namespace, ...],
+        links: Mapping[LinkRef, Link],
+        pairs: Tuple[Pair, ...],
+        unresolved: Tuple[Unresolved, ...],
+        warnings: Tuple[str, ...],
+        root_source: str,
+    ) -> None:
+        self.namespaces = namespaces
+        self.links = links
+        self.pairs = pairs
+        self.unresolved = unresolved
+        self.warnings = warnings
+        #: How the root namespace was identified: "pid 1", "kthreadd" or "own (fallback)".
+        self.root_source = root_source
+        self._ns_by_id: Dict[NamespaceId, Namespace] = {ns.id: ns for ns in namespaces}
+        self._peer: Dict[LinkRef, LinkRef] = {}
+        for pair in pairs:
+            self._peer[pair.a] = pair.b
+            self._peer[pair.b] = pair.a
+        self._unresolved_by_ref = {item.link: item for item in unresolved}
+
+    def namespace(self, netns: NamespaceId) -> Namespace:
+        return self._ns_by_id[netns]
+
+    def link(self, ref: LinkRef) -> Link:
+        return self.links[ref]
+
+    def peer_of(self, ref: LinkRef) -> Optional[LinkRef]:
+        """The proven peer of a link, or None (see ``unresolved_of`` for why)."""
+        return self._peer.get(ref)
+
+    def unresolved_of(self, ref: LinkRef) -> Optional[Unresolved]:
+        return self._unresolved_by_ref.get(ref)
+
+    def master_of(self, ref: LinkRef) -> Optional[Link]:
+        master = self.links[ref].master
+        if master is None:
+            return None
+        return self.links.get(LinkRef(ref.netns, master))
+
+    @property
+    def root(self) -> Optional[Namespace]:
+        for ns in self.namespaces:
+            if ns.root:
+                return ns
+        return None
+
+    def links_in(self, netns: NamespaceId) -> List[Link]:
+        return sorted((link for ref, link in self.links.items() if ref.netns == netns),
+                      key=lambda link: link.ref.ifindex)
+
+    def find(self, name: str, netns: Optional[NamespaceId] = None) -> List[Link]:
+        """Links called ``name`` (or with it as an alternative name), in one namespace or all."""
+        found = [
+            link for link in self.links.values()
+            if (netns is None or link.ref.netns == netns) and (link.name == name or name in link.alt_names)
+        ]
+        found.sort(key=lambda link: (namespace_sort_key(self.namespace(link.ref.netns)), link.ref.ifindex))
+        return found
+
+    def __iter__(self) -> Iterator[Pair]:
+        return iter(self.pairs)
+
+    def __repr__(self) -> str:
+        return (f"<Topology namespaces={len(self.namespaces)} links={len(self.links)} "
+                f"pairs={len(self.pairs)} unresolved={len(self.unresolved)}>")
+
+
+def namespace_sort_key(ns: Namespace) -> Tuple[int, str, int]:
+    """Root first, then named namespaces by name, then the rest by label; inode breaks ties."""
+    if ns.root:
+        return (0, "", ns.id.inode)
+    return (1 if ns.names else 2, ns.label, ns.id.inode)

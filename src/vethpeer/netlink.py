@@ -1,0 +1,415 @@
+"""Raw rtnetlink: building requests, parsing replies, and the socket that carries them.
+
+Holds no namespace logic: a socket is bound to whatever namespace it was created in (see
+``ops.sockets_in``), and everything here just talks to that namespace. Parsing functions are pure
+(bytes in, records out) so recorded captures can be replayed in tests without a kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import struct
+from typing import Callable, List, NamedTuple, Optional, Tuple, TypeVar
+
+# --- constants (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/net_namespace.h) ---
+NETLINK_ROUTE = 0
+SOL_NETLINK = 270
+NETLINK_EXT_ACK = 11
+NETLINK_GET_STRICT_CHK = 12
+SO_NETNS_COOKIE = 71
+
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLM_F_REQUEST = 0x1
+NLM_F_MULTI = 0x2
+NLM_F_DUMP_INTR = 0x10
+NLM_F_DUMP = 0x300
+
+RTM_NEWLINK = 16
+RTM_GETLINK = 18
+RTM_NEWADDR = 20
+RTM_GETADDR = 22
+RTM_NEWNSID = 88
+RTM_GETNSID = 90
+
+IFLA_ADDRESS = 1
+IFLA_IFNAME = 3
+IFLA_MTU = 4
+IFLA_LINK = 5
+IFLA_MASTER = 10
+IFLA_OPERSTATE = 16
+IFLA_LINKINFO = 18
+IFLA_EXT_MASK = 29
+IFLA_LINK_NETNSID = 37
+IFLA_TARGET_NETNSID = 46
+IFLA_PROP_LIST = 52
+IFLA_ALT_IFNAME = 53
+
+IFLA_INFO_KIND = 1
+IFLA_INFO_SLAVE_KIND = 4
+
+RTEXT_FILTER_SKIP_STATS = 1 << 3
+
+IFA_ADDRESS = 1
+IFA_LOCAL = 2
+
+NETNSA_NSID = 1
+NETNSA_FD = 3
+NETNSA_TARGET_NSID = 4
+
+#: The kernel's answer for "this namespace has no id for that one".
+NSID_NOT_ASSIGNED = -1
+
+IFF_UP = 0x1
+
+OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
+
+_NLMSGHDR = struct.Struct("=IHHII")
+_IFINFOMSG = struct.Struct("=BxHiII")
+_IFADDRMSG = struct.Struct("=BBBBI")
+_RTATTR = struct.Struct("=HH")
+_U32 = struct.Struct("=I")
+_S32 = struct.Struct("=i")
+_U64 = struct.Struct("=Q")
+_NLA_TYPE_MASK = 0x3FFF  # strips NLA_F_NESTED and NLA_F_NET_BYTEORDER
+
+# Large enough for the biggest dump skb the kernel builds (it caps them at 32 KiB).
+_RECV_BUFFER = 1 << 18
+
+
+class LinkRecord(NamedTuple):
+    """One RTM_NEWLINK message, as the kernel said it, uninterpreted."""
+
+    ifindex: int
+    name: bytes
+    flags: int
+    kind: Optional[str]
+    slave_kind: Optional[str]
+    mac: Optional[bytes]
+    mtu: int
+    operstate: int
+    master: Optional[int]
+    #: IFLA_LINK; None when the attribute was absent (some kernels omit it when it equals ifindex).
+    link: Optional[int]
+    #: IFLA_LINK_NETNSID, relative to the namespace of the socket that dumped; None when absent.
+    link_netnsid: Optional[int]
+    alt_names: Tuple[bytes, ...]
+
+
+class AddressRecord(NamedTuple):
+    ifindex: int
+    family: int
+    prefixlen: int
+    address: bytes
+
+
+class NetlinkError(OSError):
+    """An error the kernel returned in NLMSG_ERROR or in the NLMSG_DONE payload."""
+
+
+class DumpInterrupted(Exception):
+    """The kernel flagged NLM_F_DUMP_INTR: the table changed during the dump; retry it."""
+
+
+# --- building requests -------------------------------------------------------------------------
+
+
+def _attr(atype: int, payload: bytes) -> bytes:
+    length = 4 + len(payload)
+    return _RTATTR.pack(length, atype) + payload + b"\0" * ((4 - length % 4) % 4)
+
+
+def _message(mtype: int, flags: int, seq: int, body: bytes) -> bytes:
+    return _NLMSGHDR.pack(16 + len(body), mtype, flags, seq, 0) + body
+
+
+def link_dump_request(seq: int) -> bytes:
+    body = _IFINFOMSG.pack(0, 0, 0, 0, 0) + _attr(IFLA_EXT_MASK, _U32.pack(RTEXT_FILTER_SKIP_STATS))
+    return _message(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq, body)
+
+
+def link_get_request(seq: int, ifindex: int, target_nsid: int) -> bytes:
+    """RTM_GETLINK for one ifindex in the namespace the asking socket calls ``target_nsid``."""
+    body = (
+        _IFINFOMSG.pack(0, 0, ifindex, 0, 0)
+        + _attr(IFLA_EXT_MASK, _U32.pack(RTEXT_FILTER_SKIP_STATS))
+        + _attr(IFLA_TARGET_NETNSID, _S32.pack(target_nsid))
+    )
+    return _message(RTM_GETLINK, NLM_F_REQUEST, seq, body)
+
+
+def address_dump_request(seq: int) -> bytes:
+    return _message(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, _IFADDRMSG.pack(0, 0, 0, 0, 0))
+
+
+def nsid_by_fd_request(seq: int, netns_fd: int) -> bytes:
+    # struct rtgenmsg is one byte, padded to 4 (NLMSG_ALIGN) before the attributes.
+    body = b"\0\0\0\0" + _attr(NETNSA_FD, _U32.pack(netns_fd))
+    return _message(RTM_GETNSID, NLM_F_REQUEST, seq, body)
+
+
+def nsid_via_request(seq: int, nsid: int, target_nsid: int) -> bytes:
+    """Ask: what id does the namespace I call ``target_nsid`` give the one I call ``nsid``?"""
+    body = b"\0\0\0\0" + _attr(NETNSA_NSID, _S32.pack(nsid))
+    body += _attr(NETNSA_TARGET_NSID, _S32.pack(target_nsid))
+    return _message(RTM_GETNSID, NLM_F_REQUEST, seq, body)
+
+
+# --- parsing replies ---------------------------------------------------------------------------
+
+
+def _cstring(data: bytes, start: int, end: int) -> bytes:
+    nul = data.find(b"\0", start, end)
+    return data[start : end if nul < 0 else nul]
+
+
+def _parse_linkinfo(data: bytes, pos: int, end: int) -> Tuple[Optional[str], Optional[str]]:
+    kind = slave_kind = None
+    while pos + 4 <= end:
+        alen, atype = _RTATTR.unpack_from(data, pos)
+        if alen < 4:
+            break
+        atype &= _NLA_TYPE_MASK
+        if atype == IFLA_INFO_KIND:
+            kind = _cstring(data, pos + 4, pos + alen).decode("ascii", "replace")
+        elif atype == IFLA_INFO_SLAVE_KIND:
+            slave_kind = _cstring(data, pos + 4, pos + alen).decode("ascii", "replace")
+        pos += (alen + 3) & ~3
+    return kind, slave_kind
+
+
+def _parse_alt_names(data: bytes, pos: int, end: int) -> Tuple[bytes, ...]:
+    names = []
+    while pos + 4 <= end:
+        alen, atype = _RTATTR.unpack_from(data, pos)
+        if alen < 4:
+            break
+        if atype & _NLA_TYPE_MASK == IFLA_ALT_IFNAME:
+            names.append(_cstring(data, pos + 4, pos + alen))
+        pos += (alen + 3) & ~3
+    return tuple(names)
+
+
+_LINK_WANTED = frozenset(
+    (IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_OPERSTATE, IFLA_LINKINFO,
+     IFLA_LINK_NETNSID, IFLA_PROP_LIST)
+)
+
+
+def parse_link(data: bytes, pos: int, end: int) -> LinkRecord:
+    """Parse one RTM_NEWLINK payload (``pos`` at the ifinfomsg, ``end`` at the message end)."""
+    _family, _type, ifindex, flags, _change = _IFINFOMSG.unpack_from(data, pos)
+    pos += 16
+    name = b""
+    mac = None
+    mtu = 0
+    operstate = 0
+    master = link = link_netnsid = None
+    kind = slave_kind = None
+    alt_names: Tuple[bytes, ...] = ()
+    wanted = _LINK_WANTED
+    unpack_attr = _RTATTR.unpack_from
+    while pos + 4 <= end:
+        alen, atype = unpack_attr(data, pos)
+        if alen < 4:
+            break
+        atype &= _NLA_TYPE_MASK
+        if atype in wanted:
+            start = pos + 4
+            stop = pos + alen
+            if atype == IFLA_IFNAME:
+                name = _cstring(data, start, stop)
+            elif atype == IFLA_ADDRESS:
+                mac = data[start:stop]
+            elif atype == IFLA_MTU:
+                mtu = _U32.unpack_from(data, start)[0]
+            elif atype == IFLA_LINK:
+                link = _U32.unpack_from(data, start)[0]
+            elif atype == IFLA_MASTER:
+                master = _U32.unpack_from(data, start)[0]
+            elif atype == IFLA_OPERSTATE:
+                operstate = data[start]
+            elif atype == IFLA_LINK_NETNSID:
+                link_netnsid = _S32.unpack_from(data, start)[0]
+            elif atype == IFLA_LINKINFO:
+                kind, slave_kind = _parse_linkinfo(data, start, stop)
+            else:  # IFLA_PROP_LIST
+                alt_names = _parse_alt_names(data, start, stop)
+        pos += (alen + 3) & ~3
+    return LinkRecord(ifindex, name, flags, kind, slave_kind, mac, mtu, operstate, master, link,
+                      link_netnsid, alt_names)
+
+
+def parse_address(data: bytes, pos: int, end: int) -> Optional[AddressRecord]:
+    family, prefixlen, _flags, _scope, ifindex = _IFADDRMSG.unpack_from(data, pos)
+    pos += 8
+    address = local = None
+    while pos + 4 <= end:
+        alen, atype = _RTATTR.unpack_from(data, pos)
+        if alen < 4:
+            break
+        atype &= _NLA_TYPE_MASK
+        if atype == IFA_LOCAL:
+            local = data[pos + 4 : pos + alen]
+        elif atype == IFA_ADDRESS:
+            address = data[pos + 4 : pos + alen]
+        pos += (alen + 3) & ~3
+    # For IPv4, IFA_LOCAL is the interface's own address and IFA_ADDRESS the far end of a
+    # point-to-point link; IPv6 sends IFA_ADDRESS only.
+    chosen = local if local is not None else address
+    if chosen is None:
+        return None
+    return AddressRecord(ifindex, family, prefixlen, chosen)
+
+
+def parse_nsid(data: bytes, pos: int, end: int) -> int:
+    """Parse an RTM_NEWNSID payload: the NETNSA_NSID it carries (-1 when none is assigned)."""
+    pos += 4  # rtgenmsg, aligned
+    while pos + 4 <= end:
+        alen, atype = _RTATTR.unpack_from(data, pos)
+        if alen < 4:
+            break
+        if atype & _NLA_TYPE_MASK == NETNSA_NSID:
+            return int(_S32.unpack_from(data, pos + 4)[0])
+        pos += (alen + 3) & ~3
+    return NSID_NOT_ASSIGNED
+
+
+T = TypeVar("T")
+
+
+class Chunk(NamedTuple):
+    """What one read of a reply stream gave: parsed items and whether the stream ended."""
+
+    done: bool
+    interrupted: bool
+
+
+def parse_stream(data: bytes, seq: int, expect: int, parse: Callable[[bytes, int, int], Optional[T]],
+                 out: List[T]) -> Chunk:
+    """Parse the netlink messages in ``data`` (one recv's worth) into ``out``.
+
+    Messages of type ``expect`` with sequence ``seq`` go through ``parse``; NLMSG_DONE ends the
+    stream; NLMSG_ERROR raises. The error of a failed dump arrives inside the NLMSG_DONE payload
+    (an int), so that is checked too.
+    """
+    pos = 0
+    size = len(data)
+    done = interrupted = False
+    while pos + 16 <= size:
+        mlen, mtype, mflags, mseq, _pid = _NLMSGHDR.unpack_from(data, pos)
+        if mlen < 16 or pos + mlen > size:
+            raise NetlinkError(errno.EBADMSG, "truncated netlink message")
+        if mseq == seq:
+            if mflags & NLM_F_DUMP_INTR:
+                interrupted = True
+            if mtype == expect:
+                item = parse(data, pos + 16, pos + mlen)
+                if item is not None:
+                    out.append(item)
+            elif mtype == NLMSG_DONE:
+                if mlen >= 20:
+                    code = _S32.unpack_from(data, pos + 16)[0]
+                    if code < 0:
+                        raise NetlinkError(-code, os.strerror(-code))
+                done = True
+            elif mtype == NLMSG_ERROR:
+                code = _S32.unpack_from(data, pos + 16)[0]
+                if code < 0:
+                    raise NetlinkError(-code, os.strerror(-code))
+                done = True  # an ACK
+        # Messages with another sequence number are stale answers to an earlier request that was
+        # abandoned (an error mid-dump); they are skipped.
+        pos += (mlen + 3) & ~3
+    return Chunk(done, interrupted)
+
+
+# --- the socket --------------------------------------------------------------------------------
+
+
+def new_socket() -> socket.socket:
+    """A NETLINK_ROUTE socket in the calling thread's current network namespace."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
+    # Strict checking makes the kernel validate our headers instead of guessing. Best-effort:
+    # kernels before 4.20 lack it.
+    with contextlib.suppress(OSError):
+        sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+    return sock
+
+
+class Channel:
+    """Request/response on one netlink socket (which stays bound to its namespace)."""
+
+    __slots__ = ("_buffer", "_seq", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._seq = 0
+        self._buffer = bytearray(_RECV_BUFFER)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _exchange(self, request_for_seq: Callable[[int], bytes], expect: int,
+                  parse: Callable[[bytes, int, int], Optional[T]]) -> List[T]:
+        for _attempt in range(5):
+            seq = self._next_seq()
+            self.sock.send(request_for_seq(seq))
+            out: List[T] = []
+            interrupted = False
+            while True:
+                n = self.sock.recv_into(self._buffer)
+                chunk = parse_stream(bytes(self._buffer[:n]), seq, expect, parse, out)
+                interrupted = interrupted or chunk.interrupted
+                if chunk.done:
+                    break
+            if not interrupted:
+                return out
+        raise DumpInterrupted("the table kept changing during the dump")
+
+    def dump_links(self) -> List[LinkRecord]:
+        return self._exchange(link_dump_request, RTM_NEWLINK, parse_link)
+
+    def dump_addresses(self) -> List[AddressRecord]:
+        return self._exchange(address_dump_request, RTM_NEWADDR, parse_address)
+
+    def _single(self, request: Callable[[int], bytes], expect: int,
+                parse: Callable[[bytes, int, int], Optional[T]]) -> T:
+        seq = self._next_seq()
+        self.sock.send(request(seq))
+        out: List[T] = []
+        while not out:
+            n = self.sock.recv_into(self._buffer)
+            chunk = parse_stream(bytes(self._buffer[:n]), seq, expect, parse, out)
+            if chunk.done and not out:
+                raise NetlinkError(errno.ENODATA, "no answer")
+        return out[0]
+
+    def nsid_of_fd(self, netns_fd: int) -> int:
+        """The id this socket's namespace gives the namespace behind ``netns_fd`` (-1: none).
+
+        RTM_GETNSID with NETNSA_FD only looks the id up; it never allocates one.
+        """
+        return self._single(lambda seq: nsid_by_fd_request(seq, netns_fd), RTM_NEWNSID, parse_nsid)
+
+    def nsid_via(self, nsid: int, target_nsid: int) -> int:
+        """The id that namespace ``target_nsid`` gives namespace ``nsid`` (both ids ours)."""
+        return self._single(lambda seq: nsid_via_request(seq, nsid, target_nsid), RTM_NEWNSID, parse_nsid)
+
+    def link_in(self, target_nsid: int, ifindex: int) -> LinkRecord:
+        """RTM_GETLINK of one link in another namespace, named by our id for it."""
+        return self._single(lambda seq: link_get_request(seq, ifindex, target_nsid), RTM_NEWLINK, parse_link)
+
+    def cookie(self) -> Optional[int]:
+        """The namespace's 64-bit cookie (SO_NETNS_COOKIE, Linux >= 5.14); never reused."""
+        try:
+            return int(_U64.unpack(self.sock.getsockopt(socket.SOL_SOCKET, SO_NETNS_COOKIE, 8))[0])
+        except OSError:
+            return None

@@ -1,0 +1,154 @@
+"""Namespace syscalls: setns (in a throwaway thread only), pidfd_getfd, and nsfs ioctls.
+
+The main thread never changes namespace. ``sockets_in`` is the one place that does: a dedicated
+thread enters each namespace just long enough to create a netlink socket there (a socket stays
+bound to the namespace it was created in), then returns to where it started and ends.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import resource
+import socket
+import struct
+import threading
+from typing import Any, Callable, List, Optional, Sequence, Union
+
+from . import netlink
+
+CLONE_NEWNET = 0x40000000
+NSFS_MAGIC = 0x6E736673
+NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3), Linux >= 4.11
+NS_GET_ID = 0x8008B70D  # _IOR(0xb7, 0xd, __u64), new kernels; same value as SO_NETNS_COOKIE
+SIOCGSKNS = 0x894C  # a socket's network namespace as a new fd, Linux >= 4.9
+SYS_PIDFD_GETFD = 438  # the same number on every architecture (Linux >= 5.6)
+
+_libc: Any = None
+
+
+def _load_libc() -> Any:
+    global _libc
+    if _libc is None:
+        import ctypes  # only on Pythons without os.setns; ctypes costs ~2 ms to import
+
+        # CDLL(None) is the running program and the libc it links: no ctypes.util.find_library,
+        # which forks ldconfig.
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def _raise_errno(what: str) -> None:
+    import ctypes
+
+    code = ctypes.get_errno()
+    raise OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
+    """Move the calling thread into the namespace behind ``fd``."""
+    native: Optional[Callable[[int, int], None]] = getattr(os, "setns", None)  # Python >= 3.12
+    if native is not None:
+        native(fd, nstype)
+        return
+    if _load_libc().setns(fd, nstype) != 0:
+        _raise_errno("setns")
+
+
+def pidfd_getfd(pidfd: int, target_fd: int) -> int:
+    """A duplicate of another process's fd (needs ptrace-attach rights over it)."""
+    result = _load_libc().syscall(SYS_PIDFD_GETFD, pidfd, target_fd, 0)
+    if result < 0:
+        _raise_errno("pidfd_getfd")
+    return int(result)
+
+
+def socket_netns(sock_fd: int) -> int:
+    """A new fd for the network namespace a socket belongs to (SIOCGSKNS)."""
+    return fcntl.ioctl(sock_fd, SIOCGSKNS)
+
+
+def is_net_namespace(fd: int) -> bool:
+    """Whether ``fd`` is an nsfs file of a *network* namespace (not a stale file, not a mnt ns)."""
+    try:
+        return fcntl.ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET
+    except OSError as error:
+        if error.errno in (errno.ENOTTY, errno.EINVAL):
+            return False
+        raise
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard one; returns the soft limit now in force.
+
+    One namespace fd plus one netlink socket each is 6000 fds at 3000 namespaces, and the soft
+    limit is often 1024.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (OSError, ValueError):
+            pass
+    return soft
+
+
+SocketOrError = Union[socket.socket, OSError]
+
+
+def sockets_in(netns_fds: Sequence[Optional[int]]) -> List[SocketOrError]:
+    """One netlink socket in each namespace; ``None`` means the caller's own namespace.
+
+    The hopping happens in a new thread that starts in the process's namespace, enters each
+    target in turn, and goes back before it ends. An entry that fails holds the OSError.
+    """
+    results: List[SocketOrError] = [OSError(errno.EAGAIN, "not attempted")] * len(netns_fds)
+    failure: List[BaseException] = []
+
+    def hop() -> None:
+        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        away = False
+        try:
+            for i, fd in enumerate(netns_fds):
+                try:
+                    if fd is None:
+                        if away:
+                            setns(home)
+                            away = False
+                    else:
+                        setns(fd)
+                        away = True
+                    results[i] = netlink.new_socket()
+                except OSError as error:
+                    results[i] = error
+        except BaseException as error:  # noqa: BLE001 - handed to the caller below
+            failure.append(error)
+        finally:
+            try:
+                if away:
+                    setns(home)
+            finally:
+                os.close(home)
+
+    thread = threading.Thread(target=hop, name="vethpeer-setns", daemon=True)
+    thread.start()
+    thread.join()
+    if failure:
+        for item in results:
+            if isinstance(item, socket.socket):
+                item.close()
+        raise failure[0]
+    return results
+
+
+def netns_fd_cookie(fd: int) -> Optional[int]:
+    """NS_GET_ID on a namespace fd (kernels that have it); None where it is unknown."""
+    buffer = bytearray(8)
+    try:
+        fcntl.ioctl(fd, NS_GET_ID, buffer)
+    except OSError:
+        return None
+    return int(struct.unpack("=Q", buffer)[0])

@@ -1,0 +1,110 @@
+"""The JSON contract (version 1). Scripts depend on it: extend it only by adding fields."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ..model import Link, LinkRef, Namespace, PeerHint, Topology, Unresolved
+
+VERSION = 1
+
+Match = Tuple[LinkRef, Optional[LinkRef], Optional[Unresolved]]
+
+
+def netns_json(ns: Namespace) -> Dict[str, Any]:
+    return {"inode": ns.id.inode, "dev": ns.id.dev, "name": ns.name, "root": ns.root, "label": ns.label}
+
+
+def link_json(topology: Topology, ref: LinkRef) -> Dict[str, Any]:
+    link: Link = topology.link(ref)
+    master = topology.master_of(ref)
+    return {
+        "ifname": link.name,
+        "ifindex": ref.ifindex,
+        "kind": link.kind,
+        "mac": link.mac,
+        "mtu": link.mtu,
+        "state": link.state,
+        "master": master.name if master is not None else None,
+        "addresses": list(link.addresses),
+        "netns": netns_json(topology.namespace(ref.netns)),
+        "alt_names": list(link.alt_names),
+        "up": link.up,
+        "link_netnsid": link.link_netnsid,
+    }
+
+
+def _hint_json(hint: Optional[PeerHint]) -> Optional[Dict[str, Any]]:
+    if hint is None:
+        return None
+    return {"ifindex": hint.ifindex, "ifname": hint.name, "kind": hint.kind, "mac": hint.mac,
+            "mtu": hint.mtu, "state": hint.state}
+
+
+def _unresolved_fields(item: Optional[Unresolved]) -> Dict[str, Any]:
+    return {
+        "detail": item.detail if item else None,
+        "peer_ifindex": item.peer_ifindex if item else None,
+        "peer_netnsid": item.link_netnsid if item else None,
+        "peer_hint": _hint_json(item.peer_hint) if item else None,
+    }
+
+
+def dumps(document: Dict[str, Any]) -> str:
+    # Compact on purpose: json's C encoder only runs without indent, and `jq .` pretty-prints.
+    # ensure_ascii (the default) writes control bytes and undecodable bytes as \\u escapes.
+    return json.dumps(document) + "\n"
+
+
+def render_peer(topology: Topology, matches: Sequence[Match]) -> str:
+    out: List[Dict[str, Any]] = []
+    for ref, peer, unresolved in matches:
+        entry: Dict[str, Any] = {
+            "link": link_json(topology, ref),
+            "peer": link_json(topology, peer) if peer is not None else None,
+            "unresolved": unresolved.reason if unresolved is not None else None,
+        }
+        entry.update(_unresolved_fields(unresolved))
+        out.append(entry)
+    return dumps({"version": VERSION, "matches": out, "warnings": list(topology.warnings)})
+
+
+def render_list(topology: Topology) -> str:
+    return dumps({
+        "version": VERSION,
+        "pairs": [{"a": link_json(topology, pair.a), "b": link_json(topology, pair.b)}
+                  for pair in topology.pairs],
+        "unresolved": [
+            dict({"link": link_json(topology, item.link), "reason": item.reason}, **_unresolved_fields(item))
+            for item in topology.unresolved
+        ],
+        "warnings": list(topology.warnings),
+    })
+
+
+def render_namespaces(topology: Topology) -> str:
+    return dumps({
+        "version": VERSION,
+        "namespaces": [
+            {
+                "inode": ns.id.inode,
+                "dev": ns.id.dev,
+                "cookie": ns.cookie,
+                "name": ns.name,
+                "root": ns.root,
+                "paths": list(ns.paths),
+                "pids": list(ns.pids),
+                "links": ns.link_count,
+                "label": ns.label,
+                "names": list(ns.names),
+                "threads": [{"pid": h.pid, "tid": h.detail} for h in ns.threads],
+                "fds": [{"pid": h.pid, "fd": h.detail} for h in ns.fds],
+                "sockets": [{"pid": h.pid, "fd": h.detail} for h in ns.sockets],
+                "own": ns.own,
+                "error": ns.error,
+            }
+            for ns in topology.namespaces
+        ],
+        "warnings": list(topology.warnings),
+    })

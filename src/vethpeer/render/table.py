@@ -1,0 +1,127 @@
+"""Human tables for each command. Every name from the kernel goes through ``escape``."""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+from ..model import Link, LinkRef, Namespace, Topology, Unresolved
+from .text import Style, escape, table
+
+Match = Tuple[LinkRef, Optional[LinkRef], Optional[Unresolved]]
+
+_MAX_HOLDERS = 6
+
+
+def _ns(topology: Topology, ref: LinkRef) -> str:
+    return escape(topology.namespace(ref.netns).label)
+
+
+def _master(topology: Topology, ref: LinkRef) -> str:
+    master = topology.master_of(ref)
+    return escape(master.name) if master is not None else "-"
+
+
+def render_list(topology: Topology, style: Style) -> str:
+    parts: List[str] = []
+    if topology.pairs:
+        rows = []
+        for pair in topology.pairs:
+            a, b = topology.link(pair.a), topology.link(pair.b)
+            rows.append([
+                _ns(topology, pair.a), escape(a.name), str(a.ifindex), _master(topology, pair.a),
+                _ns(topology, pair.b), escape(b.name), str(b.ifindex), _master(topology, pair.b),
+            ])
+        parts.append(table(
+            ["NETNS", "IFNAME", "IFINDEX", "MASTER", "PEER NETNS", "PEER IFNAME", "IFINDEX", "PEER MASTER"],
+            rows, style, right=(2, 6), styles=(None, "accent", None, None, None, "accent", None, None)))
+    else:
+        parts.append("No veth pairs found.")
+    if topology.unresolved:
+        parts.append("")
+        parts.append(style.warn(f"Unresolved ends ({len(topology.unresolved)}):"))
+        parts.append(_unresolved_table(topology, topology.unresolved, style))
+    namespaces = len(topology.namespaces)
+    parts.append("")
+    parts.append(style.dim(f"{len(topology.pairs)} pairs, {len(topology.unresolved)} unresolved, "
+                           f"{namespaces} namespaces"))
+    return "\n".join(parts) + "\n"
+
+
+def _unresolved_table(topology: Topology, items: Sequence[Unresolved], style: Style) -> str:
+    rows = []
+    for item in items:
+        link = topology.link(item.link)
+        peer = f"if{item.peer_ifindex}" if item.peer_ifindex is not None else "-"
+        if item.link_netnsid is not None:
+            peer += f" nsid {item.link_netnsid}"
+        if item.peer_hint is not None:
+            peer += f" ({escape(item.peer_hint.name)})"
+        rows.append([_ns(topology, item.link), escape(link.name), str(link.ifindex), peer,
+                     item.reason, escape(item.detail)])
+    return table(["NETNS", "IFNAME", "IFINDEX", "PEER", "REASON", "DETAIL"], rows, style, right=(2,),
+                 styles=(None, "accent", None, None, "warn", None))
+
+
+def _link_row(topology: Topology, role: str, link: Link) -> List[str]:
+    return [
+        role, escape(topology.namespace(link.netns).label), escape(link.name), str(link.ifindex),
+        link.kind or "-", link.state, _master(topology, link.ref),
+        ", ".join(link.addresses) if link.addresses else "-",
+    ]
+
+
+def render_peer(topology: Topology, matches: Sequence[Match], style: Style) -> str:
+    blocks = []
+    headers = ["", "NETNS", "IFNAME", "IFINDEX", "KIND", "STATE", "MASTER", "ADDRESSES"]
+    for ref, peer, unresolved in matches:
+        link = topology.link(ref)
+        rows = [_link_row(topology, "link", link)]
+        extra = []
+        if peer is not None:
+            rows.append(_link_row(topology, "peer", topology.link(peer)))
+        elif unresolved is not None:
+            hint = unresolved.peer_hint
+            if hint is not None:
+                rows.append(["peer?", "(unreachable)", escape(hint.name), str(hint.ifindex),
+                             hint.kind or "-", hint.state, "-", "-"])
+            what = "no peer" if unresolved.reason == "no-peer" else "peer unresolved"
+            extra.append(style.warn(f"{what}: {unresolved.reason}") + f": {escape(unresolved.detail)}")
+        styles = (None, None, "accent", None, None, None, None, None)
+        blocks.append("\n".join([table(headers, rows, style, right=(3,), styles=styles), *extra]))
+    return "\n\n".join(blocks) + "\n"
+
+
+def _held_by(ns: Namespace) -> str:
+    parts = []
+    if ns.own:
+        parts.append("vethpeer")
+    if ns.names:
+        parts.append("name " + ", ".join(escape(name) for name in ns.names))
+    other_paths = [path for path in ns.paths if not any(path.endswith("/" + name) for name in ns.names)]
+    if other_paths:
+        parts.append("path " + ", ".join(escape(path) for path in other_paths))
+
+    def holders(label: str, items: Sequence[str]) -> None:
+        if items:
+            shown = ", ".join(items[:_MAX_HOLDERS])
+            more = f" (+{len(items) - _MAX_HOLDERS} more)" if len(items) > _MAX_HOLDERS else ""
+            parts.append(f"{label} {shown}{more}")
+
+    holders("pid" if len(ns.pids) == 1 else "pids", [str(pid) for pid in ns.pids])
+    holders("thread", [f"{h.pid}/{h.detail}" for h in ns.threads])
+    holders("fd", [f"{h.pid}/{h.detail}" for h in ns.fds])
+    holders("socket", [f"{h.pid}/{h.detail}" for h in ns.sockets])
+    return "; ".join(parts) if parts else "-"
+
+
+def render_namespaces(topology: Topology, style: Style) -> str:
+    rows = []
+    for ns in topology.namespaces:
+        links = str(ns.link_count) if ns.link_count is not None else "-"
+        held = _held_by(ns)
+        if ns.error is not None:
+            held += f"  [{ns.error}]"
+        rows.append([escape(ns.label), "yes" if ns.root else "", str(ns.id.inode),
+                     str(ns.cookie) if ns.cookie is not None else "-", links, held])
+    return table(["NETNS", "ROOT", "INODE", "COOKIE", "LINKS", "HELD BY"], rows, style,
+                 right=(2, 3, 4), styles=("accent", None, None, None, None, None)) + "\n"

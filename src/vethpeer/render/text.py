@@ -1,0 +1,87 @@
+"""Making names safe to print: escaping control and non-printable characters, and colour."""
+
+from __future__ import annotations
+
+from typing import Iterable, List, Optional, Sequence
+
+_UNDECODABLE = range(0xDC80, 0xDD00)  # surrogateescape: byte 0x80..0xff that was not UTF-8
+
+
+def escape(text: str) -> str:
+    r"""Render ``text`` so that it cannot control a terminal and can be read back unambiguously.
+
+    Control and other non-printable characters (including bidi overrides and zero-width ones)
+    become ``\xNN`` / ``\uNNNN``; a byte that was not valid UTF-8 becomes ``\xNN`` too; a backslash
+    becomes ``\\``. Everything else prints as it is.
+    """
+    if text.isascii() and text.isprintable() and "\\" not in text:
+        return text
+    out: List[str] = []
+    for char in text:
+        code = ord(char)
+        if char == "\\":
+            out.append("\\\\")
+        elif code in _UNDECODABLE:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif char.isprintable():
+            out.append(char)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return "".join(out)
+
+
+class Style:
+    """ANSI colour when enabled, plain text otherwise. Text is escaped before it is styled."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled and text else text
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def warn(self, text: str) -> str:
+        return self._wrap("33", text)
+
+    def good(self, text: str) -> str:
+        return self._wrap("32", text)
+
+    def accent(self, text: str) -> str:
+        return self._wrap("36", text)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], style: Style,
+          right: Sequence[int] = (), styles: Optional[Sequence[Optional[str]]] = None) -> str:
+    """Aligned columns. Cells must already be escaped; ``right`` lists right-aligned columns.
+
+    ``styles`` names a Style method per column (or None) applied after padding, so colour codes
+    never disturb the alignment.
+    """
+    body = [list(row) for row in rows]
+    widths = [len(h) for h in headers]
+    for row in body:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    last = len(headers) - 1
+
+    def line(cells: Sequence[str], header: bool) -> str:
+        parts = []
+        for i, cell in enumerate(cells):
+            padded = cell.rjust(widths[i]) if i in right else (cell if i == last else cell.ljust(widths[i]))
+            if header:
+                padded = style.bold(padded)
+            elif styles is not None and styles[i] is not None and cell:
+                padded = getattr(style, str(styles[i]))(padded)
+            parts.append(padded)
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(headers, True)] + [line(row, False) for row in body])

@@ -1,0 +1,500 @@
+"""Pairing veth/netkit ends from a Snapshot, and which nsid questions pairing still needs. Pure.
+
+A cross-namespace end (namespace A, ifindex i) reports its peer as (IFLA_LINK j, IFLA_LINK_NETNSID
+k), where k is an id *in A's own table*. Two ends are a pair only when the kernel has said so:
+
+* candidates come from a mutual index match: an end in B at ifindex j whose IFLA_LINK is i;
+* a candidate is proven when A's table is known to map k to B. What A's table holds is learned
+  from RTM_GETNSID(NETNSA_FD=B) on A's socket, from the other side of an already proven pair (B's
+  end reports its own id for A), or through a hub H: RTM_GETNSID(NETNSA_NSID=k,
+  NETNSA_TARGET_NSID=<A's id for H>) on A's socket tells the id H gives A's k-namespace, and
+  where H's table is already known that names it. Ids are unique within one table, and ifindexes
+  within one namespace, so one match is a proof, never a guess.
+
+Questions are planned in stages so that their number grows with the pairs, not with namespaces
+squared: first every end with a single candidate is checked from the side whose namespace has
+fewer cross-namespace ends (the kernel's lookup cost grows with the asker's table); then ends with
+several candidates (identically wired namespaces, where ifindexes collide) ask one hub; only what
+no hub can settle is checked candidate by candidate.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+
+from .model import (
+    PEER_KINDS,
+    Link,
+    LinkRef,
+    Namespace,
+    NamespaceId,
+    Pair,
+    PeerHint,
+    Topology,
+    Unresolved,
+    namespace_sort_key,
+)
+from .netlink import IFF_UP, OPERSTATES, LinkRecord
+from .snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnswer
+
+EndKey = Tuple[int, int]  # (namespace inode, ifindex)
+
+
+class FdQuestion(NamedTuple):
+    """Ask ``asker``'s socket for its id of ``target`` (RTM_GETNSID, NETNSA_FD)."""
+
+    asker: int
+    target: int
+
+
+class ViaQuestion(NamedTuple):
+    """Ask ``asker``'s socket what id ``hub`` (our id ``hub_nsid``) gives our ``nsid``."""
+
+    asker: int
+    nsid: int
+    hub: int
+    hub_nsid: int
+
+
+class HintQuestion(NamedTuple):
+    """Ask ``asker``'s socket for link ``ifindex`` in its namespace ``nsid`` (IFLA_TARGET_NETNSID).
+
+    Only planned where ``asker`` already has an id for the namespace the peer points back to, so
+    the kernel's reply allocates no new id (it would for an unknown one).
+    """
+
+    asker: int
+    nsid: int
+    ifindex: int
+
+
+Question = Union[FdQuestion, ViaQuestion, HintQuestion]
+Answer = Union[NsidAnswer, ViaAnswer, HintAnswer]
+
+
+class _End(NamedTuple):
+    ns: int
+    ifindex: int
+    peer_ifindex: int
+    nsid: int
+
+
+def _is_peer_kind(link: LinkRecord) -> bool:
+    return link.kind in PEER_KINDS
+
+
+def _peer_index(link: LinkRecord) -> int:
+    """The peer's ifindex; some kernels leave IFLA_LINK out when it equals the link's own."""
+    return link.link if link.link is not None else link.ifindex
+
+
+class Pairing:
+    """The pairing state for one snapshot: facts learned so far and the questions still open.
+
+    The reader feeds it answers (``add``) and asks ``plan()`` for the next round of questions;
+    ``resolve`` runs it once more over the finished snapshot.
+    """
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        namespaces = snapshot.namespaces
+        self.labels = {ns.inode: _namespace(ns).label for ns in namespaces}
+        self.readable = {ns.inode for ns in namespaces if ns.error is None}
+        self.unreadable_inodes = sorted(ns.inode for ns in namespaces if ns.error is not None)
+        self.unreadable = len(self.unreadable_inodes)
+        self.links: Dict[int, Dict[int, LinkRecord]] = {
+            ns.inode: {link.ifindex: link for link in ns.links} for ns in namespaces if ns.error is None
+        }
+        self.pairs: Dict[EndKey, EndKey] = {}
+        self.final: Dict[EndKey, Tuple[str, str]] = {}
+        self.warnings: List[str] = []
+        self.table: Dict[int, Dict[int, int]] = {}
+        self.rev: Dict[int, Dict[int, int]] = {}
+        self.fd_asked: Dict[Tuple[int, int], Optional[int]] = {}
+        self.via_asked: Dict[Tuple[int, int, int], Optional[int]] = {}
+        self.via_by_end: Dict[Tuple[int, int], List[Tuple[int, Optional[int]]]] = {}
+        self.hint_answers: Dict[Tuple[int, int, int], Optional[LinkRecord]] = {}
+        self.cross: List[_End] = []
+        self.index: Dict[Tuple[int, int], List[_End]] = {}
+        self.cross_count: Dict[int, int] = {}
+        self._classify(namespaces)
+        answers: List[Answer] = [*snapshot.nsid_answers, *snapshot.via_answers, *snapshot.hints]
+        for answer in answers:
+            self.add(answer)
+
+    def add(self, answer: Answer) -> None:
+        """Take in the kernel's answer to one question."""
+        if isinstance(answer, NsidAnswer):
+            self.fd_asked[(answer.asker, answer.target)] = answer.nsid
+            if answer.nsid is not None and answer.nsid >= 0:
+                self._learn(answer.asker, answer.target, answer.nsid)
+        elif isinstance(answer, ViaAnswer):
+            self.via_asked[(answer.asker, answer.nsid, answer.hub)] = answer.answer
+            self.via_by_end.setdefault((answer.asker, answer.nsid), []).append((answer.hub, answer.answer))
+        else:
+            self.hint_answers[(answer.asker, answer.nsid, answer.ifindex)] = answer.link
+
+    # -- classification --------------------------------------------------------------------------
+    def _classify(self, namespaces: Sequence[NamespaceRecord]) -> None:
+        for ns in namespaces:
+            if ns.error is not None:
+                continue
+            by_index = self.links[ns.inode]
+            for link in ns.links:
+                if not _is_peer_kind(link):
+                    continue
+                key = (ns.inode, link.ifindex)
+                if link.link_netnsid is None:
+                    self._classify_local(ns.inode, link, by_index)
+                elif link.link_netnsid < 0:
+                    self.final[key] = ("nsid-unassigned",
+                                       "the kernel reports the peer's namespace without an id "
+                                       "(NETNSA_NSID_NOT_ASSIGNED): it is being destroyed")
+                else:
+                    peer = _peer_index(link)
+                    if peer == 0:
+                        self.final[key] = ("peer-gone", "IFLA_LINK is 0: the pair is being torn down")
+                        continue
+                    end = _End(ns.inode, link.ifindex, peer, link.link_netnsid)
+                    self.cross.append(end)
+                    self.index.setdefault((end.ifindex, end.peer_ifindex), []).append(end)
+                    self.cross_count[ns.inode] = self.cross_count.get(ns.inode, 0) + 1
+
+    def _classify_local(self, inode: int, link: LinkRecord, by_index: Dict[int, LinkRecord]) -> None:
+        """Both ends in one namespace: ifindexes are unique there, so the dump itself is proof."""
+        key = (inode, link.ifindex)
+        if not link.link:
+            self.final[key] = ("peer-gone", "the kernel reports no peer ifindex (IFLA_LINK is 0)")
+            return
+        peer = by_index.get(link.link)
+        if (peer is not None and _is_peer_kind(peer) and peer.link_netnsid is None
+                and peer.link == link.ifindex):
+            self.pairs[key] = (inode, peer.ifindex)
+        else:
+            self.final[key] = ("peer-missing",
+                               f"no interface at ifindex {link.link} in the same namespace points back")
+
+    # -- facts -----------------------------------------------------------------------------------
+    def _learn(self, asker: int, target: int, nsid: int) -> bool:
+        """Record that ``asker``'s table maps ``nsid`` to ``target``; False if already known."""
+        table = self.table.setdefault(asker, {})
+        rev = self.rev.setdefault(asker, {})
+        known = rev.get(nsid)
+        if known is not None:
+            if known != target:
+                self.warnings.append(
+                    f"inconsistent nsid answers in net:[{asker}] for id {nsid}: namespaces changed "
+                    "during the scan")
+            return False
+        if target in table:
+            return False
+        table[target] = nsid
+        rev[nsid] = target
+        return True
+
+    def _open(self) -> Iterable[_End]:
+        for end in self.cross:
+            key = (end.ns, end.ifindex)
+            if key not in self.pairs and key not in self.final:
+                yield end
+
+    def settle(self) -> None:
+        """Apply every known fact until nothing more follows (a monotone fixpoint)."""
+        changed = True
+        while changed:
+            changed = False
+            for (asker, nsid), answers in self.via_by_end.items():
+                if nsid in self.rev.get(asker, {}):
+                    continue
+                for hub, answer in answers:
+                    if answer is not None and answer >= 0:
+                        target = self.rev.get(hub, {}).get(answer)
+                        if target is not None and target != asker and self._learn(asker, target, nsid):
+                            changed = True
+            for end in list(self._open()):
+                target = self.rev.get(end.ns, {}).get(end.nsid)
+                if target is None or target == end.ns:
+                    continue
+                if self._pair_with(end, target):
+                    changed = True
+
+    def _pair_with(self, end: _End, target: int) -> bool:
+        key = (end.ns, end.ifindex)
+        if target not in self.readable:
+            self.final[key] = ("peer-netns-unreachable",
+                               f"the peer is in namespace {self.labels.get(target, target)}, which "
+                               "could not be read")
+            return False
+        peer = self.links[target].get(end.peer_ifindex)
+        if (peer is None or not _is_peer_kind(peer) or peer.link_netnsid is None or peer.link_netnsid < 0
+                or _peer_index(peer) != end.ifindex):
+            self.final[key] = ("peer-missing",
+                               f"the peer's namespace is {self.labels.get(target, target)} but it "
+                               f"has no veth at ifindex "
+                               f"{end.peer_ifindex} pointing back (it changed during the scan)")
+            return False
+        back = self.rev.get(target, {}).get(peer.link_netnsid)
+        if back is not None and back != end.ns:
+            self.final[key] = ("unproven", "the kernel's answers contradict each other (the "
+                               "namespaces changed during the scan)")
+            return False
+        peer_key = (target, peer.ifindex)
+        if peer_key in self.final:
+            self.final[key] = ("unproven", "the kernel's answers contradict each other (the "
+                               "namespaces changed during the scan)")
+            return False
+        self.pairs[key] = peer_key
+        self.pairs[peer_key] = key
+        self._learn(target, end.ns, peer.link_netnsid)
+        return True
+
+    # -- planning --------------------------------------------------------------------------------
+    def _excluded(self, end: _End, candidate: _End) -> bool:
+        """Whether known facts already rule ``candidate`` out as ``end``'s peer."""
+        known = self.table.get(end.ns, {}).get(candidate.ns)
+        if known is not None and known != end.nsid:
+            return True
+        asked = self.fd_asked.get((end.ns, candidate.ns))
+        if asked is not None and asked != end.nsid:
+            return True
+        back = self.table.get(candidate.ns, {}).get(end.ns)
+        if back is not None and back != candidate.nsid:
+            return True
+        asked = self.fd_asked.get((candidate.ns, end.ns))
+        if asked is not None and asked != candidate.nsid:
+            return True
+        for hub, answer in self.via_by_end.get((end.ns, end.nsid), ()):
+            if answer is None:
+                continue
+            hub_id = self.table.get(hub, {}).get(candidate.ns)
+            if hub_id is not None and hub_id != answer:
+                return True
+        return False
+
+    def candidates(self, end: _End) -> List[_End]:
+        return [
+            other for other in self.index.get((end.peer_ifindex, end.ifindex), ())
+            if other.ns != end.ns and not self._excluded(end, other)
+        ]
+
+    def _ask_fd(self, a: int, b: int, out: Set[Question]) -> bool:
+        """Plan RTM_GETNSID for the pair of namespaces, from the cheaper side first."""
+        sides = [(a, b), (b, a)]
+        if self.cross_count.get(b, 0) < self.cross_count.get(a, 0):
+            sides.reverse()
+        for asker, target in sides:
+            if (asker, target) not in self.fd_asked:
+                out.add(FdQuestion(asker, target))
+                return True
+        return False
+
+    def _best_hub(self, end: _End, candidates: List[_End]) -> Optional[ViaQuestion]:
+        names = {c.ns for c in candidates}
+        best: Optional[ViaQuestion] = None
+        best_cover = 0
+        for hub, hub_nsid in sorted(self.table.get(end.ns, {}).items()):
+            if hub in names or (end.ns, end.nsid, hub) in self.via_asked:
+                continue
+            hub_table = self.table.get(hub, {})
+            cover = sum(1 for name in names if name in hub_table)
+            if cover > best_cover:
+                best, best_cover = ViaQuestion(end.ns, end.nsid, hub, hub_nsid), cover
+        return best
+
+    def plan(self) -> List[Question]:
+        """Settle what is known, then the next round of questions (empty: nothing left to ask)."""
+        self.settle()
+        single: Set[Question] = set()
+        hubs: Set[Question] = set()
+        each: Set[Question] = set()
+        for end in list(self._open()):
+            key = (end.ns, end.ifindex)
+            candidates = self.candidates(end)
+            if not candidates:
+                detail = (f"no readable namespace has a veth at ifindex {end.peer_ifindex} whose "
+                          f"peer is ifindex {end.ifindex}")
+                if self.unreadable:
+                    detail += f" ({self.unreadable} namespaces could not be read)"
+                self.final[key] = ("peer-netns-unreachable", detail)
+            elif len(candidates) == 1:
+                if not self._ask_fd(end.ns, candidates[0].ns, single):
+                    self.final[key] = ("unproven", "RTM_GETNSID failed for the only candidate")
+            else:
+                hub = self._best_hub(end, candidates)
+                if hub is not None:
+                    hubs.add(hub)
+                    continue
+                asked = False
+                for candidate in candidates:
+                    asked = self._ask_fd(end.ns, candidate.ns, each) or asked
+                if not asked:
+                    self.final[key] = ("unproven", f"{len(candidates)} candidates and RTM_GETNSID "
+                                       "confirmed none")
+        for stage in (single, hubs, each):
+            if stage:
+                return sorted(stage)
+        return sorted(self._last_questions())
+
+    # -- what is left: hints and names for unreachable peers -----------------------------------
+    def _hint_route(self, end: _End) -> Iterable[Tuple[int, int, Optional[int]]]:
+        """(hub, our id for hub, hub's id for the peer namespace or None) for usable hubs.
+
+        A hub is usable when it already has an id for the end's own namespace: the peer's reply
+        then names that namespace by an existing id instead of making the kernel allocate one.
+        """
+        for hub, hub_nsid in sorted(self.table.get(end.ns, {}).items()):
+            if end.ns in self.table.get(hub, {}):
+                yield hub, hub_nsid, self.via_asked.get((end.ns, end.nsid, hub))
+
+    def _unreachable(self) -> Iterable[_End]:
+        for end in self.cross:
+            if self.final.get((end.ns, end.ifindex), ("",))[0] == "peer-netns-unreachable":
+                yield end
+
+    def _last_questions(self) -> Set[Question]:
+        out: Set[Question] = set()
+        hints = self.hints()
+        for end in self._unreachable():
+            if (end.ns, end.ifindex) in hints:
+                continue
+            for hub, hub_nsid, answer in self._hint_route(end):
+                if (end.ns, end.nsid, hub) not in self.via_asked:
+                    out.add(ViaQuestion(end.ns, end.nsid, hub, hub_nsid))
+                    break
+                if answer is not None and answer >= 0:
+                    if (hub, answer, end.peer_ifindex) not in self.hint_answers:
+                        out.add(HintQuestion(hub, answer, end.peer_ifindex))
+                    break
+            if end.nsid not in self.rev.get(end.ns, {}):
+                # Which of the namespaces we hold but could not read is it? Asking costs one
+                # lookup each and allocates nothing; it lets an unprivileged user at least learn
+                # the peer's namespace.
+                for other in self.unreadable_inodes:
+                    if (end.ns, other) not in self.fd_asked:
+                        out.add(FdQuestion(end.ns, other))
+        return out
+
+    def hints(self) -> Dict[EndKey, LinkRecord]:
+        found: Dict[EndKey, LinkRecord] = {}
+        for end in self._unreachable():
+            for hub, _hub_nsid, answer in self._hint_route(end):
+                if answer is not None and answer >= 0:
+                    link = self.hint_answers.get((hub, answer, end.peer_ifindex))
+                    if link is not None:
+                        found[(end.ns, end.ifindex)] = link
+                        break
+        return found
+
+    def finish(self) -> Dict[EndKey, Tuple[str, str]]:
+        """Every end neither paired nor explained yet gets a reason; returns all reasons."""
+        for end in list(self._open()):
+            self.final[(end.ns, end.ifindex)] = ("unproven", "not every kernel question was asked")
+        for end in self._unreachable():
+            target = self.rev.get(end.ns, {}).get(end.nsid)
+            if target is not None and target not in self.readable:
+                self.final[(end.ns, end.ifindex)] = (
+                    "peer-netns-unreachable",
+                    f"the peer is in namespace {self.labels.get(target, target)} (its id here is "
+                    f"{end.nsid}), which could not be read")
+        return self.final
+
+
+def plan(snapshot: Snapshot) -> List[Question]:
+    """The nsid questions still worth asking; empty when pairing has all the facts it can get."""
+    return Pairing(snapshot).plan()
+
+
+# --- building the Topology ---------------------------------------------------------------------
+
+
+def format_mac(mac: Optional[bytes]) -> Optional[str]:
+    if not mac:
+        return None
+    return ":".join(f"{byte:02x}" for byte in mac)
+
+
+def format_address(family: int, address: bytes, prefixlen: int) -> str:
+    try:
+        text = socket.inet_ntop(family, address)
+    except (ValueError, OSError):
+        text = address.hex()
+    return f"{text}/{prefixlen}"
+
+
+def decode_name(raw: bytes) -> str:
+    """Names are bytes to the kernel; undecodable bytes become U+DC80+byte (reversible)."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def operstate_name(value: int) -> str:
+    return OPERSTATES[value] if 0 <= value < len(OPERSTATES) else f"UNKNOWN({value})"
+
+
+def _namespace(ns: NamespaceRecord) -> Namespace:
+    return Namespace(
+        id=NamespaceId(ns.dev, ns.inode), cookie=ns.cookie, names=ns.names, paths=ns.paths,
+        pids=ns.pids, threads=ns.threads, fds=ns.fds, sockets=ns.sockets, comm=ns.comm,
+        root=ns.root, own=ns.own, error=ns.error,
+        link_count=None if ns.error is not None else len(ns.links),
+    )
+
+
+def _links(ns: NamespaceRecord, netns: NamespaceId) -> Iterable[Tuple[LinkRef, Link]]:
+    addresses: Dict[int, List[str]] = {}
+    for record in ns.addresses:
+        addresses.setdefault(record.ifindex, []).append(
+            format_address(record.family, record.address, record.prefixlen))
+    for link in ns.links:
+        ref = LinkRef(netns, link.ifindex)
+        yield ref, Link(
+            ref, decode_name(link.name), link.kind, link.slave_kind, format_mac(link.mac), link.mtu,
+            operstate_name(link.operstate), bool(link.flags & IFF_UP), link.master, link.link,
+            link.link_netnsid, tuple(decode_name(name) for name in link.alt_names),
+            tuple(addresses.get(link.ifindex, ())),
+        )
+
+
+def _hint(link: LinkRecord) -> PeerHint:
+    return PeerHint(link.ifindex, decode_name(link.name), link.kind, format_mac(link.mac), link.mtu,
+                    operstate_name(link.operstate))
+
+
+def resolve(snapshot: Snapshot) -> Topology:
+    """Turn what was read into a Topology of proven pairs and explained unresolved ends."""
+    pairing = Pairing(snapshot)
+    pairing.plan()
+    final = pairing.finish()
+    hints = pairing.hints()
+    namespaces = tuple(sorted((_namespace(ns) for ns in snapshot.namespaces), key=namespace_sort_key))
+    ids = {ns.id.inode: ns.id for ns in namespaces}
+    order = {ns.id: position for position, ns in enumerate(namespaces)}
+    links: Dict[LinkRef, Link] = {}
+    for record in snapshot.namespaces:
+        if record.error is None:
+            links.update(_links(record, ids[record.inode]))
+
+    def ref(key: EndKey) -> LinkRef:
+        return LinkRef(ids[key[0]], key[1])
+
+    def side_order(item: LinkRef) -> Tuple[int, int, int]:
+        # The end outside the root namespace reads first ("ns-... -> tap..."), then by namespace.
+        ns = namespaces[order[item.netns]]
+        return (1 if ns.root else 0, order[item.netns], item.ifindex)
+
+    pairs = []
+    for key, other in pairing.pairs.items():
+        a, b = ref(key), ref(other)
+        if side_order(a) < side_order(b):
+            pairs.append(Pair(a, b))
+    pairs.sort(key=lambda pair: (side_order(pair.a), side_order(pair.b)))
+
+    unresolved = []
+    for key, (reason, detail) in final.items():
+        link_ref = ref(key)
+        link = links[link_ref]
+        hint = hints.get(key)
+        unresolved.append(Unresolved(link_ref, reason, detail, link.link, link.link_netnsid,
+                                     None if hint is None else _hint(hint)))
+    unresolved.sort(key=lambda item: (order[item.link.netns], item.link.ifindex))
+    warnings = tuple(snapshot.warnings) + tuple(dict.fromkeys(pairing.warnings))
+    return Topology(namespaces, links, tuple(pairs), tuple(unresolved), warnings, snapshot.root_source)

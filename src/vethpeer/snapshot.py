@@ -1,0 +1,166 @@
+"""What one scan read, before any interpretation: per-namespace records plus the nsid answers.
+
+A Snapshot is the boundary between the read phase (``reader``, syscalls) and the resolve phase
+(``resolve``, pure). It can be saved to JSON and loaded back, so a user's bug report becomes a test
+fixture and everything after the read phase can be tested without a kernel.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+from .model import Holder
+from .netlink import AddressRecord, LinkRecord
+
+SNAPSHOT_VERSION = 1
+
+
+class NamespaceRecord(NamedTuple):
+    dev: int
+    inode: int
+    cookie: Optional[int]
+    names: Tuple[str, ...]
+    paths: Tuple[str, ...]
+    pids: Tuple[int, ...]
+    threads: Tuple[Holder, ...]
+    fds: Tuple[Holder, ...]
+    sockets: Tuple[Holder, ...]
+    comm: Optional[str]
+    root: bool
+    own: bool
+    #: Why it could not be read; ``links`` is then empty and meaningless.
+    error: Optional[str]
+    links: Tuple[LinkRecord, ...]
+    addresses: Tuple[AddressRecord, ...]
+
+
+class NsidAnswer(NamedTuple):
+    """RTM_GETNSID(NETNSA_FD) sent on ``asker``'s socket about ``target``: the id, -1 for none,
+    None when the query failed."""
+
+    asker: int
+    target: int
+    nsid: Optional[int]
+
+
+class ViaAnswer(NamedTuple):
+    """RTM_GETNSID(NETNSA_NSID=nsid, NETNSA_TARGET_NSID=id of hub) on ``asker``'s socket: the id
+    that ``hub`` gives the namespace ``asker`` calls ``nsid`` (-1 none, None failed)."""
+
+    asker: int
+    nsid: int
+    hub: int
+    answer: Optional[int]
+
+
+class HintAnswer(NamedTuple):
+    """RTM_GETLINK of ``ifindex`` in the namespace that ``asker`` calls ``nsid`` (None: failed)."""
+
+    asker: int
+    nsid: int
+    ifindex: int
+    link: Optional[LinkRecord]
+
+
+class Snapshot(NamedTuple):
+    namespaces: Tuple[NamespaceRecord, ...]
+    nsid_answers: Tuple[NsidAnswer, ...]
+    via_answers: Tuple[ViaAnswer, ...]
+    hints: Tuple[HintAnswer, ...]
+    root_source: str
+    warnings: Tuple[str, ...]
+
+
+# --- JSON form -----------------------------------------------------------------------------------
+# Byte strings (names, MACs, addresses) are stored as hex so that every byte survives.
+
+
+def _hex(value: Optional[bytes]) -> Optional[str]:
+    return None if value is None else value.hex()
+
+
+def _unhex(value: Optional[str]) -> Optional[bytes]:
+    return None if value is None else bytes.fromhex(value)
+
+
+def _link_to_json(link: LinkRecord) -> List[Any]:
+    return [link.ifindex, link.name.hex(), link.flags, link.kind, link.slave_kind, _hex(link.mac),
+            link.mtu, link.operstate, link.master, link.link, link.link_netnsid,
+            [name.hex() for name in link.alt_names]]
+
+
+def _link_from_json(raw: List[Any]) -> LinkRecord:
+    return LinkRecord(int(raw[0]), bytes.fromhex(raw[1]), int(raw[2]), raw[3], raw[4], _unhex(raw[5]),
+                      int(raw[6]), int(raw[7]), raw[8], raw[9], raw[10],
+                      tuple(bytes.fromhex(name) for name in raw[11]))
+
+
+def to_json(snapshot: Snapshot) -> Dict[str, Any]:
+    return {
+        "snapshot_version": SNAPSHOT_VERSION,
+        "root_source": snapshot.root_source,
+        "warnings": list(snapshot.warnings),
+        "namespaces": [
+            {
+                "dev": ns.dev, "inode": ns.inode, "cookie": ns.cookie,
+                "names": list(ns.names), "paths": list(ns.paths), "pids": list(ns.pids),
+                "threads": [list(h) for h in ns.threads], "fds": [list(h) for h in ns.fds],
+                "sockets": [list(h) for h in ns.sockets], "comm": ns.comm,
+                "root": ns.root, "own": ns.own, "error": ns.error,
+                "links": [_link_to_json(link) for link in ns.links],
+                "addresses": [[a.ifindex, a.family, a.prefixlen, a.address.hex()] for a in ns.addresses],
+            }
+            for ns in snapshot.namespaces
+        ],
+        "nsid_answers": [list(a) for a in snapshot.nsid_answers],
+        "via_answers": [list(a) for a in snapshot.via_answers],
+        "hints": [[h.asker, h.nsid, h.ifindex, None if h.link is None else _link_to_json(h.link)]
+                  for h in snapshot.hints],
+    }
+
+
+def from_json(data: Dict[str, Any]) -> Snapshot:
+    """Rebuild a Snapshot; raises ValueError (with a reason) for anything malformed."""
+    try:
+        if data.get("snapshot_version") != SNAPSHOT_VERSION:
+            raise ValueError(f"unsupported snapshot version {data.get('snapshot_version')!r}")
+        namespaces = tuple(
+            NamespaceRecord(
+                dev=int(ns["dev"]), inode=int(ns["inode"]), cookie=ns["cookie"],
+                names=tuple(ns["names"]), paths=tuple(ns["paths"]), pids=tuple(ns["pids"]),
+                threads=tuple(Holder(*h) for h in ns["threads"]),
+                fds=tuple(Holder(*h) for h in ns["fds"]),
+                sockets=tuple(Holder(*h) for h in ns["sockets"]),
+                comm=ns["comm"], root=bool(ns["root"]), own=bool(ns["own"]), error=ns["error"],
+                links=tuple(_link_from_json(raw) for raw in ns["links"]),
+                addresses=tuple(AddressRecord(int(a[0]), int(a[1]), int(a[2]), bytes.fromhex(a[3]))
+                                for a in ns["addresses"]),
+            )
+            for ns in data["namespaces"]
+        )
+        return Snapshot(
+            namespaces=namespaces,
+            nsid_answers=tuple(NsidAnswer(*a) for a in data["nsid_answers"]),
+            via_answers=tuple(ViaAnswer(*a) for a in data["via_answers"]),
+            hints=tuple(HintAnswer(h[0], h[1], h[2], None if h[3] is None else _link_from_json(h[3]))
+                        for h in data["hints"]),
+            root_source=str(data["root_source"]),
+            warnings=tuple(data["warnings"]),
+        )
+    except (KeyError, IndexError, TypeError, AttributeError) as error:
+        raise ValueError(f"malformed snapshot: {error!r}") from None
+
+
+def dumps(snapshot: Snapshot) -> str:
+    return json.dumps(to_json(snapshot), separators=(",", ":"))
+
+
+def loads(text: str) -> Snapshot:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not a snapshot: {error}") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a snapshot: expected a JSON object")
+    return from_json(data)
