@@ -76,8 +76,10 @@ _S32 = struct.Struct("=i")
 _U64 = struct.Struct("=Q")
 _NLA_TYPE_MASK = 0x3FFF  # strips NLA_F_NESTED and NLA_F_NET_BYTEORDER
 
-# Large enough for the biggest dump skb the kernel builds (it caps them at 32 KiB).
-_RECV_BUFFER = 1 << 18
+# Twice the biggest dump skb the kernel builds (netlink caps them at 32 KiB). One buffer serves
+# every channel: a thousand channels with a buffer each would cost a quarter of a GiB.
+_RECV_SIZE = 1 << 16
+_recv_buffer = bytearray(_RECV_SIZE)
 
 
 class LinkRecord(NamedTuple):
@@ -343,12 +345,11 @@ def new_socket() -> socket.socket:
 class Channel:
     """Request/response on one netlink socket (which stays bound to its namespace)."""
 
-    __slots__ = ("_buffer", "_seq", "sock")
+    __slots__ = ("_seq", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self._seq = 0
-        self._buffer = bytearray(_RECV_BUFFER)
 
     def close(self) -> None:
         self.sock.close()
@@ -356,6 +357,13 @@ class Channel:
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
+
+    def _receive(self) -> bytes:
+        # MSG_TRUNC makes netlink return the datagram's real length, so truncation is detected.
+        size = self.sock.recv_into(_recv_buffer, _RECV_SIZE, socket.MSG_TRUNC)
+        if size > _RECV_SIZE:
+            raise NetlinkError(errno.EMSGSIZE, f"netlink message of {size} bytes truncated")
+        return bytes(_recv_buffer[:size])
 
     def _exchange(self, request_for_seq: Callable[[int], bytes], expect: int,
                   parse: Callable[[bytes, int, int], Optional[T]]) -> List[T]:
@@ -365,8 +373,7 @@ class Channel:
             out: List[T] = []
             interrupted = False
             while True:
-                n = self.sock.recv_into(self._buffer)
-                chunk = parse_stream(bytes(self._buffer[:n]), seq, expect, parse, out)
+                chunk = parse_stream(self._receive(), seq, expect, parse, out)
                 interrupted = interrupted or chunk.interrupted
                 if chunk.done:
                     break
@@ -386,8 +393,7 @@ class Channel:
         self.sock.send(request(seq))
         out: List[T] = []
         while not out:
-            n = self.sock.recv_into(self._buffer)
-            chunk = parse_stream(bytes(self._buffer[:n]), seq, expect, parse, out)
+            chunk = parse_stream(self._receive(), seq, expect, parse, out)
             if chunk.done and not out:
                 raise NetlinkError(errno.ENODATA, "no answer")
         return out[0]

@@ -271,12 +271,6 @@ class Pairing:
                 return True
         return False
 
-    def candidates(self, end: _End) -> List[_End]:
-        return [
-            other for other in self.index.get((end.peer_ifindex, end.ifindex), ())
-            if other.ns != end.ns and not self._excluded(end, other)
-        ]
-
     def _ask_fd(self, a: int, b: int, out: Set[Question]) -> bool:
         """Plan RTM_GETNSID for the pair of namespaces, from the cheaper side first."""
         sides = [(a, b), (b, a)]
@@ -288,49 +282,70 @@ class Pairing:
                 return True
         return False
 
-    def _best_hub(self, end: _End, candidates: List[_End]) -> Optional[ViaQuestion]:
-        names = {c.ns for c in candidates}
-        best: Optional[ViaQuestion] = None
-        best_cover = 0
-        for hub, hub_nsid in sorted(self.table.get(end.ns, {}).items()):
-            if hub in names or (end.ns, end.nsid, hub) in self.via_asked:
+    def _pick_hub(self, end: _End, group: Sequence[_End]) -> Optional[ViaQuestion]:
+        """A hub for ``end``: a namespace we know our id for and that has an id known for at
+        least one candidate. Hubs whose known tables are biggest (the root namespace, usually)
+        come first; one is enough, since its answer names the peer or rules candidates out."""
+        ours = self.table.get(end.ns, {})
+        for hub, hub_nsid in sorted(ours.items(), key=lambda item: (-len(self.table.get(item[0], {})), item[0])):
+            if (end.ns, end.nsid, hub) in self.via_asked:
                 continue
-            hub_table = self.table.get(hub, {})
-            cover = sum(1 for name in names if name in hub_table)
-            if cover > best_cover:
-                best, best_cover = ViaQuestion(end.ns, end.nsid, hub, hub_nsid), cover
-        return best
+            hub_table = self.table.get(hub)
+            if hub_table and any(other.ns in hub_table for other in group
+                                 if other.ns != end.ns and other.ns != hub):
+                return ViaQuestion(end.ns, end.nsid, hub, hub_nsid)
+        return None
+
+    def _unreachable_detail(self, end: _End) -> str:
+        detail = (f"no readable namespace has a veth at ifindex {end.peer_ifindex} whose peer is "
+                  f"ifindex {end.ifindex}")
+        if self.unreadable:
+            detail += f" ({self.unreadable} namespaces could not be read)"
+        return detail
+
+    def _plan_candidates(self, end: _End, group: Sequence[_End], out: Set[Question]) -> None:
+        """Ask about each candidate left after what is known rules the others out."""
+        candidates = [other for other in group if other.ns != end.ns and not self._excluded(end, other)]
+        key = (end.ns, end.ifindex)
+        if not candidates:
+            self.final[key] = ("peer-netns-unreachable", self._unreachable_detail(end))
+            return
+        asked = False
+        for candidate in candidates:
+            asked = self._ask_fd(end.ns, candidate.ns, out) or asked
+        if not asked:
+            self.final[key] = ("unproven", f"{len(candidates)} candidates and RTM_GETNSID confirmed "
+                               "none")
 
     def plan(self) -> List[Question]:
-        """Settle what is known, then the next round of questions (empty: nothing left to ask)."""
+        """Settle what is known, then the next round of questions (empty: nothing left to ask).
+
+        Stages, each only once the earlier ones have nothing left: ends with at most one
+        candidate; ends in a crowded index group (identical wiring) through a hub; what remains,
+        candidate by candidate; last, hints for peers in namespaces that could not be read.
+        """
         self.settle()
         single: Set[Question] = set()
+        crowded: List[Tuple[_End, Sequence[_End]]] = []
+        for end in list(self._open()):
+            group = self.index.get((end.peer_ifindex, end.ifindex), ())
+            # A group holds the end itself when both ifindexes are equal; beyond two there are
+            # several candidates, and checking each now would cost group size squared.
+            if len(group) > 2 or sum(1 for other in group if other.ns != end.ns) > 1:
+                crowded.append((end, group))
+            else:
+                self._plan_candidates(end, group, single)
+        if single:
+            return sorted(single)
         hubs: Set[Question] = set()
         each: Set[Question] = set()
-        for end in list(self._open()):
-            key = (end.ns, end.ifindex)
-            candidates = self.candidates(end)
-            if not candidates:
-                detail = (f"no readable namespace has a veth at ifindex {end.peer_ifindex} whose "
-                          f"peer is ifindex {end.ifindex}")
-                if self.unreadable:
-                    detail += f" ({self.unreadable} namespaces could not be read)"
-                self.final[key] = ("peer-netns-unreachable", detail)
-            elif len(candidates) == 1:
-                if not self._ask_fd(end.ns, candidates[0].ns, single):
-                    self.final[key] = ("unproven", "RTM_GETNSID failed for the only candidate")
+        for end, group in crowded:
+            hub = self._pick_hub(end, group)
+            if hub is not None:
+                hubs.add(hub)
             else:
-                hub = self._best_hub(end, candidates)
-                if hub is not None:
-                    hubs.add(hub)
-                    continue
-                asked = False
-                for candidate in candidates:
-                    asked = self._ask_fd(end.ns, candidate.ns, each) or asked
-                if not asked:
-                    self.final[key] = ("unproven", f"{len(candidates)} candidates and RTM_GETNSID "
-                                       "confirmed none")
-        for stage in (single, hubs, each):
+                self._plan_candidates(end, group, each)
+        for stage in (hubs, each):
             if stage:
                 return sorted(stage)
         return sorted(self._last_questions())
