@@ -116,6 +116,7 @@ class Pairing:
         self.hint_answers: Dict[Tuple[int, int, int], Optional[LinkRecord]] = {}
         self.cross: List[_End] = []
         self.index: Dict[Tuple[int, int], List[_End]] = {}
+        self._no_ends: List[_End] = []
         self.cross_count: Dict[int, int] = {}
         self._classify(namespaces)
         answers: List[Answer] = [*snapshot.nsid_answers, *snapshot.via_answers, *snapshot.hints]
@@ -287,12 +288,13 @@ class Pairing:
         least one candidate. Hubs whose known tables are biggest (the root namespace, usually)
         come first; one is enough, since its answer names the peer or rules candidates out."""
         ours = self.table.get(end.ns, {})
-        for hub, hub_nsid in sorted(ours.items(), key=lambda item: (-len(self.table.get(item[0], {})), item[0])):
+        by_size = sorted(ours.items(), key=lambda item: (-len(self.table.get(item[0], {})), item[0]))
+        for hub, hub_nsid in by_size:
             if (end.ns, end.nsid, hub) in self.via_asked:
                 continue
             hub_table = self.table.get(hub)
             if hub_table and any(other.ns in hub_table for other in group
-                                 if other.ns != end.ns and other.ns != hub):
+                                 if other.ns not in (end.ns, hub)):
                 return ViaQuestion(end.ns, end.nsid, hub, hub_nsid)
         return None
 
@@ -328,7 +330,7 @@ class Pairing:
         single: Set[Question] = set()
         crowded: List[Tuple[_End, Sequence[_End]]] = []
         for end in list(self._open()):
-            group = self.index.get((end.peer_ifindex, end.ifindex), ())
+            group = self.index.get((end.peer_ifindex, end.ifindex), self._no_ends)
             # A group holds the end itself when both ifindexes are equal; beyond two there are
             # several candidates, and checking each now would cost group size squared.
             if len(group) > 2 or sum(1 for other in group if other.ns != end.ns) > 1:
@@ -339,12 +341,12 @@ class Pairing:
             return sorted(single)
         hubs: Set[Question] = set()
         each: Set[Question] = set()
-        for end, group in crowded:
-            hub = self._pick_hub(end, group)
+        for end, crowd in crowded:
+            hub = self._pick_hub(end, crowd)
             if hub is not None:
                 hubs.add(hub)
             else:
-                self._plan_candidates(end, group, each)
+                self._plan_candidates(end, crowd, each)
         for stage in (hubs, each):
             if stage:
                 return sorted(stage)
