@@ -15,7 +15,7 @@ from typing import List, NoReturn, Optional, Sequence, TextIO, Tuple
 
 from . import __version__, resolve, scanner
 from . import snapshot as snapshot_io
-from .model import PEER_KINDS, REASONS, Link, LinkRef, NamespaceId, Topology, Unresolved
+from .model import PEER_KINDS, Link, LinkRef, NamespaceId, Topology, Unresolved
 from .render import json as json_render
 from .render import table as table_render
 from .render.text import Style, escape
@@ -151,9 +151,9 @@ def _matches(topology: Topology, links: Sequence[Link]) -> List[Tuple[LinkRef, O
         peer = topology.peer_of(link.ref)
         unresolved = topology.unresolved_of(link.ref)
         if peer is None and unresolved is None and link.kind not in PEER_KINDS:
-            kind = link.kind or "physical or loopback"
-            unresolved = Unresolved(link.ref, "no-peer", f"{REASONS['no-peer']} (kind: {kind})",
-                                    None, None, None)
+            kind = f"a {link.kind} interface" if link.kind else "a physical or loopback interface"
+            unresolved = Unresolved(link.ref, "no-peer", f"{link.name} is {kind}; only veth "
+                                    "and netkit interfaces have a peer", None, None, None)
         out.append((link.ref, peer, unresolved))
     return out
 

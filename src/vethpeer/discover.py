@@ -121,8 +121,9 @@ class _Refs:
 class _Collector:
     """Accumulates references by inode while the sources are read."""
 
-    def __init__(self, proc: str) -> None:
+    def __init__(self, proc: str, nsfs_dev: int) -> None:
         self.proc = proc
+        self.nsfs_dev = nsfs_dev
         self.refs: Dict[int, _Refs] = {}
         self.warnings: List[str] = []
         self.denied_processes = 0
@@ -232,6 +233,15 @@ class _Collector:
                     finode = parse_netns_link(target)
                     if finode is not None:
                         self.at(finode).fds.append(Holder(pid, int(fd_name)))
+                elif target.startswith("/"):
+                    # A namespace file opened through a bind mount reads back as that path (or
+                    # as "/" once the mount is gone), not as net:[...]: only stat tells.
+                    try:
+                        st = os.stat(f"{base}/fd/{fd_name}")
+                    except OSError:
+                        continue
+                    if st.st_dev == self.nsfs_dev:
+                        self.at(st.st_ino).fds.append(Holder(pid, int(fd_name)))
                 elif want_sockets and target.startswith("socket:["):
                     try:
                         sock_inode = int(target[8:-1])
@@ -296,7 +306,8 @@ class _Collector:
         if unsupported:
             self.warnings.append("socket-held namespaces not searched: pidfd_getfd needs Linux >= 5.6")
         if denied:
-            self.warnings.append(f"{denied} sockets not inspected: no ptrace access to their process")
+            self.warnings.append(f"could not inspect {denied} socket{'s' if denied != 1 else ''}: no ptrace "
+                                 "access to the process holding it")
 
     # -- explicit paths -------------------------------------------------------------------------
     def add_path(self, path: str, nsfs_dev: int) -> int:
@@ -323,16 +334,19 @@ class _Collector:
         for holder in refs.fds:
             yield f"{self.proc}/{holder.pid}/fd/{holder.detail}", True
 
-    def open_all(self) -> Tuple[Dict[int, Optional[str]], Set[int]]:
-        """Open every namespace once. Returns errors by inode and the inodes that vanished."""
+    def open_all(self) -> Tuple[Dict[int, Optional[str]], Set[int], Set[int]]:
+        """Open every namespace once. Returns errors by inode, the inodes that vanished, and
+        those that turned out to be namespaces of another type."""
         errors: Dict[int, Optional[str]] = {}
         vanished: Set[int] = set()
+        not_net: Set[int] = set()
         for inode, refs in self.refs.items():
             if refs.fd is not None:
                 errors[inode] = None
                 continue
             last: Optional[OSError] = None
             denied = False
+            other_type = False
             for path, check_type in self._candidates(refs):
                 try:
                     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -342,9 +356,14 @@ class _Collector:
                     continue
                 try:
                     st = os.fstat(fd)
-                    if st.st_ino != inode or (check_type and not ops.is_net_namespace(fd)):
+                    if st.st_ino != inode:
                         # The process moved or exited and its pid was reused, or the path now
                         # shows something else: this reference no longer leads here.
+                        os.close(fd)
+                        continue
+                    if check_type and not ops.is_net_namespace(fd):
+                        # An nsfs file of another kind (a mount or user namespace).
+                        other_type = True
                         os.close(fd)
                         continue
                 except OSError as error:
@@ -356,13 +375,15 @@ class _Collector:
                 break
             if refs.fd is not None:
                 errors[inode] = None
+            elif other_type and last is None and not denied:
+                not_net.add(inode)  # not a network namespace at all: nothing to report
             elif denied:
                 errors[inode] = "permission denied opening it"
             elif last is None or last.errno in _VANISHED:
                 vanished.add(inode)
             else:
                 errors[inode] = f"cannot open it: {last.strerror}"
-        return errors, vanished
+        return errors, vanished, not_net
 
     def read_comm(self, pid: int) -> Optional[str]:
         try:
@@ -419,10 +440,10 @@ def discover(
     ``extra_paths`` are namespace files the caller wants included even if no source finds them;
     a path that is not a namespace raises ValueError, one that cannot be read raises OSError.
     """
-    collector = _Collector(proc)
     own_stat = os.stat(f"{proc}/self/ns/net")
     own_inode = own_stat.st_ino
     nsfs_dev = own_stat.st_dev
+    collector = _Collector(proc, nsfs_dev)
     collector.at(own_inode)
     root_inode, root_source, root_warning = find_root(proc, own_inode)
     if root_warning:
@@ -436,10 +457,10 @@ def discover(
         collector.read_mountinfo(dirs_read)
         collector.read_processes(os.getpid(), sockets)
         if collector.denied_processes:
+            count = collector.denied_processes
             collector.warnings.append(
-                f"{collector.denied_processes} processes not inspected: permission denied"
-            )
-        errors, vanished = collector.open_all()
+                f"could not inspect {count} process{'es' if count != 1 else ''}: permission denied")
+        errors, vanished, not_net = collector.open_all()
     except BaseException:
         for refs in collector.refs.values():
             if refs.fd is not None:
@@ -447,6 +468,8 @@ def discover(
         raise
     found = []
     for inode, refs in collector.refs.items():
+        if inode in not_net:
+            continue
         if inode in vanished:
             collector.warnings.append(f"namespace net:[{inode}] vanished during the scan")
             continue

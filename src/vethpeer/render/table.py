@@ -84,8 +84,11 @@ def render_peer(topology: Topology, matches: Sequence[Match], style: Style) -> s
             if hint is not None:
                 rows.append(["peer?", "(unreachable)", escape(hint.name), str(hint.ifindex),
                              hint.kind or "-", hint.state, "-", "-"])
-            what = "no peer" if unresolved.reason == "no-peer" else "peer unresolved"
-            extra.append(style.warn(f"{what}: {unresolved.reason}") + f": {escape(unresolved.detail)}")
+            if unresolved.reason == "no-peer":
+                extra.append(style.warn("no peer") + f": {escape(unresolved.detail)}")
+            else:
+                extra.append(style.warn(f"peer unresolved ({unresolved.reason})")
+                             + f": {escape(unresolved.detail)}")
         styles = (None, None, "accent", None, None, None, None, None)
         blocks.append("\n".join([table(headers, rows, style, right=(3,), styles=styles), *extra]))
     return "\n\n".join(blocks) + "\n"

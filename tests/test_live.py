@@ -1,0 +1,329 @@
+"""Live tests (root): real namespaces and veth pairs, checked against what was built and `ip -j -d`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+
+import vethpeer
+from lab import Lab
+from vethpeer import LinkRef, Namespace, Topology
+
+pytestmark = pytest.mark.live
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+
+
+def ns_named(topology: Topology, name: str) -> Namespace:
+    matches = [ns for ns in topology.namespaces if name in ns.names]
+    assert len(matches) == 1, f"namespace {name}: {matches}"
+    return matches[0]
+
+
+def ns_with_path(topology: Topology, path: str) -> Namespace:
+    matches = [ns for ns in topology.namespaces if path in ns.paths]
+    assert len(matches) == 1, f"namespace at {path}: {matches}"
+    return matches[0]
+
+
+def ns_of_pid(topology: Topology, pid: int) -> Namespace:
+    inode = os.stat(f"/proc/{pid}/ns/net").st_ino
+    matches = [ns for ns in topology.namespaces if ns.id.inode == inode]
+    assert len(matches) == 1
+    return matches[0]
+
+
+def only(topology: Topology, ifname: str, ns: Namespace) -> LinkRef:
+    found = topology.find(ifname, ns.id)
+    assert len(found) == 1, f"{ifname} in {ns.label}: {found}"
+    return found[0].ref
+
+
+def peer_name(topology: Topology, ref: LinkRef) -> Tuple[str, str]:
+    peer = topology.peer_of(ref)
+    assert peer is not None, f"no peer for {topology.link(ref)}: {topology.unresolved_of(ref)}"
+    return topology.namespace(peer.netns).label, topology.link(peer).name
+
+
+def run_cli(*args: str, env: Optional[Dict[str, str]] = None,
+            prefix: Tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    full_env = dict(os.environ, PYTHONPATH=SRC)
+    full_env.pop("NO_COLOR", None)
+    full_env.update(env or {})
+    return subprocess.run([*prefix, sys.executable, "-m", "vethpeer", *args], capture_output=True,
+                          env=full_env, check=False)
+
+
+def check_against_ip(lab: Lab, topology: Topology, netns: Optional[str], ns: Namespace) -> int:
+    """Every link `ip -j -d link` shows in ``netns`` is in the topology with the same facts."""
+    checked = 0
+    by_index = {link.ifindex: link for link in topology.links_in(ns.id)}
+    shown = lab.links(netns)
+    assert set(by_index) == {item["ifindex"] for item in shown}
+    for item in shown:
+        link = by_index[item["ifindex"]]
+        assert link.name == item["ifname"]
+        assert link.mtu == item["mtu"]
+        assert link.state == item["operstate"]
+        assert link.mac == item.get("address")
+        assert link.kind == item.get("linkinfo", {}).get("info_kind")
+        assert (topology.master_of(link.ref).name if link.master else None) == item.get("master")
+        assert link.link_netnsid == item.get("link_netnsid")
+        if "link_index" in item:
+            assert link.link == item["link_index"]
+        checked += 1
+    return checked
+
+
+def test_neutron_picture(lab: Lab) -> None:
+    """qdhcp namespace, ns- port, tap peer on a brq bridge: the issue's opening example."""
+    node = lab.netns("node")
+    qdhcp = lab.netns("qdhcp-fabc7ead-3c4d-4d5e-9f00-123456789abc")
+    bridge, tap, port = lab.link_name("brq"), lab.link_name("tap"), lab.link_name("ns")
+    lab.ip("-n", node, "link", "add", bridge, "type", "bridge")
+    lab.veth(tap, node, port, qdhcp)
+    lab.ip("-n", node, "link", "set", tap, "master", bridge)
+    lab.ip("-n", qdhcp, "address", "add", "10.10.100.2/24", "dev", port)
+    lab.ip("-n", qdhcp, "address", "add", "169.254.169.254/16", "dev", port)
+    for link in (bridge, tap):
+        lab.ip("-n", node, "link", "set", link, "up")
+    lab.ip("-n", qdhcp, "link", "set", port, "up")
+    uplink = lab.link_name("up")
+    lab.veth(uplink, None, "uplink", node)
+
+    topology = vethpeer.scan()
+    qdhcp_ns, node_ns = ns_named(topology, qdhcp), ns_named(topology, node)
+    port_ref = only(topology, port, qdhcp_ns)
+    assert peer_name(topology, port_ref) == (node, tap)
+    peer = topology.peer_of(port_ref)
+    assert peer is not None
+    master = topology.master_of(peer)
+    assert master is not None and master.name == bridge and master.kind == "bridge"
+    assert topology.link(port_ref).addresses[:2] == ("10.10.100.2/24", "169.254.169.254/16")
+    root = topology.root
+    assert root is not None and root.root
+    assert peer_name(topology, only(topology, uplink, root)) == (node, "uplink")
+    assert check_against_ip(lab, topology, qdhcp, qdhcp_ns) == 2
+    assert check_against_ip(lab, topology, node, node_ns) == 4
+
+    result = run_cli("peer", port, "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    [match] = document["matches"]
+    assert match["link"]["netns"]["name"] == qdhcp
+    assert match["peer"]["ifname"] == tap and match["peer"]["master"] == bridge
+    assert match["peer"]["netns"]["name"] == node and match["unresolved"] is None
+
+
+def test_process_held_namespace(lab: Lab) -> None:
+    holder = lab.holder("unshare")
+    host_end = lab.link_name("p")
+    lab.veth(host_end, None, "eth0", f"pid:{holder.pid}")
+    topology = vethpeer.scan()
+    ns = ns_of_pid(topology, holder.pid)
+    assert holder.pid in ns.pids and not ns.names and not ns.paths
+    assert ns.label.startswith(f"pid {holder.pid}")
+    assert peer_name(topology, only(topology, "eth0", ns)) == ("root", host_end)
+
+
+def _held_after_name_is_gone(lab: Lab, how: str) -> Tuple[Topology, Namespace, str, object]:
+    """A namespace with a root veth whose /run/netns name is removed, held only by ``how``."""
+    name = lab.netns(how)
+    host_end = lab.link_name(how[:3])
+    lab.veth(host_end, None, "eth0", name)
+    inode = os.stat(f"/run/netns/{name}").st_ino
+    if how == "mount":
+        holder: object = lab.bind_mount(f"/run/netns/{name}", "netns-file")
+    else:
+        holder = lab.holder(how, f"/run/netns/{name}")
+    lab.forget_name(name)
+    topology = vethpeer.scan()
+    [ns] = [ns for ns in topology.namespaces if ns.id.inode == inode]
+    assert not ns.names
+    assert peer_name(topology, only(topology, "eth0", ns)) == ("root", host_end)
+    return topology, ns, host_end, holder
+
+
+def test_bind_mounted_outside_run_netns(lab: Lab) -> None:
+    _topology, ns, _host_end, path = _held_after_name_is_gone(lab, "mount")
+    assert ns.paths == (path,)
+    assert ns.label == path
+
+
+def test_fd_held_namespace(lab: Lab) -> None:
+    _topology, ns, _host_end, holder = _held_after_name_is_gone(lab, "fd")
+    assert [(h.pid, h.detail) for h in ns.fds] == [(holder.pid, int(holder.info[0]))]  # type: ignore[attr-defined]
+    assert not ns.pids and not ns.paths
+
+
+def test_thread_held_namespace(lab: Lab) -> None:
+    _topology, ns, _host_end, holder = _held_after_name_is_gone(lab, "thread")
+    assert [(h.pid, h.detail) for h in ns.threads] == [(holder.pid, int(holder.info[0]))]  # type: ignore[attr-defined]
+    assert not ns.pids
+
+
+def test_socket_held_namespace(lab: Lab) -> None:
+    _topology, ns, _host_end, holder = _held_after_name_is_gone(lab, "socket")
+    assert [(h.pid, h.detail) for h in ns.sockets] == [(holder.pid, int(holder.info[0]))]  # type: ignore[attr-defined]
+    assert not ns.pids and not ns.fds and not ns.paths
+
+
+@pytest.mark.parametrize("with_root_uplinks", [False, True], ids=["no-hub", "root-hub"])
+def test_identically_wired_pairs(lab: Lab, with_root_uplinks: bool) -> None:
+    """Namespace pairs wired alike: every end has the same ifindex, peer ifindex and nsid."""
+    count = 6
+    sides = []
+    for i in range(count):
+        a, b = lab.netns(f"a{i}"), lab.netns(f"b{i}")
+        if with_root_uplinks:
+            lab.veth(lab.link_name(f"a{i}"), None, "uplink", a)
+            lab.veth(lab.link_name(f"b{i}"), None, "uplink", b)
+        lab.veth("eth1", a, "eth1", b)
+        sides.append((a, b))
+    topology = vethpeer.scan()
+    keys = set()
+    for a, b in sides:
+        ref = only(topology, "eth1", ns_named(topology, a))
+        link = topology.link(ref)
+        keys.add((link.ifindex, link.link, link.link_netnsid))
+        assert peer_name(topology, ref) == (b, "eth1")
+        back = only(topology, "eth1", ns_named(topology, b))
+        assert peer_name(topology, back) == (a, "eth1")
+    assert len(keys) == 1, f"the wiring should collide, got {keys}"
+    ours = [u for u in topology.unresolved if topology.namespace(u.link.netns).label.startswith(lab.prefix)]
+    assert not ours
+
+
+def test_same_namespace_pair(lab: Lab) -> None:
+    name = lab.netns("same")
+    lab.veth("left", name, "right", name)
+    topology = vethpeer.scan()
+    ns = ns_named(topology, name)
+    assert peer_name(topology, only(topology, "left", ns)) == (name, "right")
+    assert peer_name(topology, only(topology, "right", ns)) == (name, "left")
+
+
+def test_names_with_control_and_undecodable_bytes(lab: Lab) -> None:
+    name = lab.netns("esc")
+    evil = b"e\x1b[31mred"
+    odd = b"o\xff\xfe"
+    lab.veth(evil, name, odd, name)
+    topology = vethpeer.scan()
+    ns = ns_named(topology, name)
+    evil_text = evil.decode()
+    odd_text = odd.decode("utf-8", "surrogateescape")
+    assert peer_name(topology, only(topology, evil_text, ns)) == (name, odd_text)
+
+    table = run_cli("list")
+    assert table.returncode == 0, table.stderr
+    assert b"\x1b" not in table.stdout and b"\xff" not in table.stdout
+    assert b"e\\x1b[31mred" in table.stdout and b"o\\xff\\xfe" in table.stdout
+
+    result = run_cli("peer", "--json", "--netns", name, evil_text)
+    assert result.returncode == 0, result.stderr
+    assert b"\x1b" not in result.stdout
+    [match] = json.loads(result.stdout)["matches"]
+    assert match["link"]["ifname"] == evil_text
+    assert match["peer"]["ifname"].encode("utf-8", "surrogateescape") == odd
+
+
+def test_peer_in_a_namespace_nobody_can_reach(lab: Lab) -> None:
+    """The peer's namespace is held only by a bind mount inside another mount namespace."""
+    name = lab.netns("hidden")
+    host_end = lab.link_name("hid")
+    lab.veth(host_end, None, "eth0", name)
+    target = os.path.join(lab.tmpdir, "hidden")
+    open(target, "w").close()
+    lab.holder("hide", f"/run/netns/{name}", target)
+    lab.forget_name(name)
+    topology = vethpeer.scan()
+    root = topology.root
+    assert root is not None
+    ref = only(topology, host_end, root)
+    assert topology.peer_of(ref) is None
+    item = topology.unresolved_of(ref)
+    assert item is not None and item.reason == "peer-netns-unreachable"
+    assert item.peer_ifindex == topology.link(ref).link and item.link_netnsid is not None
+
+    result = run_cli("list", "--json")
+    assert result.returncode == 0
+    unresolved = {u["link"]["ifname"]: u for u in json.loads(result.stdout)["unresolved"]}
+    assert unresolved[host_end]["reason"] == "peer-netns-unreachable"
+
+
+def test_netns_option_forms(lab: Lab) -> None:
+    holder = lab.holder("unshare")
+    lab.veth(lab.link_name("f"), None, "eth0", f"pid:{holder.pid}")
+    name = lab.netns("named")
+    lab.veth(lab.link_name("g"), None, "eth0", name)
+    forms = ((f"pid:{holder.pid}", lab.link_name("f")), (f"/proc/{holder.pid}/ns/net", lab.link_name("f")),
+             (name, lab.link_name("g")), (f"/run/netns/{name}", lab.link_name("g")))
+    for spec, expect in forms:
+        result = run_cli("peer", "eth0", "--netns", spec, "--json")
+        assert result.returncode == 0, (spec, result.stderr)
+        [match] = json.loads(result.stdout)["matches"]
+        assert match["peer"]["ifname"] == expect, spec
+    missing = run_cli("peer", "eth0", "--netns", lab.name("nosuch"))
+    assert missing.returncode == 2
+    assert missing.stderr.count(b"\n") == 1 and b"Traceback" not in missing.stderr
+    nowhere = run_cli("peer", lab.link_name("zz"))
+    assert nowhere.returncode == 1 and b"Traceback" not in nowhere.stderr
+
+
+def test_namespaces_command(lab: Lab) -> None:
+    name = lab.netns("listed")
+    lab.veth("a", name, "b", name)
+    result = run_cli("namespaces", "--json")
+    assert result.returncode == 0
+    namespaces = json.loads(result.stdout)["namespaces"]
+    assert sum(1 for ns in namespaces if ns["root"]) == 1
+    [ours] = [ns for ns in namespaces if ns["name"] == name]
+    assert ours["links"] == 3 and ours["paths"] == [f"/run/netns/{name}"]
+    assert ours["inode"] == os.stat(f"/run/netns/{name}").st_ino
+
+
+def test_without_privilege_answers_what_it_can(lab: Lab) -> None:
+    """With every capability dropped it cannot enter other namespaces: it says so and goes on."""
+    name = lab.netns("priv")
+    host_end = lab.link_name("pv")
+    lab.veth(host_end, None, "eth0", name)
+    drop = ("setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--")
+    result = run_cli("list", "--json", prefix=drop)
+    assert result.returncode == 0, result.stderr
+    assert b"could not be read" in result.stderr and b"Traceback" not in result.stderr
+    document = json.loads(result.stdout)
+    unresolved = {u["link"]["ifname"]: u for u in document["unresolved"]}
+    assert host_end in unresolved
+    assert unresolved[host_end]["reason"] == "peer-netns-unreachable"
+    # It cannot read the namespace, but its own socket can still tell which one the peer is in.
+    assert name in unresolved[host_end]["detail"]
+
+
+def test_scan_results_are_immutable(lab: Lab) -> None:
+    name = lab.netns("ro")
+    lab.veth("a", name, "b", name)
+    topology = vethpeer.scan()
+    link = topology.find("a", ns_named(topology, name).id)[0]
+    with pytest.raises(AttributeError):
+        link.name = "x"  # type: ignore[misc]
+
+
+def test_scan_is_read_only(lab: Lab) -> None:
+    """Scanning allocates no namespace ids beyond what link dumps themselves assign."""
+    a, b = lab.netns("ida"), lab.netns("idb")
+    lab.veth("x", a, "y", b)
+    lab.veth(lab.link_name("r"), None, "u", a)
+
+    def ids(netns: str) -> List[str]:
+        return lab.ip("-n", netns, "netns", "list-id").splitlines()
+
+    # A first dump assigns ids for each namespace's peers; after that nothing may change.
+    vethpeer.scan()
+    before = {n: ids(n) for n in (a, b)}
+    vethpeer.scan()
+    assert {n: ids(n) for n in (a, b)} == before
