@@ -25,7 +25,6 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "src"))
 
 from lab import Lab  # noqa: E402
-
 from vethpeer import netlink, ops, scanner  # noqa: E402
 from vethpeer import snapshot as snapshot_io  # noqa: E402
 
@@ -109,13 +108,14 @@ def record_host(lab: Lab) -> None:
     for ns in snap.namespaces:
         if ns.inode not in keep:
             continue
-        if ns.root:
-            links = tuple(link for link in ns.links
-                          if link.name in (b"lo", b"eth0") or link.name.startswith(PREFIX.encode()))
-            indexes = {link.ifindex for link in links}
-            ns = ns._replace(links=links, pids=ns.pids[:3], threads=(), fds=(), sockets=(),
-                             addresses=tuple(a for a in ns.addresses if a.ifindex in indexes))
-        namespaces.append(ns)
+        if not ns.root:
+            namespaces.append(ns)
+            continue
+        links = tuple(link for link in ns.links
+                      if link.name in (b"lo", b"eth0") or link.name.startswith(PREFIX.encode()))
+        indexes = {link.ifindex for link in links}
+        namespaces.append(ns._replace(links=links, pids=ns.pids[:3], threads=(), fds=(), sockets=(),
+                                      addresses=tuple(a for a in ns.addresses if a.ifindex in indexes)))
     snap = snap._replace(
         namespaces=tuple(namespaces),
         nsid_answers=tuple(a for a in snap.nsid_answers if a.asker in keep and a.target in keep),
