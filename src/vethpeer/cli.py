@@ -185,6 +185,7 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     if load is not None and save is not None:
         raise UsageError("--load and --save do not go together")
 
+    pairing = None
     if load is not None:
         try:
             with open(load, encoding="utf-8") as handle:
@@ -195,8 +196,8 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
             raise UsageError(f"cannot load {load}: {error}") from None
     else:
         try:
-            snap = scanner.take_snapshot(netns_paths=[netns_path] if netns_path else [],
-                                         addresses=command != "namespaces")
+            snap, pairing = scanner.read_host(netns_paths=[netns_path] if netns_path else [],
+                                              addresses=command != "namespaces")
         except ValueError as error:
             raise UsageError(f"--netns {spec}: {error}") from None
         if save is not None:
@@ -205,7 +206,7 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
                     handle.write(snapshot_io.dumps(snap))
             except OSError as error:
                 raise UsageError(f"cannot write {save}: {error.strerror}") from None
-    topology = resolve.resolve(snap)
+    topology = resolve.resolve(snap, pairing)
     style = Style(_use_color(sys.stdout))
 
     status = EXIT_OK

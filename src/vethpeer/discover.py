@@ -438,7 +438,7 @@ def discover(
     """Find every network namespace reachable from here. The caller must ``close()`` the result.
 
     ``extra_paths`` are namespace files the caller wants included even if no source finds them;
-    a path that is not a namespace raises ValueError, one that cannot be read raises OSError.
+    one that is not a namespace or cannot be read raises ValueError.
     """
     own_stat = os.stat(f"{proc}/self/ns/net")
     own_inode = own_stat.st_ino
@@ -450,7 +450,10 @@ def discover(
         collector.warnings.append(root_warning)
     try:
         for path in extra_paths:
-            collector.add_path(path, nsfs_dev)
+            try:
+                collector.add_path(path, nsfs_dev)
+            except OSError as error:
+                raise ValueError(f"cannot use {path}: {error.strerror}") from None
         dirs_read = collector.read_netns_dirs(netns_dirs, nsfs_dev)
         dirs_read.update(os.path.realpath(d) for d in netns_dirs)
         dirs_read.update(netns_dirs)

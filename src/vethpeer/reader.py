@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from . import netlink, ops
 from .discover import Discovery, FoundNamespace
@@ -86,7 +86,13 @@ def _read_one(found: FoundNamespace, channel: Channel, addresses: bool) -> Tuple
     return links, addrs, cookie
 
 
-def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True) -> Snapshot:
+class Reading(NamedTuple):
+    snapshot: Snapshot
+    #: The pairing state the questions were planned with (None when ``pair`` was False).
+    pairing: Optional[Pairing]
+
+
+def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True) -> Reading:
     """Dump every namespace of ``discovery`` and gather the nsid answers pairing needs."""
     sockets = _Sockets(discovery)
     warnings: List[str] = list(discovery.warnings)
@@ -129,14 +135,14 @@ def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True) -> 
             warnings.append(f"{len(unreadable)} namespaces could not be read; "
                             f"first: {unreadable[0].error}")
         snapshot = Snapshot(tuple(records), (), (), (), discovery.root_source, tuple(warnings))
-        if pair:
-            snapshot = _ask(snapshot, sockets)
-        return snapshot
+        if not pair:
+            return Reading(snapshot, None)
+        return _ask(snapshot, sockets)
     finally:
         sockets.close_all()
 
 
-def _ask(snapshot: Snapshot, sockets: _Sockets) -> Snapshot:
+def _ask(snapshot: Snapshot, sockets: _Sockets) -> Reading:
     """Put the pairing's questions to the kernel until it has none left."""
     pairing = Pairing(snapshot)
     nsids: List[NsidAnswer] = []
@@ -156,7 +162,8 @@ def _ask(snapshot: Snapshot, sockets: _Sockets) -> Snapshot:
                 vias.append(answer)
             else:
                 hints.append(answer)
-    return snapshot._replace(nsid_answers=tuple(nsids), via_answers=tuple(vias), hints=tuple(hints))
+    return Reading(snapshot._replace(nsid_answers=tuple(nsids), via_answers=tuple(vias), hints=tuple(hints)),
+                   pairing)
 
 
 def _answer(question: Question, sockets: _Sockets) -> Answer:

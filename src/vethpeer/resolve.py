@@ -476,10 +476,15 @@ def _hint(link: LinkRecord) -> PeerHint:
                     operstate_name(link.operstate))
 
 
-def resolve(snapshot: Snapshot) -> Topology:
-    """Turn what was read into a Topology of proven pairs and explained unresolved ends."""
-    pairing = Pairing(snapshot)
-    pairing.plan()
+def resolve(snapshot: Snapshot, pairing: Optional[Pairing] = None) -> Topology:
+    """Turn what was read into a Topology of proven pairs and explained unresolved ends.
+
+    ``pairing`` may be the one the reader already drove over this very snapshot (it holds the same
+    facts); passing it saves doing the pairing twice.
+    """
+    if pairing is None:
+        pairing = Pairing(snapshot)
+        pairing.plan()
     final = pairing.finish()
     hints = pairing.hints()
     namespaces = tuple(sorted((_namespace(ns) for ns in snapshot.namespaces), key=namespace_sort_key))
