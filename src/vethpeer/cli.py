@@ -72,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "ends whose peer could not be resolved (the default)")
     commands.add_parser("namespaces", parents=[common], help="every network namespace and what "
                         "holds it")
-    commands.add_parser("demo", parents=[common], help="build a throwaway Neutron-like picture in "
-                        "new namespaces, show it, remove it (root)")
+    demo = commands.add_parser("demo", parents=[common], help="build a throwaway Neutron-like picture in "
+                               "new namespaces, show it, remove it (root)")
+    demo.add_argument("--wait", action="store_true",
+                      help="keep the picture up until Enter or Ctrl-C, to explore it")
     return parser
 
 
@@ -176,7 +178,7 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     if command == "demo":
         from . import demo
 
-        return demo.run(as_json=as_json)
+        return demo.run(as_json=as_json, wait=args.wait)
 
     netns_path = None
     spec = getattr(args, "netns", None)

@@ -59,6 +59,7 @@ class Picture:
         self.container_host_end = f"veth{tag}"
         self.namespaces: List[str] = []
         self.holder: Optional[subprocess.Popen[str]] = None
+        self.shown = False
 
     def build(self) -> None:
         for name in (self.node, self.qdhcp):
@@ -150,15 +151,35 @@ def _show(topology: Topology, picture: Picture, as_json: bool) -> None:
     print()
     print(style.bold(f"$ vethpeer peer {picture.ns_port} --netns {picture.qdhcp}"))
     sys.stdout.write(table_render.render_peer(topology, matches, style))
+    print()
 
 
 def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
     raise KeyboardInterrupt
 
 
-def run(as_json: bool = False) -> int:
+_CAP_NET_ADMIN = 12
+_CAP_SYS_ADMIN = 21
+
+
+def _missing_privilege() -> Optional[str]:
+    """What stops us building namespaces: not root, or root without the capabilities."""
     if os.geteuid() != 0:
-        print("vethpeer demo: needs root (it creates network namespaces and veth pairs); "
+        return "needs root"
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            effective = next(int(line.split()[1], 16) for line in handle if line.startswith("CapEff:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+    missing = [name for bit, name in ((_CAP_SYS_ADMIN, "CAP_SYS_ADMIN"), (_CAP_NET_ADMIN, "CAP_NET_ADMIN"))
+               if not effective & (1 << bit)]
+    return f"needs {' and '.join(missing)}" if missing else None
+
+
+def run(as_json: bool = False, wait: bool = False) -> int:
+    missing = _missing_privilege()
+    if missing:
+        print(f"vethpeer demo: {missing} (it creates network namespaces and veth pairs); "
               "try: sudo vethpeer demo", file=sys.stderr)
         return 2
     if shutil.which("ip") is None:
@@ -174,9 +195,14 @@ def run(as_json: bool = False) -> int:
             picture.build()
             topology = _subset(scanner.scan(), _demo_inodes(picture))
             _show(topology, picture, as_json)
+            if wait:
+                _wait_for_user(picture, as_json)
         except DemoError as error:
             print(f"vethpeer demo: {error}", file=sys.stderr)
             status = 3
+        except KeyboardInterrupt:
+            if not (wait and picture.shown):
+                status = 130
     finally:
         # Cleanup must not be cut short by a second Ctrl-C.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -188,7 +214,14 @@ def run(as_json: bool = False) -> int:
                 signal.signal(sig, handler)
         for problem in problems:
             print(f"vethpeer demo: cleanup: {problem}", file=sys.stderr)
-    if not as_json and status == 0:
-        print("\n(demo namespaces removed)")
+    if status == 0:
+        print("(demo namespaces removed)", file=sys.stderr if as_json else sys.stdout)
     return status
 
+
+def _wait_for_user(picture: Picture, as_json: bool) -> None:
+    picture.shown = True
+    names = ", ".join([*picture.namespaces, f"pid {picture.holder.pid if picture.holder else '?'}"])
+    print(f"\nThe demo stays up until Enter or Ctrl-C: {names}", file=sys.stderr if as_json else sys.stdout,
+          flush=True)
+    sys.stdin.readline()
