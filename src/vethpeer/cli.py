@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _use_color(stream: TextIO) -> bool:
-    if "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":  # no-color.org: non-empty
         return False
     try:
         return stream.isatty()
@@ -241,7 +241,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return run(argv)
     except UsageError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        # The message may quote what the user typed: escaped, it stays one harmless line.
+        print(f"{PROG}: error: {escape(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

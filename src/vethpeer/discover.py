@@ -81,27 +81,24 @@ def unescape_mount_path(field: str) -> str:
 
 
 def parse_mountinfo(text: str) -> List[Tuple[int, str]]:
-    """(inode, mount point) of every network-namespace bind mount, in mountinfo order, deduplicated."""
-    seen: Set[str] = set()
-    found = []
+    """(inode, mount point) of every network-namespace bind mount that its path shows.
+
+    When mounts stack on one path, mountinfo lists them bottom to top and the path shows the last
+    one; a namespace mount hidden under another mount is not reachable by that path.
+    """
+    shown: Dict[str, Optional[int]] = {}
     for line in text.splitlines():
         fields = line.split(" ")
-        if len(fields) < 10 or "nsfs" not in fields:
+        if len(fields) < 10:
             continue
         try:
             separator = fields.index("-", 6)
         except ValueError:
             continue
-        if fields[separator + 1] != "nsfs":
-            continue
-        inode = parse_netns_link(fields[3])
-        if inode is None:
-            continue
         path = unescape_mount_path(fields[4])
-        if path not in seen:
-            seen.add(path)
-            found.append((inode, path))
-    return found
+        shown.pop(path, None)
+        shown[path] = parse_netns_link(fields[3]) if fields[separator + 1] == "nsfs" else None
+    return [(inode, path) for path, inode in shown.items() if inode is not None]
 
 
 class _Refs:

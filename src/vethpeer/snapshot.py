@@ -90,10 +90,49 @@ def _link_to_json(link: LinkRecord) -> List[Any]:
             [name.hex() for name in link.alt_names]]
 
 
+def _int(value: Any, what: str) -> int:
+    if type(value) is not int:  # bool is an int subclass: refused too
+        raise ValueError(f"{what}: expected an integer, got {value!r}")
+    return value
+
+
+def _opt_int(value: Any, what: str) -> Optional[int]:
+    return None if value is None else _int(value, what)
+
+
+def _opt_str(value: Any, what: str) -> Optional[str]:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{what}: expected a string, got {value!r}")
+    return value
+
+
+def _strs(value: Any, what: str) -> Tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"{what}: expected a list of strings")
+    return tuple(value)
+
+
+def _bytes(value: Any, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError(f"{what}: expected hex text, got {value!r}")
+    return bytes.fromhex(value)
+
+
+def _holders(value: Any, what: str) -> Tuple[Holder, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"{what}: expected a list")
+    return tuple(Holder(_int(h[0], what), _int(h[1], what)) for h in value)
+
+
 def _link_from_json(raw: List[Any]) -> LinkRecord:
-    return LinkRecord(int(raw[0]), bytes.fromhex(raw[1]), int(raw[2]), raw[3], raw[4], _unhex(raw[5]),
-                      int(raw[6]), int(raw[7]), raw[8], raw[9], raw[10],
-                      tuple(bytes.fromhex(name) for name in raw[11]))
+    if not isinstance(raw, list) or len(raw) != 12:
+        raise ValueError("link: expected a list of 12 fields")
+    return LinkRecord(
+        _int(raw[0], "ifindex"), _bytes(raw[1], "name"), _int(raw[2], "flags"), _opt_str(raw[3], "kind"),
+        _opt_str(raw[4], "slave kind"), None if raw[5] is None else _bytes(raw[5], "mac"), _int(raw[6], "mtu"),
+        _int(raw[7], "operstate"), _opt_int(raw[8], "master"), _opt_int(raw[9], "link"),
+        _opt_int(raw[10], "link_netnsid"), tuple(_bytes(name, "alt name") for name in raw[11]),
+    )
 
 
 def to_json(snapshot: Snapshot) -> Dict[str, Any]:
@@ -127,29 +166,36 @@ def from_json(data: Dict[str, Any]) -> Snapshot:
             raise ValueError(f"unsupported snapshot version {data.get('snapshot_version')!r}")
         namespaces = tuple(
             NamespaceRecord(
-                dev=int(ns["dev"]), inode=int(ns["inode"]), cookie=ns["cookie"],
-                names=tuple(ns["names"]), paths=tuple(ns["paths"]), pids=tuple(ns["pids"]),
-                threads=tuple(Holder(*h) for h in ns["threads"]),
-                fds=tuple(Holder(*h) for h in ns["fds"]),
-                sockets=tuple(Holder(*h) for h in ns["sockets"]),
-                comm=ns["comm"], root=bool(ns["root"]), own=bool(ns["own"]), error=ns["error"],
+                dev=_int(ns["dev"], "dev"), inode=_int(ns["inode"], "inode"),
+                cookie=_opt_int(ns["cookie"], "cookie"),
+                names=_strs(ns["names"], "names"), paths=_strs(ns["paths"], "paths"),
+                pids=tuple(_int(pid, "pid") for pid in ns["pids"]),
+                threads=_holders(ns["threads"], "threads"), fds=_holders(ns["fds"], "fds"),
+                sockets=_holders(ns["sockets"], "sockets"), comm=_opt_str(ns["comm"], "comm"),
+                root=ns["root"] is True, own=ns["own"] is True, error=_opt_str(ns["error"], "error"),
                 links=tuple(_link_from_json(raw) for raw in ns["links"]),
-                addresses=tuple(AddressRecord(int(a[0]), int(a[1]), int(a[2]), bytes.fromhex(a[3]))
+                addresses=tuple(AddressRecord(_int(a[0], "ifindex"), _int(a[1], "family"),
+                                              _int(a[2], "prefixlen"), _bytes(a[3], "address"))
                                 for a in ns["addresses"]),
             )
             for ns in data["namespaces"]
         )
         return Snapshot(
             namespaces=namespaces,
-            nsid_answers=tuple(NsidAnswer(*a) for a in data["nsid_answers"]),
-            via_answers=tuple(ViaAnswer(*a) for a in data["via_answers"]),
-            hints=tuple(HintAnswer(h[0], h[1], h[2], None if h[3] is None else _link_from_json(h[3]))
+            nsid_answers=tuple(NsidAnswer(_int(a[0], "asker"), _int(a[1], "target"), _opt_int(a[2], "nsid"))
+                               for a in data["nsid_answers"]),
+            via_answers=tuple(ViaAnswer(_int(a[0], "asker"), _int(a[1], "nsid"), _int(a[2], "hub"),
+                                        _opt_int(a[3], "answer")) for a in data["via_answers"]),
+            hints=tuple(HintAnswer(_int(h[0], "asker"), _int(h[1], "nsid"), _int(h[2], "ifindex"),
+                                   None if h[3] is None else _link_from_json(h[3]))
                         for h in data["hints"]),
             root_source=str(data["root_source"]),
-            warnings=tuple(data["warnings"]),
+            warnings=_strs(data["warnings"], "warnings"),
         )
     except (KeyError, IndexError, TypeError, AttributeError) as error:
         raise ValueError(f"malformed snapshot: {error!r}") from None
+    except ValueError as error:
+        raise ValueError(f"malformed snapshot: {error}") from None
 
 
 def dumps(snapshot: Snapshot) -> str:

@@ -83,6 +83,7 @@ def record_host(lab: Lab) -> None:
     lab.ip("-n", node, "link", "add", "name", bridge, "type", "bridge")
     lab.veth(tap, node, port, qdhcp)
     lab.ip("-n", node, "link", "set", tap, "master", bridge)
+    lab.ip("-n", qdhcp, "link", "property", "add", "dev", port, "altname", "port-39d60faa-aa47-4e8f-9c1b")
     lab.ip("-n", qdhcp, "address", "add", "10.10.100.2/24", "dev", port)
     lab.ip("-n", qdhcp, "address", "add", "169.254.169.254/16", "dev", port)
     lab.veth(f"{PREFIX}up", None, "uplink", node)

@@ -10,9 +10,10 @@ _UNDECODABLE = range(0xDC80, 0xDD00)  # surrogateescape: byte 0x80..0xff that wa
 def escape(text: str) -> str:
     r"""Render ``text`` so that it cannot control a terminal and can be read back unambiguously.
 
-    Control and other non-printable characters (including bidi overrides and zero-width ones)
-    become ``\xNN`` / ``\uNNNN``; a byte that was not valid UTF-8 becomes ``\xNN`` too; a backslash
-    becomes ``\\``. Everything else prints as it is.
+    ASCII control characters become ``\xNN``, other non-printable characters (C1 controls, bidi
+    overrides, zero-width ones) ``\uNNNN``, and a byte that was not valid UTF-8 ``\xNN`` with NN
+    >= 80, so ``\xNN`` never means two things; a backslash becomes ``\\``. Everything else prints
+    as it is.
     """
     if text.isascii() and text.isprintable() and "\\" not in text:
         return text
@@ -25,7 +26,7 @@ def escape(text: str) -> str:
             out.append(f"\\x{code - 0xDC00:02x}")
         elif char.isprintable():
             out.append(char)
-        elif code < 0x100:
+        elif code < 0x80:
             out.append(f"\\x{code:02x}")
         elif code < 0x10000:
             out.append(f"\\u{code:04x}")
@@ -75,8 +76,11 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], style: Style,
 
     def line(cells: Sequence[str], header: bool) -> str:
         parts = []
-        for i, cell in enumerate(cells):
-            padded = cell.rjust(widths[i]) if i in right else (cell if i == last else cell.ljust(widths[i]))
+        # Cells after the last non-empty one are dropped, and that one is not padded on the right,
+        # so no line ends in blanks (not even inside colour codes).
+        end = max((i for i, cell in enumerate(cells) if cell), default=-1)
+        for i, cell in enumerate(cells[: end + 1]):
+            padded = cell.rjust(widths[i]) if i in right else (cell if i in (last, end) else cell.ljust(widths[i]))
             if header:
                 padded = style.bold(padded)
             elif styles is not None and styles[i] is not None and cell:

@@ -1,0 +1,307 @@
+"""Namespace discovery on a fake /proc tree: parsing, process/thread/fd holders, and the root namespace.
+
+The fake tree is made of symlinks whose targets are text like "net:[4026532001]", as /proc shows
+them; readlink works on such dangling links, which is all the collection code looks at.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Optional
+
+import pytest
+
+from vethpeer.discover import _Collector, find_root, parse_mountinfo, parse_netns_link, unescape_mount_path
+from vethpeer.model import Holder
+
+ROOT_NS = 4026531840
+BLUE = 4026532001
+RED = 4026532002
+GREEN = 4026532003
+NO_DEV = -1  # an st_dev no real file has: no "/..." fd target can look like an nsfs file
+
+
+def symlink(path: Path, target: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(target, path)
+
+
+def make_process(proc: Path, pid: int, inode: Optional[int], *, threads: Optional[Mapping[int, int]] = None,
+                 fds: Optional[Mapping[int, str]] = None) -> Path:
+    """/proc/PID with ns/net, task/TID/ns/net for the main thread and ``threads`` (tid -> inode),
+    and fd/N -> target for ``fds``. ``inode`` None leaves out ns/net (a process that vanished)."""
+    base = proc / str(pid)
+    base.mkdir(parents=True)
+    if inode is not None:
+        symlink(base / "ns" / "net", f"net:[{inode}]")
+        symlink(base / "task" / str(pid) / "ns" / "net", f"net:[{inode}]")
+    for tid, tinode in (threads or {}).items():
+        symlink(base / "task" / str(tid) / "ns" / "net", f"net:[{tinode}]")
+    (base / "fd").mkdir()
+    for fd, target in (fds or {}).items():
+        symlink(base / "fd" / str(fd), target)
+    return base
+
+
+def collect(proc: Path, own_pid: int = 1, nsfs_dev: int = NO_DEV) -> _Collector:
+    collector = _Collector(proc=str(proc), nsfs_dev=nsfs_dev)
+    collector.read_processes(own_pid=own_pid, want_sockets=False)
+    return collector
+
+
+# --- parse_netns_link ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("target", "inode"), [("net:[4026531840]", 4026531840), ("net:[1]", 1)])
+def test_parse_netns_link(target: str, inode: int) -> None:
+    assert parse_netns_link(target) == inode
+
+
+@pytest.mark.parametrize("target", [
+    "mnt:[4026531840]", "user:[4026531837]", "socket:[12345]", "net:[]", "net:[abc]", "net:[4026531840",
+    "net:4026531840]", "/run/netns/blue", "", "anon_inode:[eventfd]",
+])
+def test_parse_netns_link_rejects_other_targets(target: str) -> None:
+    assert parse_netns_link(target) is None
+
+
+# --- unescape_mount_path ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("field", "path"), [
+    ("/run/a\\040b", "/run/a b"),
+    ("/run/a\\011b", "/run/a\tb"),
+    ("/run/a\\012b", "/run/a\nb"),
+    ("/run/a\\134b", "/run/a\\b"),
+    ("\\040lead", " lead"),
+    ("trail\\040", "trail "),
+    ("/x\\040\\011\\012\\134y", "/x \t\n\\y"),
+    ("/run/netns/plain", "/run/netns/plain"),
+])
+def test_unescape_mount_path(field: str, path: str) -> None:
+    assert unescape_mount_path(field) == path
+
+
+@pytest.mark.parametrize("field", ["/a\\04", "/a\\", "/a\\x41b"])
+def test_unescape_mount_path_keeps_incomplete_escapes(field: str) -> None:
+    assert unescape_mount_path(field) == field
+
+
+# --- parse_mountinfo -------------------------------------------------------------------------------
+
+
+def mount_line(mount_id: int, root: str, mount_point: str, fstype: str = "nsfs", source: str = "nsfs",
+               optional: str = "shared:5") -> str:
+    fields = [str(mount_id), "25", "0:4", root, mount_point, "rw"]
+    if optional:
+        fields.extend(optional.split(" "))
+    fields.extend(["-", fstype, source, "rw"])
+    return " ".join(fields)
+
+
+def test_parse_mountinfo_finds_net_nsfs_mounts_in_order() -> None:
+    text = "\n".join([
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+        mount_line(100, f"net:[{BLUE}]", "/run/netns/blue"),
+        mount_line(101, f"net:[{RED}]", "/var/lib/other/red", optional=""),
+        mount_line(102, f"net:[{GREEN}]", "/run/docker/netns/abc", optional="shared:7 master:3"),
+    ])
+    assert parse_mountinfo(text) == [
+        (BLUE, "/run/netns/blue"), (RED, "/var/lib/other/red"), (GREEN, "/run/docker/netns/abc"),
+    ]
+
+
+def test_parse_mountinfo_ignores_other_namespace_types() -> None:
+    text = "\n".join([
+        mount_line(100, "mnt:[4026531841]", "/tmp/mntns"),
+        mount_line(101, "user:[4026531837]", "/tmp/userns"),
+        mount_line(102, f"net:[{BLUE}]", "/run/netns/blue"),
+    ])
+    assert parse_mountinfo(text) == [(BLUE, "/run/netns/blue")]
+
+
+def test_parse_mountinfo_ignores_nsfs_as_source_of_another_fstype() -> None:
+    text = mount_line(100, f"net:[{BLUE}]", "/weird", fstype="tmpfs", source="nsfs")
+    assert parse_mountinfo(text) == []
+
+
+def test_parse_mountinfo_drops_duplicate_paths() -> None:
+    text = "\n".join([
+        mount_line(100, f"net:[{BLUE}]", "/run/netns/blue"),
+        mount_line(101, f"net:[{BLUE}]", "/run/netns/blue"),
+        mount_line(102, f"net:[{RED}]", "/run/netns/blue"),
+        mount_line(103, f"net:[{BLUE}]", "/srv/blue-again"),
+    ])
+    found = parse_mountinfo(text)
+    assert [path for _, path in found] == ["/run/netns/blue", "/srv/blue-again"]
+    assert found[1] == (BLUE, "/srv/blue-again")
+
+
+def test_parse_mountinfo_unescapes_mount_points() -> None:
+    text = "\n".join([
+        mount_line(100, f"net:[{BLUE}]", "/run/my\\040netns"),
+        mount_line(101, f"net:[{RED}]", "/run/tab\\011and\\012newline\\134slash"),
+    ])
+    assert parse_mountinfo(text) == [(BLUE, "/run/my netns"), (RED, "/run/tab\tand\nnewline\\slash")]
+
+
+def test_parse_mountinfo_mount_point_named_dash() -> None:
+    assert parse_mountinfo(mount_line(100, f"net:[{BLUE}]", "-")) == [(BLUE, "-")]
+
+
+@pytest.mark.parametrize("line", [
+    "", "garbage", "1 2 3 net:[5] /x rw - nsfs", "1 2 3 net:[5] /x rw a b c nsfs nsfs",
+])
+def test_parse_mountinfo_skips_malformed_lines(line: str) -> None:
+    assert parse_mountinfo(line) == []
+
+
+# --- _Collector.read_processes ---------------------------------------------------------------------
+
+
+def test_processes_are_collected_by_namespace(tmp_path: Path) -> None:
+    for pid, inode in ((10, BLUE), (9, BLUE), (100, BLUE), (7, RED)):
+        make_process(tmp_path, pid, inode)
+    collector = collect(tmp_path)
+    assert set(collector.refs) == {BLUE, RED}
+    assert collector.refs[BLUE].pids == [9, 10, 100]
+    assert collector.refs[RED].pids == [7]
+    assert collector.warnings == []
+
+
+def test_thread_in_another_namespace_is_a_thread_holder(tmp_path: Path) -> None:
+    make_process(tmp_path, 50, BLUE, threads={51: RED, 52: BLUE})
+    collector = collect(tmp_path)
+    assert collector.refs[RED].threads == [Holder(50, 51)]
+    assert collector.refs[RED].pids == []
+    assert collector.refs[BLUE].threads == []
+    assert collector.refs[BLUE].pids == [50]
+
+
+def test_fd_on_a_namespace_is_an_fd_holder(tmp_path: Path) -> None:
+    make_process(tmp_path, 60, BLUE, fds={0: "/dev/null", 3: f"net:[{GREEN}]", 4: "pipe:[777]",
+                                         5: "socket:[888]", 6: "anon_inode:[eventfd]", 7: f"net:[{BLUE}]"})
+    collector = collect(tmp_path)
+    assert set(collector.refs) == {BLUE, GREEN}
+    assert collector.refs[GREEN].fds == [Holder(60, 3)]
+    assert collector.refs[GREEN].pids == []
+    assert collector.refs[BLUE].fds == [Holder(60, 7)]
+
+
+def test_fd_opened_through_a_bind_mount_is_found_by_stat(tmp_path: Path) -> None:
+    proc = tmp_path / "proc"
+    nsfile = tmp_path / "nsfile"
+    nsfile.write_text("")
+    st = os.stat(nsfile)
+    make_process(proc, 61, BLUE, fds={3: str(nsfile)})
+    assert collect(proc, nsfs_dev=st.st_dev).refs[st.st_ino].fds == [Holder(61, 3)]
+    assert st.st_ino not in collect(proc, nsfs_dev=NO_DEV).refs
+
+
+def test_own_fds_are_not_holders(tmp_path: Path) -> None:
+    make_process(tmp_path, 70, BLUE, fds={3: f"net:[{GREEN}]"})
+    make_process(tmp_path, 71, BLUE, fds={3: f"net:[{RED}]"})
+    collector = collect(tmp_path, own_pid=70)
+    assert GREEN not in collector.refs
+    assert collector.refs[RED].fds == [Holder(71, 3)]
+    assert collector.refs[BLUE].pids == [70, 71]
+
+
+def test_non_digit_entries_are_ignored(tmp_path: Path) -> None:
+    make_process(tmp_path, 80, BLUE)
+    os.symlink("80", tmp_path / "self")
+    symlink(tmp_path / "thread-self" / "ns" / "net", f"net:[{RED}]")
+    symlink(tmp_path / "1abc" / "ns" / "net", f"net:[{GREEN}]")
+    (tmp_path / "sys").mkdir()
+    (tmp_path / "uptime").write_text("1.0 2.0\n")
+    collector = collect(tmp_path)
+    assert set(collector.refs) == {BLUE}
+    assert collector.refs[BLUE].pids == [80]
+
+
+def test_vanished_process_is_skipped(tmp_path: Path) -> None:
+    make_process(tmp_path, 90, None, fds={3: f"net:[{GREEN}]"})
+    make_process(tmp_path, 91, BLUE)
+    collector = collect(tmp_path)
+    assert set(collector.refs) == {BLUE}
+    assert collector.refs[BLUE].pids == [91]
+    assert collector.denied_processes == 0
+    assert collector.warnings == []
+
+
+def test_process_without_fd_or_task_dirs(tmp_path: Path) -> None:
+    symlink(tmp_path / "95" / "ns" / "net", f"net:[{BLUE}]")
+    collector = collect(tmp_path)
+    assert collector.refs[BLUE].pids == [95]
+    assert collector.refs[BLUE].threads == [] and collector.refs[BLUE].fds == []
+
+
+def test_non_network_namespace_link_is_ignored(tmp_path: Path) -> None:
+    symlink(tmp_path / "96" / "ns" / "net", "mnt:[4026531841]")
+    make_process(tmp_path, 97, BLUE)
+    assert set(collect(tmp_path).refs) == {BLUE}
+
+
+def test_missing_proc_is_a_warning(tmp_path: Path) -> None:
+    collector = collect(tmp_path / "no-proc")
+    assert collector.refs == {}
+    assert len(collector.warnings) == 1 and "cannot list" in collector.warnings[0]
+
+
+# --- find_root -------------------------------------------------------------------------------------
+
+OWN = 4026539999
+
+
+def write_stat(proc: Path, pid: int, text: str) -> None:
+    (proc / str(pid)).mkdir(parents=True, exist_ok=True)
+    (proc / str(pid) / "stat").write_text(text)
+
+
+KTHREADD_STAT = "2 (kthreadd) S 0 0 0 0 -1 2129984"
+
+
+def kthreadd(proc: Path, inode: Optional[int] = ROOT_NS, stat: str = KTHREADD_STAT) -> None:
+    write_stat(proc, 2, stat)
+    if inode is not None:
+        symlink(proc / "2" / "ns" / "net", f"net:[{inode}]")
+
+
+def test_find_root_from_pid_1(tmp_path: Path) -> None:
+    make_process(tmp_path, 1, ROOT_NS)
+    kthreadd(tmp_path, inode=RED)
+    assert find_root(str(tmp_path), OWN) == (ROOT_NS, "pid 1", None)
+
+
+def test_find_root_from_kthreadd_when_pid_1_is_unreadable(tmp_path: Path) -> None:
+    (tmp_path / "1").mkdir()
+    kthreadd(tmp_path)
+    assert find_root(str(tmp_path), OWN) == (ROOT_NS, "kthreadd", None)
+
+
+def test_find_root_falls_back_to_own_namespace(tmp_path: Path) -> None:
+    inode, source, warning = find_root(str(tmp_path), OWN)
+    assert (inode, source) == (OWN, "own (fallback)")
+    assert warning and "PID 1" in warning
+
+
+@pytest.mark.parametrize("stat", [
+    "2 (kthreadd) S 1 0 0 0 -1 2129984",  # a parent: not the kernel's kthreadd
+    "2 (kthreadx) S 0 0 0 0 -1 2129984",
+    "2 (kthreadd) S 0 (x) S 1 0 0",  # comm "kthreadd) S 0 (x" pretending
+    "2 (kthreadd)",
+    "",
+])
+def test_find_root_does_not_trust_an_impostor_pid_2(tmp_path: Path, stat: str) -> None:
+    kthreadd(tmp_path, stat=stat)
+    inode, source, warning = find_root(str(tmp_path), OWN)
+    assert (inode, source) == (OWN, "own (fallback)")
+    assert warning
+
+
+def test_find_root_kthreadd_without_readable_namespace_falls_back(tmp_path: Path) -> None:
+    kthreadd(tmp_path, inode=None)
+    inode, source, warning = find_root(str(tmp_path), OWN)
+    assert (inode, source) == (OWN, "own (fallback)")
+    assert warning
