@@ -98,7 +98,7 @@ class Pairing:
 
     def __init__(self, snapshot: Snapshot) -> None:
         namespaces = snapshot.namespaces
-        self.labels = {ns.inode: _namespace(ns).label for ns in namespaces}
+        self._records = {ns.inode: ns for ns in namespaces}
         self.readable = {ns.inode for ns in namespaces if ns.error is None}
         self.unreadable_inodes = sorted(ns.inode for ns in namespaces if ns.error is not None)
         self.unreadable = len(self.unreadable_inodes)
@@ -122,6 +122,10 @@ class Pairing:
         answers: List[Answer] = [*snapshot.nsid_answers, *snapshot.via_answers, *snapshot.hints]
         for answer in answers:
             self.add(answer)
+
+    def label(self, inode: int) -> str:
+        record = self._records.get(inode)
+        return _namespace(record).label if record is not None else f"net:[{inode}]"
 
     def add(self, answer: Answer) -> None:
         """Take in the kernel's answer to one question."""
@@ -223,14 +227,14 @@ class Pairing:
         key = (end.ns, end.ifindex)
         if target not in self.readable:
             self.final[key] = ("peer-netns-unreachable",
-                               f"the peer is in namespace {self.labels.get(target, target)}, which "
+                               f"the peer is in namespace {self.label(target)}, which "
                                "could not be read")
             return False
         peer = self.links[target].get(end.peer_ifindex)
         if (peer is None or not _is_peer_kind(peer) or peer.link_netnsid is None or peer.link_netnsid < 0
                 or _peer_index(peer) != end.ifindex):
             self.final[key] = ("peer-missing",
-                               f"the peer's namespace is {self.labels.get(target, target)} but it "
+                               f"the peer's namespace is {self.label(target)} but it "
                                f"has no veth at ifindex "
                                f"{end.peer_ifindex} pointing back (it changed during the scan)")
             return False
@@ -411,7 +415,7 @@ class Pairing:
             if target is not None and target not in self.readable:
                 self.final[(end.ns, end.ifindex)] = (
                     "peer-netns-unreachable",
-                    f"the peer is in namespace {self.labels.get(target, target)} (its id here is "
+                    f"the peer is in namespace {self.label(target)} (its id here is "
                     f"{end.nsid}), which could not be read")
         return self.final
 
@@ -425,9 +429,7 @@ def plan(snapshot: Snapshot) -> List[Question]:
 
 
 def format_mac(mac: Optional[bytes]) -> Optional[str]:
-    if not mac:
-        return None
-    return ":".join(f"{byte:02x}" for byte in mac)
+    return mac.hex(":") if mac else None
 
 
 def format_address(family: int, address: bytes, prefixlen: int) -> str:

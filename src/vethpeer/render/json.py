@@ -16,9 +16,16 @@ def netns_json(ns: Namespace) -> Dict[str, Any]:
     return {"inode": ns.id.inode, "dev": ns.id.dev, "name": ns.name, "root": ns.root, "label": ns.label}
 
 
-def link_json(topology: Topology, ref: LinkRef) -> Dict[str, Any]:
+def link_json(topology: Topology, ref: LinkRef, netns_cache: Optional[Dict[Any, Dict[str, Any]]] = None
+              ) -> Dict[str, Any]:
     link: Link = topology.link(ref)
     master = topology.master_of(ref)
+    cached = netns_cache.get(ref.netns) if netns_cache is not None else None
+    if cached is None:
+        cached = netns_json(topology.namespace(ref.netns))
+        if netns_cache is not None:
+            netns_cache[ref.netns] = cached
+    netns = cached
     return {
         "ifname": link.name,
         "ifindex": ref.ifindex,
@@ -28,7 +35,7 @@ def link_json(topology: Topology, ref: LinkRef) -> Dict[str, Any]:
         "state": link.state,
         "master": master.name if master is not None else None,
         "addresses": list(link.addresses),
-        "netns": netns_json(topology.namespace(ref.netns)),
+        "netns": netns,
         "alt_names": list(link.alt_names),
         "up": link.up,
         "link_netnsid": link.link_netnsid,
@@ -71,12 +78,14 @@ def render_peer(topology: Topology, matches: Sequence[Match]) -> str:
 
 
 def render_list(topology: Topology) -> str:
+    cache: Dict[Any, Dict[str, Any]] = {}  # one netns object per namespace (json writes it each time)
     return dumps({
         "version": VERSION,
-        "pairs": [{"a": link_json(topology, pair.a), "b": link_json(topology, pair.b)}
+        "pairs": [{"a": link_json(topology, pair.a, cache), "b": link_json(topology, pair.b, cache)}
                   for pair in topology.pairs],
         "unresolved": [
-            dict({"link": link_json(topology, item.link), "reason": item.reason}, **_unresolved_fields(item))
+            dict({"link": link_json(topology, item.link, cache), "reason": item.reason},
+                 **_unresolved_fields(item))
             for item in topology.unresolved
         ],
         "warnings": list(topology.warnings),
