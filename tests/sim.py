@@ -105,6 +105,10 @@ class World:
         target = reverse.get(question.nsid)
         link = None
         if target is not None and question.ifindex in self.links[target]:
+            peer = self.links[target][question.ifindex]["peer"]
+            # The reply names the link's peer namespace by the asker's id for it; the kernel would
+            # allocate one if the asker had none. vethpeer must never make it do that.
+            assert peer is None or peer[0] in self.tables[question.asker], "this question allocates an nsid"
             link = self.record(target, question.ifindex)
         return HintAnswer(question.asker, question.nsid, question.ifindex, link)
 

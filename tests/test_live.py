@@ -327,3 +327,32 @@ def test_scan_is_read_only(lab: Lab) -> None:
     before = {n: ids(n) for n in (a, b)}
     vethpeer.scan()
     assert {n: ids(n) for n in (a, b)} == before
+
+
+def test_unreachable_peer_is_described_without_allocating_ids(lab: Lab) -> None:
+    """The kernel still describes a peer in a namespace nobody can open, through a namespace both
+    sides share (here the root one), and no namespace gains an nsid for asking."""
+    seen = lab.netns("seen")
+    hidden = lab.netns("gone")
+    lab.veth(lab.link_name("s"), None, "up", seen)
+    lab.veth(lab.link_name("h"), None, "up", hidden)
+    lab.veth("toh", seen, "froms", hidden)
+    target = os.path.join(lab.tmpdir, "gone")
+    open(target, "w").close()
+    lab.holder("hide", f"/run/netns/{hidden}", target)
+    lab.forget_name(hidden)
+
+    def ids() -> Tuple[List[str], List[str]]:
+        return lab.ip("netns", "list-id").splitlines(), lab.ip("-n", seen, "netns", "list-id").splitlines()
+
+    vethpeer.scan()  # the first dumps may assign ids for peers, as any `ip link` would
+    before = ids()
+    topology = vethpeer.scan()
+    assert ids() == before
+    item = topology.unresolved_of(only(topology, "toh", ns_named(topology, seen)))
+    assert item is not None and item.reason == "peer-netns-unreachable"
+    assert item.peer_hint is not None and item.peer_hint.name == "froms"
+    root = topology.root
+    assert root is not None
+    host_item = topology.unresolved_of(only(topology, lab.link_name("h"), root))
+    assert host_item is not None and host_item.peer_hint is not None and host_item.peer_hint.name == "up"

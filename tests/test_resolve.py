@@ -11,7 +11,7 @@ from sim import World
 from vethpeer import snapshot as snapshot_io
 from vethpeer.model import Topology
 from vethpeer.netlink import LinkRecord
-from vethpeer.resolve import FdQuestion, ViaQuestion, resolve
+from vethpeer.resolve import FdQuestion, HintQuestion, ViaQuestion, resolve
 from vethpeer.snapshot import NamespaceRecord, NsidAnswer, Snapshot
 
 
@@ -203,3 +203,21 @@ def test_snapshot_with_answers_survives_json() -> None:
 def test_malformed_snapshots_are_refused_with_a_reason(text: str) -> None:
     with pytest.raises(ValueError):
         snapshot_io.loads(text)
+
+
+def test_peer_in_an_unreadable_namespace_is_described_through_a_hub() -> None:
+    """A namespace both sides are proven to share lets the kernel describe the unreachable peer,
+    and only where that needs no new nsid."""
+    world = World()
+    container, hidden = world.namespace(), world.namespace()
+    world.veth(container, world.root, b"eth0", b"vethc")
+    world.veth(hidden, world.root, b"eth0", b"vethh")
+    (_, inner), (_, far) = world.veth(container, hidden, b"toh", b"fromc")
+    world.unreadable = {hidden}
+    topology, asked = run(world)
+    ref = next(ref for ref in topology.links if ref.netns.inode == container and ref.ifindex == inner)
+    item = topology.unresolved_of(ref)
+    assert item is not None and item.reason == "peer-netns-unreachable"
+    assert item.peer_hint is not None and item.peer_hint.name == "fromc" and item.peer_hint.ifindex == far
+    # (the simulated kernel fails any hint question that would make it allocate an nsid)
+    assert any(isinstance(q, HintQuestion) for q in asked)
