@@ -420,11 +420,6 @@ class Pairing:
         return self.final
 
 
-def plan(snapshot: Snapshot) -> List[Question]:
-    """The nsid questions still worth asking; empty when pairing has all the facts it can get."""
-    return Pairing(snapshot).plan()
-
-
 # --- building the Topology ---------------------------------------------------------------------
 
 
