@@ -305,3 +305,23 @@ def test_find_root_kthreadd_without_readable_namespace_falls_back(tmp_path: Path
     inode, source, warning = find_root(str(tmp_path), OWN)
     assert (inode, source) == (OWN, "own (fallback)")
     assert warning
+
+
+def test_namespace_that_vanishes_before_it_is_opened_is_a_warning(tmp_path: Path) -> None:
+    """A process seen by readlink is gone when its namespace is opened: a warning, not a crash."""
+    from vethpeer.discover import discover
+
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    (proc / "self").symlink_to("/proc/self")  # the real own namespace, so discovery can start
+    (proc / "4242" / "ns").mkdir(parents=True)
+    (proc / "4242" / "ns" / "net").symlink_to("net:[4026599999]")  # dangling: the process exited
+    netns_dir = tmp_path / "netns"
+    netns_dir.mkdir()
+    found = discover(proc=str(proc), netns_dirs=[str(netns_dir)], sockets=False)
+    try:
+        assert 4026599999 not in {ns.inode for ns in found.namespaces}
+        assert any("4026599999" in warning and "vanished" in warning for warning in found.warnings)
+        assert found.own_inode in {ns.inode for ns in found.namespaces}
+    finally:
+        found.close()

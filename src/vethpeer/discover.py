@@ -102,7 +102,7 @@ def parse_mountinfo(text: str) -> List[Tuple[int, str]]:
 
 
 class _Refs:
-    __slots__ = ("dev", "fd", "fds", "names", "paths", "pids", "sockets", "threads")
+    __slots__ = ("dev", "fd", "fds", "names", "openers", "paths", "pids", "sockets", "threads")
 
     def __init__(self) -> None:
         self.names: List[Tuple[str, str]] = []  # (name, path)
@@ -113,6 +113,8 @@ class _Refs:
         self.sockets: List[Holder] = []
         self.fd: Optional[int] = None
         self.dev = 0
+        #: Paths that open the namespace without being a reference worth reporting.
+        self.openers: List[str] = []
 
 
 class _Collector:
@@ -330,6 +332,8 @@ class _Collector:
             yield f"{self.proc}/{holder.pid}/task/{holder.detail}/ns/net", False
         for holder in refs.fds:
             yield f"{self.proc}/{holder.pid}/fd/{holder.detail}", True
+        for path in refs.openers:
+            yield path, False
 
     def open_all(self) -> Tuple[Dict[int, Optional[str]], Set[int], Set[int]]:
         """Open every namespace once. Returns errors by inode, the inodes that vanished, and
@@ -441,7 +445,7 @@ def discover(
     own_inode = own_stat.st_ino
     nsfs_dev = own_stat.st_dev
     collector = _Collector(proc, nsfs_dev)
-    collector.at(own_inode)
+    collector.at(own_inode).openers.append(f"{proc}/self/ns/net")
     root_inode, root_source, root_warning = find_root(proc, own_inode)
     if root_warning:
         collector.warnings.append(root_warning)
