@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="answer from a snapshot saved with --save instead of this host")
     common.add_argument("--save", metavar="FILE", default=argparse.SUPPRESS,
                         help="also write the raw snapshot of this host to FILE")
+    common.add_argument("--no-sockets", action="store_true", default=argparse.SUPPRESS,
+                        help="skip looking inside sockets (about 5 us each): faster on hosts with very "
+                             "many sockets, but misses namespaces held only by a socket")
 
     parser = _Parser(
         prog=PROG, parents=[common],
@@ -199,7 +202,8 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     else:
         try:
             snap, pairing = scanner.read_host(netns_paths=[netns_path] if netns_path else [],
-                                              addresses=command != "namespaces")
+                                              addresses=command != "namespaces",
+                                              sockets=not getattr(args, "no_sockets", False))
         except ValueError as error:
             raise UsageError(f"--netns {spec}: {error}") from None
         if save is not None:
