@@ -368,3 +368,16 @@ def test_no_sockets_skips_socket_held_namespaces(lab: Lab) -> None:
         assert result.returncode == 0, result.stderr
         inodes = {ns["inode"] for ns in json.loads(result.stdout)["namespaces"]}
         assert (inode in inodes) is expected, flags
+
+
+def test_a_low_fd_limit_only_slows_it_down(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With room for only a few sockets at once, every namespace is still read and paired."""
+    from vethpeer import ops
+
+    names = [lab.netns(f"fd{i}") for i in range(40)]
+    for i, name in enumerate(names):
+        lab.veth(lab.link_name(f"f{i}"), None, "eth0", name)
+    monkeypatch.setattr(ops, "raise_fd_limit", lambda: 0)  # the smallest budget: 16 sockets
+    topology = vethpeer.scan()
+    for i, name in enumerate(names):
+        assert peer_name(topology, only(topology, "eth0", ns_named(topology, name))) == ("root", lab.link_name(f"f{i}"))

@@ -58,17 +58,18 @@ class _Sockets:
                 for inode, sock in zip(inodes, results)]
 
     def get(self, wanted: Sequence[int]) -> None:
-        """Make sure each wanted namespace (that has an fd) has an open channel."""
-        missing = [inode for inode in dict.fromkeys(wanted) if inode not in self.open and inode in self.fds]
-        while missing:
-            room = max(1, self.budget - len(self.open))
-            if len(self.open) >= self.budget:
-                self.close_all()
-                room = self.budget
-            batch, missing = missing[:room], missing[room:]
-            for inode, channel in self.create(batch):
-                if isinstance(channel, Channel):
-                    self.open[inode] = channel
+        """Make sure each wanted namespace (that has an fd) has an open channel.
+
+        At most ``budget`` may be wanted at once; channels not wanted are closed to make room.
+        """
+        wanted_set = set(wanted)
+        missing = [inode for inode in wanted_set if inode not in self.open and inode in self.fds]
+        if len(self.open) + len(missing) > self.budget:
+            for inode in [inode for inode in self.open if inode not in wanted_set]:
+                self.open.pop(inode).close()
+        for inode, channel in self.create(missing):
+            if isinstance(channel, Channel):
+                self.open[inode] = channel
 
     def close_all(self) -> None:
         for channel in self.open.values():
@@ -152,16 +153,24 @@ def _ask(snapshot: Snapshot, sockets: _Sockets) -> Reading:
         questions = pairing.plan()
         if not questions:
             break
-        sockets.get([q.asker for q in questions])
+        by_asker: Dict[int, List[Question]] = {}
         for question in questions:
-            answer = _answer(question, sockets)
-            pairing.add(answer)
-            if isinstance(answer, NsidAnswer):
-                nsids.append(answer)
-            elif isinstance(answer, ViaAnswer):
-                vias.append(answer)
-            else:
-                hints.append(answer)
+            by_asker.setdefault(question.asker, []).append(question)
+        askers = list(by_asker)
+        # Where the fd limit is low, the askers of one round take turns at the sockets.
+        for start in range(0, len(askers), sockets.budget):
+            turn = askers[start : start + sockets.budget]
+            sockets.get(turn)
+            for asker in turn:
+                for question in by_asker[asker]:
+                    answer = _answer(question, sockets)
+                    pairing.add(answer)
+                    if isinstance(answer, NsidAnswer):
+                        nsids.append(answer)
+                    elif isinstance(answer, ViaAnswer):
+                        vias.append(answer)
+                    else:
+                        hints.append(answer)
     return Reading(snapshot._replace(nsid_answers=tuple(nsids), via_answers=tuple(vias), hints=tuple(hints)),
                    pairing)
 
