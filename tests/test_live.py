@@ -378,6 +378,10 @@ def test_a_low_fd_limit_only_slows_it_down(lab: Lab, monkeypatch: pytest.MonkeyP
     for i, name in enumerate(names):
         lab.veth(lab.link_name(f"f{i}"), None, "eth0", name)
     monkeypatch.setattr(ops, "raise_fd_limit", lambda: 0)  # the smallest budget: 16 sockets
-    topology = vethpeer.scan()
+    from vethpeer import resolve, scanner
+
+    reading = scanner.read_host()
+    assert all(answer.nsid is not None for answer in reading.snapshot.nsid_answers), "a question went unanswered"
+    topology = resolve.resolve(reading.snapshot, reading.pairing)
     for i, name in enumerate(names):
         assert peer_name(topology, only(topology, "eth0", ns_named(topology, name))) == ("root", lab.link_name(f"f{i}"))
