@@ -221,3 +221,21 @@ def test_peer_in_an_unreadable_namespace_is_described_through_a_hub() -> None:
     assert item.peer_hint is not None and item.peer_hint.name == "fromc" and item.peer_hint.ifindex == far
     # (the simulated kernel fails any hint question that would make it allocate an nsid)
     assert any(isinstance(q, HintQuestion) for q in asked)
+
+
+def test_hints_do_not_wander_through_every_hub() -> None:
+    """With hundreds of namespaces sharing the root one, a hint is still found in a few questions."""
+    world = World()
+    for _ in range(300):
+        world.veth(world.namespace(), world.root, b"eth0", b"vethx")
+    seen, hidden = world.namespace(), world.namespace()
+    world.veth(seen, world.root, b"up", b"vs")
+    world.veth(hidden, world.root, b"up", b"vh")
+    (_, toh), _ = world.veth(seen, hidden, b"toh", b"froms")
+    world.unreadable = {hidden}
+    topology, asked = run(world)
+    hints = {(u.link.netns.inode, u.link.ifindex): u.peer_hint for u in topology.unresolved}
+    assert hints[(seen, toh)] is not None and hints[(seen, toh)].name == "froms"
+    root_end = next(key for key in hints if key[0] == world.root)
+    assert hints[root_end] is not None and hints[root_end].name == "up"
+    assert len(asked) <= 301 + 2 * 3 + 2 * 3

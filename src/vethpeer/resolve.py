@@ -40,6 +40,9 @@ from .snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnsw
 
 EndKey = Tuple[int, int]  # (namespace inode, ifindex)
 
+#: How many hubs are asked about one unreachable peer before giving up on a hint.
+_HINT_HUBS = 3
+
 
 class FdQuestion(NamedTuple):
     """Ask ``asker``'s socket for its id of ``target`` (RTM_GETNSID, NETNSA_FD)."""
@@ -375,14 +378,17 @@ class Pairing:
     def _last_questions(self) -> Set[Question]:
         out: Set[Question] = set()
         hints = self.hints()
+        # A hub that has unreachable peers of its own probably knows the same hidden namespace:
+        # those are tried first, and only a few hubs per end, all in one round.
+        hidden_neighbours = {end.ns for end in self._unreachable()}
         for end in self._unreachable():
             if (end.ns, end.ifindex) in hints:
                 continue
-            for hub, hub_nsid, answer in self._hint_route(end):
+            routes = sorted(self._hint_route(end), key=lambda route: (route[0] not in hidden_neighbours, route[0]))
+            for hub, hub_nsid, answer in routes[:_HINT_HUBS]:
                 if (end.ns, end.nsid, hub) not in self.via_asked:
                     out.add(ViaQuestion(end.ns, end.nsid, hub, hub_nsid))
-                    break
-                if answer is not None and answer >= 0:
+                elif answer is not None and answer >= 0:
                     if (hub, answer, end.peer_ifindex) not in self.hint_answers:
                         out.add(HintQuestion(hub, answer, end.peer_ifindex))
                     break
