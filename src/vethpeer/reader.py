@@ -64,6 +64,8 @@ class _Sockets:
         """
         wanted_set = set(wanted)
         missing = [inode for inode in wanted_set if inode not in self.open and inode in self.fds]
+        if not missing:
+            return
         if len(self.open) + len(missing) > self.budget:
             for inode in [inode for inode in self.open if inode not in wanted_set]:
                 self.open.pop(inode).close()
@@ -171,6 +173,9 @@ def _ask(snapshot: Snapshot, sockets: _Sockets) -> Reading:
                         vias.append(answer)
                     else:
                         hints.append(answer)
+    else:
+        # Never seen; a guard against a planning loop. What was not asked stays unproven.
+        pairing.warnings.append(f"stopped asking the kernel after {_MAX_ROUNDS} rounds of questions")
     return Reading(snapshot._replace(nsid_answers=tuple(nsids), via_answers=tuple(vias), hints=tuple(hints)),
                    pairing)
 
