@@ -385,3 +385,16 @@ def test_a_low_fd_limit_only_slows_it_down(lab: Lab, monkeypatch: pytest.MonkeyP
     topology = resolve.resolve(reading.snapshot, reading.pairing)
     for i, name in enumerate(names):
         assert peer_name(topology, only(topology, "eth0", ns_named(topology, name))) == ("root", lab.link_name(f"f{i}"))
+
+
+def test_stale_run_netns_entry_is_a_warning(lab: Lab) -> None:
+    """An empty file left in /run/netns (the mount went away) is reported, not entered."""
+    stale = lab.name("stale")
+    os.makedirs("/run/netns", exist_ok=True)
+    open(f"/run/netns/{stale}", "w").close()
+    lab.namespaces.append(stale)  # `ip netns del` removes the file on cleanup
+    topology = vethpeer.scan()
+    assert not [ns for ns in topology.namespaces if stale in ns.names]
+    assert any(stale in warning and "stale" in warning for warning in topology.warnings)
+    result = run_cli("list")
+    assert result.returncode == 0 and stale.encode() in result.stderr

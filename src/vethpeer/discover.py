@@ -149,20 +149,41 @@ class _Collector:
                 self.warnings.append(f"cannot list {directory}: {error.strerror}")
                 continue
             done.add(real)
+            prefix = os.path.join(directory, "")
             for name in entries:
-                path = os.path.join(directory, name)
-                try:
-                    st = os.stat(path)
-                except OSError as error:
-                    self.warnings.append(f"cannot stat {path}: {error.strerror}")
-                    continue
-                if st.st_dev != nsfs_dev:
-                    # An empty file left behind when the bind mount went away (or never came):
-                    # setns on it fails with EINVAL, which is what `ip netns exec` then prints.
-                    self.warnings.append(f"{path} is a stale entry: no namespace is mounted on it")
-                    continue
-                self.at(st.st_ino).names.append((name, path))
+                self._read_name(name, prefix + name, nsfs_dev)
         return done
+
+    def _read_name(self, name: str, path: str, nsfs_dev: int) -> None:
+        """One /run/netns entry, opened right away: the fd is what later reads it."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as error:
+            try:
+                st = os.stat(path)  # not allowed to open it: still worth naming
+            except OSError:
+                self.warnings.append(f"cannot open {path}: {error.strerror}")
+                return
+            if st.st_dev == nsfs_dev:
+                self.at(st.st_ino).names.append((name, path))
+            return
+        try:
+            st = os.fstat(fd)
+            if st.st_dev != nsfs_dev:
+                # An empty file left behind when the bind mount went away (or never came): setns
+                # on it fails with EINVAL, which is what `ip netns exec` then prints.
+                self.warnings.append(f"{path} is a stale entry: no namespace is mounted on it")
+                return
+            if not ops.is_net_namespace(fd):
+                self.warnings.append(f"{path} is not a network namespace")
+                return
+            refs = self.at(st.st_ino)
+            refs.names.append((name, path))
+            if refs.fd is None:
+                refs.fd, refs.dev, fd = fd, st.st_dev, -1
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     # -- bind mounts anywhere -------------------------------------------------------------------
     def read_mountinfo(self, netns_dirs: Set[str]) -> None:
