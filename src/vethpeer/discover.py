@@ -19,6 +19,12 @@ from .model import Holder
 
 DEFAULT_NETNS_DIRS = ("/run/netns", "/var/run/netns")
 
+
+
+def fd_reserve(limit: int) -> int:
+    """File descriptors kept free of namespace handles: the reader's sockets need them."""
+    return max(96, min(256, limit // 4))
+
 # errnos meaning "it went away while we looked": a process exited, a mount was removed.
 _VANISHED = (errno.ENOENT, errno.ESRCH, errno.ENOTDIR)
 
@@ -71,7 +77,7 @@ def unescape_mount_path(field: str) -> str:
     out = []
     i = 0
     while i < len(field):
-        if field[i] == "\\" and i + 3 < len(field) and field[i + 1 : i + 4].isdigit():
+        if field[i] == "\\" and i + 3 < len(field) and all(c in "01234567" for c in field[i + 1 : i + 4]):
             out.append(chr(int(field[i + 1 : i + 4], 8)))
             i += 4
         else:
@@ -120,9 +126,12 @@ class _Refs:
 class _Collector:
     """Accumulates references by inode while the sources are read."""
 
-    def __init__(self, proc: str, nsfs_dev: int) -> None:
+    def __init__(self, proc: str, nsfs_dev: int, fd_room: int = 1 << 30) -> None:
         self.proc = proc
         self.nsfs_dev = nsfs_dev
+        #: How many more namespace fds may be kept open (the reader needs the rest for sockets).
+        self.fd_room = fd_room
+        self.fd_limited = 0
         self.refs: Dict[int, _Refs] = {}
         self.warnings: List[str] = []
         self.denied_processes = 0
@@ -179,8 +188,9 @@ class _Collector:
                 return
             refs = self.at(st.st_ino)
             refs.names.append((name, path))
-            if refs.fd is None:
+            if refs.fd is None and self.fd_room > 0:
                 refs.fd, refs.dev, fd = fd, st.st_dev, -1
+                self.fd_room -= 1
         finally:
             if fd >= 0:
                 os.close(fd)
@@ -277,19 +287,22 @@ class _Collector:
         A socket keeps its namespace alive, so a namespace can be held by nothing but a socket in
         some process. Only sockets outside their holder's own namespace are recorded.
         """
-        pidfds: Dict[int, int] = {}
+        # One pidfd at a time: sockets come grouped by process, and a pidfd per process would be
+        # thousands of fds on a busy host.
+        pid, pidfd = -1, -1
         denied = 0
         unsupported = False
         try:
             for holders in sockets.values():
                 first = holders[0]
-                pidfd = pidfds.get(first.pid)
-                if pidfd is None:
-                    try:
-                        pidfd = os.pidfd_open(first.pid)
-                    except OSError:
-                        continue  # exited
-                    pidfds[first.pid] = pidfd
+                if first.pid != pid:
+                    if pidfd >= 0:
+                        os.close(pidfd)
+                    pid, pidfd = first.pid, -1
+                    with contextlib.suppress(OSError):  # it exited
+                        pidfd = os.pidfd_open(pid)
+                if pidfd < 0:
+                    continue
                 try:
                     copy = ops.pidfd_getfd(pidfd, first.detail)
                 except OSError as error:
@@ -312,16 +325,17 @@ class _Collector:
                         if process_netns.get(holder.pid) != inode:
                             refs = self.at(inode)
                             refs.sockets.append(holder)
-                            if refs.fd is None and not (refs.names or refs.paths or refs.pids
-                                                        or refs.threads or refs.fds):
+                            if refs.fd is None and self.fd_room > 0 and not (
+                                    refs.names or refs.paths or refs.pids or refs.threads or refs.fds):
                                 refs.fd = nsfd
                                 refs.dev = os.fstat(nsfd).st_dev
+                                self.fd_room -= 1
                                 keep = True
                 finally:
                     if not keep:
                         os.close(nsfd)
         finally:
-            for pidfd in pidfds.values():
+            if pidfd >= 0:
                 os.close(pidfd)
         if unsupported:
             self.warnings.append("socket-held namespaces not searched: pidfd_getfd needs Linux >= 5.6")
@@ -356,15 +370,22 @@ class _Collector:
         for path in refs.openers:
             yield path, False
 
-    def open_all(self) -> Tuple[Dict[int, Optional[str]], Set[int], Set[int]]:
-        """Open every namespace once. Returns errors by inode, the inodes that vanished, and
-        those that turned out to be namespaces of another type."""
+    def open_all(self, only: Optional[Sequence[Optional[int]]] = None
+                 ) -> Tuple[Dict[int, Optional[str]], Set[int], Set[int]]:
+        """Open every namespace (or those in ``only``) that is not open yet. Returns errors by
+        inode, the inodes that vanished, and those that turned out to be another type."""
         errors: Dict[int, Optional[str]] = {}
         vanished: Set[int] = set()
         not_net: Set[int] = set()
-        for inode, refs in self.refs.items():
+        order = list(self.refs) if only is None else [i for i in dict.fromkeys(only) if i in self.refs]
+        for inode in order:
+            refs = self.refs[inode]
             if refs.fd is not None:
                 errors[inode] = None
+                continue
+            if self.fd_room <= 0:
+                self.fd_limited += 1
+                errors[inode] = "not opened: the open-file limit is too low for this many namespaces"
                 continue
             last: Optional[OSError] = None
             denied = False
@@ -394,6 +415,7 @@ class _Collector:
                     continue
                 refs.fd = fd
                 refs.dev = st.st_dev
+                self.fd_room -= 1
                 break
             if refs.fd is not None:
                 errors[inode] = None
@@ -434,6 +456,10 @@ def _is_kthreadd(proc: str) -> bool:
     return stat[stat.find(b"(") + 1 : close] == b"kthreadd" and len(fields) > 1 and fields[1] == b"0"
 
 
+# Which pid's namespace file find_root read, by how it identified the root namespace.
+_ROOT_PIDS = {"pid 1": 1, "kthreadd": 2}
+
+
 def find_root(proc: str, own_inode: int) -> Tuple[Optional[int], str, Optional[str]]:
     """The root namespace: PID 1's. Returns (inode, how it was found, warning or None)."""
     inode = _readlink_inode(f"{proc}/1/ns/net")
@@ -462,12 +488,19 @@ def discover(
     ``extra_paths`` are namespace files the caller wants included even if no source finds them;
     one that is not a namespace or cannot be read raises ValueError.
     """
+    # One fd per namespace stays open for the whole scan: thousands on a big host, and the soft
+    # limit is often 1024. The hard limit is ours to take.
+    limit = ops.raise_fd_limit()
     own_stat = os.stat(f"{proc}/self/ns/net")
     own_inode = own_stat.st_ino
     nsfs_dev = own_stat.st_dev
-    collector = _Collector(proc, nsfs_dev)
+    collector = _Collector(proc, nsfs_dev, fd_room=limit - ops.open_fd_count() - fd_reserve(limit))
     collector.at(own_inode).openers.append(f"{proc}/self/ns/net")
     root_inode, root_source, root_warning = find_root(proc, own_inode)
+    if root_inode is not None and root_source in _ROOT_PIDS:
+        collector.at(root_inode).openers.append(f"{proc}/{_ROOT_PIDS[root_source]}/ns/net")
+    # The own and root namespaces are opened before anything else can use up the fd room.
+    collector.open_all(only=(own_inode, root_inode))
     if root_warning:
         collector.warnings.append(root_warning)
     try:
@@ -486,6 +519,10 @@ def discover(
             collector.warnings.append(
                 f"could not inspect {count} process{'es' if count != 1 else ''}: permission denied")
         errors, vanished, not_net = collector.open_all()
+        if collector.fd_limited:
+            collector.warnings.append(
+                f"{collector.fd_limited} namespaces not read: the open-file limit ({limit}) is too low "
+                "for this many; raise it (ulimit -n)")
     except BaseException:
         for refs in collector.refs.values():
             if refs.fd is not None:

@@ -9,7 +9,6 @@ interpretation happens here beyond what deciding which sockets to keep needs.
 from __future__ import annotations
 
 import errno
-import os
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from . import netlink, ops
@@ -47,8 +46,7 @@ class _Sockets:
         self.own = discovery.own_inode
         self.fds: Dict[int, int] = {ns.inode: ns.fd for ns in discovery.namespaces if ns.fd is not None}
         self.open: Dict[int, Channel] = {}
-        in_use = len(self.fds) + len(os.listdir("/proc/self/fd"))
-        self.budget = max(16, ops.raise_fd_limit() - in_use - _FD_MARGIN)
+        self.budget = max(16, ops.raise_fd_limit() - ops.open_fd_count() - _FD_MARGIN)
 
     def create(self, inodes: Sequence[int]) -> List[Tuple[int, Channel | OSError]]:
         # The own namespace needs no setns (and works without privilege).
