@@ -380,6 +380,13 @@ def test_a_low_fd_limit_only_slows_it_down(lab: Lab, monkeypatch: pytest.MonkeyP
     for i, name in enumerate(names):
         lab.veth(lab.link_name(f"f{i}"), None, "eth0", name)
     monkeypatch.setattr(reader, "_FD_MARGIN", 1 << 30)  # the smallest socket budget: 16
+    create = reader._Sockets.create
+
+    def within_budget(self: reader._Sockets, inodes: List[int]) -> list:
+        assert len(self.open) + len(inodes) <= self.budget, "more sockets open than the budget allows"
+        return create(self, inodes)
+
+    monkeypatch.setattr(reader._Sockets, "create", within_budget)
 
     reading = scanner.read_host()
     assert all(answer.nsid is not None for answer in reading.snapshot.nsid_answers), "a question went unanswered"

@@ -6,7 +6,7 @@ so there are no cycles and equality is cheap. Nothing here does I/O.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 
 class NamespaceId(NamedTuple):
@@ -248,9 +248,6 @@ class Topology:
         ]
         found.sort(key=lambda link: (namespace_sort_key(self.namespace(link.ref.netns)), link.ref.ifindex))
         return found
-
-    def __iter__(self) -> Iterator[Pair]:
-        return iter(self.pairs)
 
     def __repr__(self) -> str:
         return (f"<Topology namespaces={len(self.namespaces)} links={len(self.links)} "

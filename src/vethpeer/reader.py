@@ -101,9 +101,13 @@ def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True) -> 
     try:
         readable = [ns for ns in discovery.namespaces if ns.fd is not None and ns.error is None]
         results: Dict[int, _Read] = {}
-        step = max(1, sockets.budget - len(sockets.open))
-        for start in range(0, len(readable), step):
+        start = 0
+        while start < len(readable):
+            # Kept sockets count against the budget too: each batch only fills what is left, and
+            # keeping stops one short of the budget so that reading can always go on.
+            step = sockets.budget - len(sockets.open)
             batch = readable[start : start + step]
+            start += step
             for found, (inode, channel) in zip(batch, sockets.create([ns.inode for ns in batch])):
                 if isinstance(channel, OSError):
                     results[inode] = (_enter_error(channel), [], [], None)
@@ -117,7 +121,7 @@ def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True) -> 
                     continue
                 results[inode] = (None, links, addrs, cookie)
                 # Only namespaces with cross-namespace ends are ever asked nsid questions.
-                if pair and _has_cross_ends(links) and len(sockets.open) < sockets.budget:
+                if pair and _has_cross_ends(links) and len(sockets.open) < sockets.budget - 1:
                     sockets.open[inode] = channel
                 else:
                     channel.close()
