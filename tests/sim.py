@@ -11,7 +11,7 @@ import random
 from typing import Dict, List, Optional, Set, Tuple
 
 from vethpeer.netlink import LinkRecord
-from vethpeer.resolve import Answer, FdQuestion, HintQuestion, Pairing, Question, ViaQuestion
+from vethpeer.resolve import Answer, FdQuestion, HintQuestion, Pairing, Question, ViaQuestion, drive
 from vethpeer.snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnswer
 
 End = Tuple[int, int]  # (namespace inode, ifindex)
@@ -114,19 +114,19 @@ class World:
 
     # -- running the reader's loop ---------------------------------------------------------------
     def ask_all(self, snapshot: Snapshot) -> Tuple[Snapshot, List[Question]]:
+        """Run the reader's own ask loop (``resolve.drive``) against this simulated kernel."""
         pairing = Pairing(snapshot)
         asked: List[Question] = []
-        nsids, vias, hints = [], [], []
-        for _round in range(64):
-            questions = pairing.plan()
-            if not questions:
-                break
+
+        def answer_round(questions: List[Question]) -> List[Answer]:
             for question in questions:
                 assert question not in asked, f"asked twice: {question}"
-                asked.append(question)
-                answer = self.answer(question)
-                pairing.add(answer)
-                {NsidAnswer: nsids, ViaAnswer: vias, HintAnswer: hints}[type(answer)].append(answer)
-        else:
-            raise AssertionError("planning did not converge")
-        return snapshot._replace(nsid_answers=tuple(nsids), via_answers=tuple(vias), hints=tuple(hints)), asked
+            asked.extend(questions)
+            return [self.answer(question) for question in questions]
+
+        answers = drive(pairing, answer_round)
+        assert not pairing.warnings or "rounds" not in pairing.warnings[-1], "planning did not converge"
+        nsids = tuple(a for a in answers if isinstance(a, NsidAnswer))
+        vias = tuple(a for a in answers if isinstance(a, ViaAnswer))
+        hints = tuple(a for a in answers if isinstance(a, HintAnswer))
+        return snapshot._replace(nsid_answers=nsids, via_answers=vias, hints=hints), asked

@@ -21,9 +21,32 @@ DEFAULT_NETNS_DIRS = ("/run/netns", "/var/run/netns")
 
 
 
-def fd_reserve(limit: int) -> int:
-    """File descriptors kept free of namespace handles: the reader's sockets need them."""
-    return max(96, min(256, limit // 4))
+def reopen(found: FoundNamespace) -> int:
+    """A new fd for a namespace found earlier, through the references it was found by.
+
+    Each candidate is checked to still be that namespace (same inode, a network namespace), since
+    a pid can be reused and a mount point can show something else by now. Raises OSError: ENOENT
+    when every reference has gone, EACCES when one exists but may not be opened.
+    """
+    denied: Optional[OSError] = None
+    for path, check_type in found.openers:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError as error:
+            if error.errno in (errno.EACCES, errno.EPERM):
+                denied = error
+            continue
+        try:
+            st = os.fstat(fd)
+            if st.st_ino == found.inode and st.st_dev == found.dev and (
+                    not check_type or ops.is_net_namespace(fd)):
+                return fd
+        except OSError:
+            pass
+        os.close(fd)
+    if denied is not None:
+        raise denied
+    raise OSError(errno.ENOENT, "the namespace is gone")
 
 # errnos meaning "it went away while we looked": a process exited, a mount was removed.
 _VANISHED = (errno.ENOENT, errno.ESRCH, errno.ENOTDIR)
@@ -43,6 +66,8 @@ class FoundNamespace(NamedTuple):
     sockets: Tuple[Holder, ...]
     comm: Optional[str]
     error: Optional[str]
+    #: (path, needs a type check) that open it again, most durable first (see ``reopen``).
+    openers: Tuple[Tuple[str, bool], ...] = ()
 
 
 class Discovery(NamedTuple):
@@ -108,7 +133,7 @@ def parse_mountinfo(text: str) -> List[Tuple[int, str]]:
 
 
 class _Refs:
-    __slots__ = ("dev", "fd", "fds", "names", "openers", "paths", "pids", "sockets", "threads")
+    __slots__ = ("dev", "fd", "fds", "names", "openers", "paths", "pids", "sockets", "threads", "verified")
 
     def __init__(self) -> None:
         self.names: List[Tuple[str, str]] = []  # (name, path)
@@ -118,6 +143,7 @@ class _Refs:
         self.fds: List[Holder] = []
         self.sockets: List[Holder] = []
         self.fd: Optional[int] = None
+        self.verified = False
         self.dev = 0
         #: Paths that open the namespace without being a reference worth reporting.
         self.openers: List[str] = []
@@ -383,10 +409,6 @@ class _Collector:
             if refs.fd is not None:
                 errors[inode] = None
                 continue
-            if self.fd_room <= 0:
-                self.fd_limited += 1
-                errors[inode] = "not opened: the open-file limit is too low for this many namespaces"
-                continue
             last: Optional[OSError] = None
             denied = False
             other_type = False
@@ -413,11 +435,16 @@ class _Collector:
                     os.close(fd)
                     last = error
                     continue
-                refs.fd = fd
                 refs.dev = st.st_dev
-                self.fd_room -= 1
+                if self.fd_room > 0:
+                    refs.fd = fd
+                    self.fd_room -= 1
+                else:
+                    # Verified, but kept closed: the reader opens it again when it needs it.
+                    refs.verified = True
+                    os.close(fd)
                 break
-            if refs.fd is not None:
+            if refs.fd is not None or refs.verified:
                 errors[inode] = None
             elif other_type and last is None and not denied:
                 not_net.add(inode)  # not a network namespace at all: nothing to report
@@ -428,6 +455,11 @@ class _Collector:
             else:
                 errors[inode] = f"cannot open it: {last.strerror}"
         return errors, vanished, not_net
+
+    def reopenable(self, refs: _Refs) -> Iterable[Tuple[str, bool]]:
+        for path, check_type in self._candidates(refs):
+            if "/fd/" not in path:  # an fd number may be reused for anything: not worth trying
+                yield path, check_type
 
     def read_comm(self, pid: int) -> Optional[str]:
         try:
@@ -482,19 +514,17 @@ def discover(
     netns_dirs: Sequence[str] = DEFAULT_NETNS_DIRS,
     extra_paths: Sequence[str] = (),
     sockets: bool = True,
+    keep_fds: int = 1 << 30,
 ) -> Discovery:
     """Find every network namespace reachable from here. The caller must ``close()`` the result.
 
     ``extra_paths`` are namespace files the caller wants included even if no source finds them;
     one that is not a namespace or cannot be read raises ValueError.
     """
-    # One fd per namespace stays open for the whole scan: thousands on a big host, and the soft
-    # limit is often 1024. The hard limit is ours to take.
-    limit = ops.raise_fd_limit()
     own_stat = os.stat(f"{proc}/self/ns/net")
     own_inode = own_stat.st_ino
     nsfs_dev = own_stat.st_dev
-    collector = _Collector(proc, nsfs_dev, fd_room=limit - ops.open_fd_count() - fd_reserve(limit))
+    collector = _Collector(proc, nsfs_dev, fd_room=keep_fds)
     collector.at(own_inode).openers.append(f"{proc}/self/ns/net")
     root_inode, root_source, root_warning = find_root(proc, own_inode)
     if root_inode is not None and root_source in _ROOT_PIDS:
@@ -519,10 +549,6 @@ def discover(
             collector.warnings.append(
                 f"could not inspect {count} process{'es' if count != 1 else ''}: permission denied")
         errors, vanished, not_net = collector.open_all()
-        if collector.fd_limited:
-            collector.warnings.append(
-                f"{collector.fd_limited} namespaces not read: the open-file limit ({limit}) is too low "
-                "for this many; raise it (ulimit -n)")
     except BaseException:
         for refs in collector.refs.values():
             if refs.fd is not None:
@@ -551,6 +577,7 @@ def discover(
                 sockets=tuple(refs.sockets),
                 comm=comm,
                 error=errors.get(inode),
+                openers=tuple(collector.reopenable(refs)),
             )
         )
     found.sort(key=lambda item: item.inode)

@@ -164,6 +164,7 @@ REASONS = {
     "peer-netns-unreachable": "the peer's namespace is not among the namespaces that could be read",
     "peer-missing": "the peer's namespace is known but holds no matching interface",
     "unproven": "candidates were found but the kernel could not confirm any",
+    "changing": "the end or its peer changed every time it was read during the scan",
 }
 
 PEER_KINDS = frozenset(("veth", "netkit"))

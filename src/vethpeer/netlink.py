@@ -25,6 +25,7 @@ NLM_F_DUMP_INTR = 0x10
 NLM_F_DUMP = 0x300
 
 RTM_NEWLINK = 16
+RTM_DELLINK = 17
 RTM_GETLINK = 18
 RTM_NEWADDR = 20
 RTM_GETADDR = 22
@@ -55,6 +56,11 @@ IFA_LOCAL = 2
 NETNSA_NSID = 1
 NETNSA_FD = 3
 NETNSA_TARGET_NSID = 4
+
+#: rtnetlink multicast group mask for link changes (RTNLGRP_LINK = 1).
+RTMGRP_LINK = 0x1
+
+SOL_NETLINK = 270
 
 #: The kernel's answer for "this namespace has no id for that one".
 NSID_NOT_ASSIGNED = -1
@@ -289,29 +295,45 @@ def parse_nsid(data: bytes, pos: int, end: int) -> int:
 T = TypeVar("T")
 
 
+class LinkEvent(NamedTuple):
+    """A link change multicast to a watching socket: RTM_NEWLINK (``deleted`` False) or RTM_DELLINK."""
+
+    deleted: bool
+    link: LinkRecord
+
+
 class Chunk(NamedTuple):
-    """What one read of a reply stream gave: parsed items and whether the stream ended."""
+    """What one read of a reply stream gave: whether the stream ended, and whether it was cut."""
 
     done: bool
     interrupted: bool
 
 
 def parse_stream(data: bytes, seq: int, expect: int, parse: Callable[[bytes, int, int], Optional[T]],
-                 out: List[T]) -> Chunk:
+                 out: List[T], portid: Optional[int] = None,
+                 events: Optional[List[LinkEvent]] = None) -> Chunk:
     """Parse the netlink messages in ``data`` (one recv's worth) into ``out``.
 
     Messages of type ``expect`` with sequence ``seq`` go through ``parse``; NLMSG_DONE ends the
     stream; NLMSG_ERROR raises. The error of a failed dump arrives inside the NLMSG_DONE payload
     (an int), so that is checked too.
+
+    On a watching socket (``portid`` known) a message is a reply only when it carries our portid:
+    multicast notifications carry the portid and sequence number of whoever made the change (or
+    0), so a sequence number alone could mistake one for a reply. Link notifications go to
+    ``events``; everything else that is not the awaited reply is skipped.
     """
     pos = 0
     size = len(data)
     done = interrupted = False
     while pos + 16 <= size:
-        mlen, mtype, mflags, mseq, _pid = _NLMSGHDR.unpack_from(data, pos)
+        mlen, mtype, mflags, mseq, mpid = _NLMSGHDR.unpack_from(data, pos)
         if mlen < 16 or pos + mlen > size:
             raise NetlinkError(errno.EBADMSG, "truncated netlink message")
-        if mseq == seq:
+        if portid is not None and mpid != portid:
+            if events is not None and mtype in (RTM_NEWLINK, RTM_DELLINK) and mlen >= 32:
+                events.append(LinkEvent(mtype == RTM_DELLINK, parse_link(data, pos + 16, pos + mlen)))
+        elif mseq == seq:
             if mflags & NLM_F_DUMP_INTR:
                 interrupted = True
             if mtype == expect:
@@ -325,7 +347,7 @@ def parse_stream(data: bytes, seq: int, expect: int, parse: Callable[[bytes, int
                         raise NetlinkError(-code, os.strerror(-code))
                 done = True
             elif mtype == NLMSG_ERROR:
-                code = _S32.unpack_from(data, pos + 16)[0]
+                code = _S32.unpack_from(data, pos + 16)[0] if mlen >= 20 else -errno.EBADMSG
                 if code < 0:
                     raise NetlinkError(-code, os.strerror(-code))
                 done = True  # an ACK
@@ -345,14 +367,50 @@ def new_socket() -> socket.socket:
     return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
 
 
+class NetlinkTimeout(OSError):
+    """The namespace's socket gave no answer within the bound."""
+
+
+#: How long one answer may take before the namespace is given up (a stuck rtnl lock, a namespace
+#: being torn down). Kernel answers normally take microseconds.
+ANSWER_TIMEOUT_S = 2.0
+
+#: A dump flagged NLM_F_DUMP_INTR is asked again this often; after that its last result is used as
+#: it is (each record is still something the kernel said; the change that cut it is a watched event).
+DUMP_ATTEMPTS = 8
+
+_TIMEVAL = struct.Struct("@ll")  # struct timeval: native longs
+
+
+class Dump(NamedTuple):
+    records: List[LinkRecord]
+    #: Every attempt was cut by a change (NLM_F_DUMP_INTR).
+    interrupted: bool
+
+
 class Channel:
-    """Request/response on one netlink socket (which stays bound to its namespace)."""
+    """Request/response on one netlink socket (which stays bound to its namespace).
 
-    __slots__ = ("_seq", "sock")
+    A *watching* channel is also subscribed to link notifications before anything is dumped
+    through it: every link change in its namespace from then on lands in ``events`` (or sets
+    ``overflow`` when the kernel had to drop some), which is how a scan knows what changed while it
+    read. Subscribing needs no privilege and changes nothing anyone else can see.
+    """
 
-    def __init__(self, sock: socket.socket) -> None:
+    __slots__ = ("_seq", "events", "overflow", "portid", "sock")
+
+    def __init__(self, sock: socket.socket, watch: bool = False, timeout: float = ANSWER_TIMEOUT_S) -> None:
         self.sock = sock
         self._seq = 0
+        self.events: List[LinkEvent] = []
+        self.overflow = False
+        self.portid: Optional[int] = None
+        seconds = int(timeout)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                        _TIMEVAL.pack(seconds, int((timeout - seconds) * 1_000_000)))
+        if watch:
+            sock.bind((0, RTMGRP_LINK))
+            self.portid = int(sock.getsockname()[0])
 
     def close(self) -> None:
         self.sock.close()
@@ -361,33 +419,58 @@ class Channel:
         self._seq += 1
         return self._seq
 
-    def _receive(self) -> bytes:
-        # MSG_TRUNC makes netlink return the datagram's real length, so truncation is detected.
-        size = self.sock.recv_into(_recv_buffer, _RECV_SIZE, socket.MSG_TRUNC)
-        if size > _RECV_SIZE:
-            raise NetlinkError(errno.EMSGSIZE, f"netlink message of {size} bytes truncated")
-        return bytes(_recv_buffer[:size])
+    def _receive(self, flags: int = 0) -> bytes:
+        while True:
+            try:
+                # MSG_TRUNC makes netlink return the datagram's real length, so truncation is detected.
+                size = self.sock.recv_into(_recv_buffer, _RECV_SIZE, socket.MSG_TRUNC | flags)
+            except BlockingIOError:
+                if flags:
+                    raise
+                raise NetlinkTimeout(errno.ETIMEDOUT, f"no answer within {ANSWER_TIMEOUT_S:g} s") from None
+            except OSError as error:
+                if error.errno != errno.ENOBUFS:
+                    raise
+                # Notifications were dropped because they came faster than they were read: what
+                # changed is no longer known, so everything in this namespace counts as changed.
+                self.overflow = True
+                continue
+            if size > _RECV_SIZE:
+                raise NetlinkError(errno.EMSGSIZE, f"netlink message of {size} bytes truncated")
+            return bytes(_recv_buffer[:size])
+
+    def drain(self) -> None:
+        """Take in every notification already queued, without waiting."""
+        unused: List[LinkRecord] = []
+        while True:
+            try:
+                data = self._receive(socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return
+            parse_stream(data, -1, -1, parse_link, unused, self.portid, self.events)
 
     def _exchange(self, request_for_seq: Callable[[int], bytes], expect: int,
-                  parse: Callable[[bytes, int, int], Optional[T]]) -> List[T]:
-        for _attempt in range(5):
+                  parse: Callable[[bytes, int, int], Optional[T]]) -> Tuple[List[T], bool]:
+        out: List[T] = []
+        for _attempt in range(DUMP_ATTEMPTS):
             seq = self._next_seq()
             self.sock.send(request_for_seq(seq))
-            out: List[T] = []
+            out = []
             interrupted = False
             while True:
-                chunk = parse_stream(self._receive(), seq, expect, parse, out)
+                chunk = parse_stream(self._receive(), seq, expect, parse, out, self.portid, self.events)
                 interrupted = interrupted or chunk.interrupted
                 if chunk.done:
                     break
             if not interrupted:
-                return out
-        raise DumpInterrupted("the table kept changing during the dump")
+                return out, False
+        return out, True
 
-    def dump_links(self) -> List[LinkRecord]:
-        return self._exchange(link_dump_request, RTM_NEWLINK, parse_link)
+    def dump_links(self) -> Dump:
+        records, interrupted = self._exchange(link_dump_request, RTM_NEWLINK, parse_link)
+        return Dump(records, interrupted)
 
-    def dump_addresses(self) -> List[AddressRecord]:
+    def dump_addresses(self) -> Tuple[List[AddressRecord], bool]:
         return self._exchange(address_dump_request, RTM_NEWADDR, parse_address)
 
     def _single(self, request: Callable[[int], bytes], expect: int,
@@ -399,7 +482,7 @@ class Channel:
     def _reply(self, seq: int, expect: int, parse: Callable[[bytes, int, int], Optional[T]]) -> T:
         out: List[T] = []
         while not out:
-            chunk = parse_stream(self._receive(), seq, expect, parse, out)
+            chunk = parse_stream(self._receive(), seq, expect, parse, out, self.portid, self.events)
             if chunk.done and not out:
                 raise NetlinkError(errno.ENODATA, "no answer")
         return out[0]

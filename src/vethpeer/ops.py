@@ -7,6 +7,7 @@ bound to the namespace it was created in), then returns to where it started and 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -19,7 +20,6 @@ from typing import Any, Callable, List, Optional, Sequence, Union
 from . import netlink
 
 CLONE_NEWNET = 0x40000000
-NSFS_MAGIC = 0x6E736673
 NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3), Linux >= 4.11
 NS_GET_ID = 0x8008B70D  # _IOR(0xb7, 0xd, __u64), new kernels; same value as SO_NETNS_COOKIE
 SIOCGSKNS = 0x894C  # a socket's network namespace as a new fd, Linux >= 4.9
@@ -79,21 +79,38 @@ def is_net_namespace(fd: int) -> bool:
         raise
 
 
-def raise_fd_limit() -> int:
-    """Raise the soft RLIMIT_NOFILE to the hard one; returns the soft limit now in force.
+class FdLimit:
+    """RLIMIT_NOFILE raised for the length of a scan, and put back as it was afterwards.
 
-    One namespace fd plus one netlink socket each is 6000 fds at 3000 namespaces, and the soft
-    limit is often 1024.
+    One netlink socket per namespace is thousands of fds on a big host and the soft limit is often
+    1024; the hard limit is ours to take while we scan, but a library must leave its caller's
+    process as it found it, so ``restore()`` undoes the raise.
     """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (OSError, ValueError):
-            pass
-    return soft
+
+    def __init__(self) -> None:
+        self.previous = resource.getrlimit(resource.RLIMIT_NOFILE)
+        soft, hard = self.previous
+        self.raised = False
+        if hard == resource.RLIM_INFINITY or hard > soft:
+            target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+                soft = target
+                self.raised = True
+            except (OSError, ValueError):
+                pass
+        #: The soft limit now in force.
+        self.soft = soft
+
+    def restore(self) -> None:
+        if self.raised:
+            self.raised = False
+            with contextlib.suppress(OSError, ValueError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, self.previous)
+
+    def room(self, margin: int) -> int:
+        """How many more fds may be opened, keeping ``margin`` free for everything else."""
+        return self.soft - open_fd_count() - margin
 
 
 def open_fd_count() -> int:
@@ -150,6 +167,11 @@ def sockets_in(netns_fds: Sequence[Optional[int]]) -> List[SocketOrError]:
                 item.close()
         raise failure[0]
     return results
+
+
+def close_quietly(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
 
 
 def netns_fd_cookie(fd: int) -> Optional[int]:

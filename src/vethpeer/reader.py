@@ -1,26 +1,41 @@
-"""Reading every namespace once over rtnetlink, and asking the kernel what pairing needs.
+"""Reading every namespace over rtnetlink while watching it, and asking the kernel what pairing needs.
 
-Takes a Discovery (open namespace fds), gives a Snapshot. Per namespace: one socket made inside it
-(by ``ops.sockets_in``'s thread), one link dump, one address dump, its cookie. Then the questions
-``resolve.Pairing`` plans are put to the kernel round by round until none are left. No
-interpretation happens here beyond what deciding which sockets to keep needs.
+Takes a Discovery, gives a Snapshot. Per namespace: one socket made inside it (by
+``ops.sockets_in``'s thread) and subscribed to link notifications *before* anything is dumped
+through it, one link dump, one address dump, its cookie. The questions ``resolve.Pairing`` plans
+are then put to the kernel round by round (``resolve.drive``).
+
+A pair is kept only when it held at one moment. Each namespace is watched from just before its
+dump until its socket is closed; a pair is confirmed when the watches of its two namespaces
+overlap and no notification since each dump touched either end. Then, at the later of the two
+dumps, both ends were what was read: a change to an end shows up as a notification in its own
+namespace (a device leaving, arriving, renamed or re-pointed at that ifindex), and the one change
+that is silent there, the *peer* moving away, is a notification in the peer's namespace. Ends
+that changed are read again, a bounded number of times; what keeps changing is reported with the
+reason ``changing``.
+
+With fewer free file descriptors than namespaces, namespaces are read in windows (the own and
+root ones stay open throughout) and pairs whose namespaces were not watched at the same time are
+read again together. No interpretation happens here beyond what choosing sockets needs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
-from . import netlink, ops
+from . import discover, netlink, ops
 from .discover import Discovery, FoundNamespace
 from .model import PEER_KINDS
 from .netlink import Channel, LinkRecord
-from .resolve import Answer, FdQuestion, HintQuestion, Pairing, Question, ViaQuestion
+from .resolve import Answer, EndKey, FdQuestion, HintQuestion, Pairing, Question, ViaQuestion, drive
 from .snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnswer
 
-# Netlink sockets and namespace fds kept open at once stay this far below RLIMIT_NOFILE.
-_FD_MARGIN = 64
-_MAX_ROUNDS = 64
+#: How often ends that changed during the scan are read again before they are called ``changing``.
+REREADS = 3
+
+_FOREVER = 1 << 62
 
 
 def _enter_error(error: OSError) -> str:
@@ -31,60 +46,51 @@ def _enter_error(error: OSError) -> str:
     return f"cannot enter it: {error.strerror}"
 
 
+def _open_error(error: OSError) -> str:
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied opening it"
+    if error.errno == errno.ENOENT:
+        return "it went away during the scan"
+    return f"cannot open it: {error.strerror}"
+
+
 def _has_cross_ends(links: Sequence[LinkRecord]) -> bool:
     return any(link.kind in PEER_KINDS and link.link_netnsid is not None for link in links)
 
 
-# (error, links, addresses, cookie) of one namespace
-_Read = Tuple[Optional[str], List[LinkRecord], List[netlink.AddressRecord], Optional[int]]
+def _relevant(link: LinkRecord) -> Tuple[object, ...]:
+    """What a notification must leave alone for a link's record to still hold (carrier, flags and
+    counters change all the time and say nothing about what it is plugged into)."""
+    return (link.name, link.kind, link.link, link.link_netnsid, link.master)
 
 
-class _Sockets:
-    """Netlink channels by namespace inode, created in batches, within the fd budget."""
+class _Namespace:
+    """The reader's state for one namespace: its record so far and how it is being watched."""
 
-    def __init__(self, discovery: Discovery) -> None:
-        self.own = discovery.own_inode
-        self.fds: Dict[int, int] = {ns.inode: ns.fd for ns in discovery.namespaces if ns.fd is not None}
-        self.open: Dict[int, Channel] = {}
-        self.budget = max(16, ops.raise_fd_limit() - ops.open_fd_count() - _FD_MARGIN)
+    __slots__ = ("addresses", "by_index", "channel", "cookie", "dumped", "error", "found", "inode", "links",
+                 "overflow", "stuck", "taint", "until", "watching")
 
-    def create(self, inodes: Sequence[int]) -> List[Tuple[int, Channel | OSError]]:
-        # The own namespace needs no setns (and works without privilege).
-        targets = [None if inode == self.own else self.fds[inode] for inode in inodes]
-        results = ops.sockets_in(targets)
-        return [(inode, Channel(sock) if not isinstance(sock, OSError) else sock)
-                for inode, sock in zip(inodes, results)]
-
-    def get(self, wanted: Sequence[int]) -> None:
-        """Make sure each wanted namespace (that has an fd) has an open channel.
-
-        At most ``budget`` may be wanted at once; channels not wanted are closed to make room.
-        """
-        wanted_set = set(wanted)
-        missing = [inode for inode in wanted_set if inode not in self.open and inode in self.fds]
-        if not missing:
-            return
-        if len(self.open) + len(missing) > self.budget:
-            for inode in [inode for inode in self.open if inode not in wanted_set]:
-                self.open.pop(inode).close()
-        for inode, channel in self.create(missing):
-            if isinstance(channel, Channel):
-                self.open[inode] = channel
-
-    def close_all(self) -> None:
-        for channel in self.open.values():
-            channel.close()
-        self.open.clear()
-
-
-def _read_one(found: FoundNamespace, channel: Channel, addresses: bool) -> Tuple[
-        List[LinkRecord], List[netlink.AddressRecord], Optional[int]]:
-    links = channel.dump_links()
-    addrs = channel.dump_addresses() if addresses else []
-    cookie = channel.cookie()
-    if cookie is None and found.fd is not None:
-        cookie = ops.netns_fd_cookie(found.fd)
-    return links, addrs, cookie
+    def __init__(self, found: FoundNamespace) -> None:
+        self.found = found
+        self.inode = found.inode
+        self.channel: Optional[Channel] = None
+        #: The channel is subscribed since before the last dump (its events say what changed).
+        self.watching = False
+        self.links: List[LinkRecord] = []
+        self.by_index: Dict[int, LinkRecord] = {}
+        self.addresses: List[netlink.AddressRecord] = []
+        self.cookie: Optional[int] = None
+        self.error: Optional[str] = found.error
+        if found.fd is None and not found.openers and found.error is None:
+            self.error = "could not be opened"
+        #: Ticks: when the last dump started, and when its watch ended (``_FOREVER`` while open).
+        self.dumped = -1
+        self.until = -1
+        #: ifindexes that notifications touched since the last dump; ``overflow``: some were lost.
+        self.taint: Set[int] = set()
+        self.overflow = False
+        #: Its socket stopped answering: no more questions go to it.
+        self.stuck = False
 
 
 class Reading(NamedTuple):
@@ -93,119 +99,423 @@ class Reading(NamedTuple):
     pairing: Optional[Pairing]
 
 
-def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True) -> Reading:
-    """Dump every namespace of ``discovery`` and gather the nsid answers pairing needs."""
-    sockets = _Sockets(discovery)
-    warnings: List[str] = list(discovery.warnings)
-    records: List[NamespaceRecord] = []
-    try:
-        readable = [ns for ns in discovery.namespaces if ns.fd is not None and ns.error is None]
-        results: Dict[int, _Read] = {}
-        start = 0
-        while start < len(readable):
-            # Kept sockets count against the budget too: each batch only fills what is left, and
-            # keeping stops one short of the budget so that reading can always go on.
-            step = sockets.budget - len(sockets.open)
-            batch = readable[start : start + step]
-            start += step
-            for found, (inode, channel) in zip(batch, sockets.create([ns.inode for ns in batch])):
-                if isinstance(channel, OSError):
-                    results[inode] = (_enter_error(channel), [], [], None)
-                    continue
-                try:
-                    links, addrs, cookie = _read_one(found, channel, addresses)
-                except (OSError, netlink.DumpInterrupted) as error:
-                    channel.close()
-                    reason = error.strerror if isinstance(error, OSError) else str(error)
-                    results[inode] = (f"cannot read it: {reason}", [], [], None)
-                    continue
-                results[inode] = (None, links, addrs, cookie)
-                # Only namespaces with cross-namespace ends are ever asked nsid questions.
-                if pair and _has_cross_ends(links) and len(sockets.open) < sockets.budget - 1:
-                    sockets.open[inode] = channel
-                else:
-                    channel.close()
-        for ns in discovery.namespaces:
-            problem, links, addrs, cookie = results.get(ns.inode, (ns.error, [], [], None))
-            if ns.fd is None and problem is None:
-                problem = "could not be opened"
-            records.append(NamespaceRecord(
-                dev=ns.dev, inode=ns.inode, cookie=cookie, names=ns.names, paths=ns.paths,
-                pids=ns.pids, threads=ns.threads, fds=ns.fds, sockets=ns.sockets, comm=ns.comm,
-                root=ns.inode == discovery.root_inode, own=ns.inode == discovery.own_inode,
-                error=problem, links=tuple(links), addresses=tuple(addrs),
-            ))
-        unreadable = [r for r in records if r.error is not None]
-        if unreadable:
-            warnings.append(f"{len(unreadable)} namespaces could not be read; "
-                            f"first: {unreadable[0].error}")
-        snapshot = Snapshot(tuple(records), (), (), (), discovery.root_source, tuple(warnings))
-        if not pair:
-            return Reading(snapshot, None)
-        return _ask(snapshot, sockets)
-    finally:
-        sockets.close_all()
+class _Reader:
+    def __init__(self, discovery: Discovery, addresses: bool, room: int) -> None:
+        self.discovery = discovery
+        self.addresses = addresses
+        #: File descriptors this reader may hold at once: open channels plus temporary namespace fds.
+        self.room = max(8, room)
+        self.nss: Dict[int, _Namespace] = {found.inode: _Namespace(found) for found in discovery.namespaces}
+        self.pinned: Set[int] = {inode for inode in (discovery.own_inode, discovery.root_inode)
+                                 if inode is not None and inode in self.nss}
+        #: Namespaces with an open channel, oldest first (closed first when room is needed).
+        self.open: Dict[int, _Namespace] = {}
+        self.tick = 0
+        self.warnings: List[str] = list(discovery.warnings)
+        self.reread_rounds = 0
 
+    def _now(self) -> int:
+        self.tick += 1
+        return self.tick
 
-def _ask(snapshot: Snapshot, sockets: _Sockets) -> Reading:
-    """Put the pairing's questions to the kernel until it has none left."""
-    pairing = Pairing(snapshot)
-    nsids: List[NsidAnswer] = []
-    vias: List[ViaAnswer] = []
-    hints: List[HintAnswer] = []
-    for _round in range(_MAX_ROUNDS):
-        questions = pairing.plan()
-        if not questions:
-            break
+    # -- file descriptors and channels ----------------------------------------------------------
+    def _ns_fd(self, ns: _Namespace) -> Tuple[int, bool]:
+        """An fd for the namespace and whether the caller must close it."""
+        if ns.found.fd is not None:
+            return ns.found.fd, False
+        if ns.channel is not None:
+            try:
+                return ops.socket_netns(ns.channel.sock.fileno()), True  # our own socket: no side effect
+            except OSError:
+                pass
+        return discover.reopen(ns.found), True
+
+    def _take_events(self, ns: _Namespace) -> None:
+        channel = ns.channel
+        if channel is None or not ns.watching:
+            return
+        try:
+            channel.drain()
+        except OSError:
+            ns.overflow = True
+        if channel.overflow:
+            ns.overflow = True
+        for event in channel.events:
+            index = event.link.ifindex
+            if event.deleted:
+                ns.taint.add(index)
+                continue
+            record = ns.by_index.get(index)
+            if record is None or _relevant(record) != _relevant(event.link):
+                ns.taint.add(index)
+        channel.events.clear()
+
+    def _close(self, ns: _Namespace) -> None:
+        channel = ns.channel
+        if channel is None:
+            return
+        if ns.watching:
+            self._take_events(ns)
+            ns.until = self._now()
+        channel.close()
+        ns.channel = None
+        ns.watching = False
+        self.open.pop(ns.inode, None)
+
+    def close_all(self) -> None:
+        for ns in list(self.open.values()):
+            if ns.channel is not None:
+                ns.channel.close()
+                ns.channel = None
+        self.open.clear()
+
+    def _free(self, keep: Set[int]) -> int:
+        """Close the oldest channels not in ``keep`` (nor pinned) until half the room is free;
+        returns how many channels may be made now (each needs a temporary fd while it is made)."""
+        want = self.room // 2
+        for inode in list(self.open):
+            if self.room - len(self.open) >= want:
+                break
+            if inode not in keep and inode not in self.pinned:
+                self._close(self.open[inode])
+        return max(0, (self.room - len(self.open) - 2) // 2)
+
+    def _connect(self, targets: Sequence[_Namespace], watch: bool, keep: Set[int]) -> int:
+        """Make channels for a prefix of ``targets``; returns how many were dealt with (made, or
+        failed with ``error`` set). 0 means no room could be made."""
+        fits = self._free(keep)
+        batch = list(targets[:fits])
+        if not batch:
+            return 0
+        own = self.discovery.own_inode
+        fds: List[Optional[int]] = []
+        owned: List[int] = []
+        made: List[_Namespace] = []
+        for ns in batch:
+            if ns.inode == own:
+                fds.append(None)  # no setns needed (and works without privilege)
+                made.append(ns)
+                continue
+            try:
+                fd, mine = self._ns_fd(ns)
+            except OSError as error:
+                ns.error = _open_error(error)
+                continue
+            fds.append(fd)
+            made.append(ns)
+            if mine:
+                owned.append(fd)
+        try:
+            results = ops.sockets_in(fds) if fds else []
+        finally:
+            for fd in owned:
+                ops.close_quietly(fd)
+        for ns, sock in zip(made, results):
+            if isinstance(sock, OSError):
+                ns.error = _enter_error(sock)
+                continue
+            try:
+                ns.channel = netlink.Channel(sock, watch=watch)
+            except OSError as error:
+                sock.close()
+                ns.error = f"cannot watch it: {error.strerror}"
+                continue
+            ns.watching = watch
+            self.open[ns.inode] = ns
+        return len(batch)
+
+    def _ensure(self, targets: Sequence[_Namespace], watch: bool) -> None:
+        """A channel for every target that can have one (keeping them all open at once if the room
+        allows; callers never ask for more than the room)."""
+        pending = [ns for ns in targets if ns.channel is None and ns.error is None]
+        keep = {ns.inode for ns in targets}
+        while pending:
+            done = self._connect(pending, watch, keep)
+            if done == 0:
+                for ns in pending:
+                    ns.error = "not read: no file descriptor was free for it"
+                return
+            pending = pending[done:]
+
+    # -- dumping --------------------------------------------------------------------------------
+    def _label(self, ns: _Namespace) -> str:
+        found = ns.found
+        if found.names:
+            return found.names[0]
+        if found.paths:
+            return found.paths[0]
+        return f"net:[{ns.inode}]"
+
+    def _dump(self, ns: _Namespace) -> None:
+        channel = ns.channel
+        assert channel is not None
+        # What was queued before this dump belongs to before it.
+        with contextlib.suppress(OSError):
+            channel.drain()
+        channel.events.clear()
+        channel.overflow = False
+        ns.taint = set()
+        ns.overflow = False
+        ns.dumped = self._now()
+        ns.until = _FOREVER
+        try:
+            dump = channel.dump_links()
+        except OSError as error:
+            ns.error = f"cannot read it: {error.strerror or error}"
+            self._close(ns)
+            return
+        ns.error = None
+        ns.links = dump.records
+        ns.by_index = {link.ifindex: link for link in dump.records}
+        if dump.interrupted:
+            self.warnings.append(f"the links of {self._label(ns)} kept changing while they were read")
+        ns.addresses = []
+        if self.addresses:
+            try:
+                ns.addresses, cut = channel.dump_addresses()
+            except OSError as error:
+                # Addresses are only shown: their trouble never costs the links.
+                self.warnings.append(f"addresses of {self._label(ns)} could not be read: "
+                                     f"{error.strerror or error}")
+            else:
+                if cut:
+                    self.warnings.append(f"the addresses of {self._label(ns)} kept changing while they "
+                                         "were read; shown as last read")
+        if ns.cookie is None:
+            ns.cookie = channel.cookie()
+            if ns.cookie is None and ns.found.fd is not None:
+                ns.cookie = ops.netns_fd_cookie(ns.found.fd)
+
+    def _read(self, targets: Sequence[_Namespace], keep_open: bool) -> None:
+        """Watch and dump each target, in windows when they do not all fit. A namespace without
+        cross-namespace ends is closed right after its dump (nothing of it needs watching beyond
+        its own consistency) unless ``keep_open``."""
+        pending = [ns for ns in targets if ns.error is None]
+        keep = {ns.inode for ns in targets} if keep_open else set()
+        while pending:
+            done = self._connect(pending, True, keep)
+            if done == 0:
+                for ns in pending:
+                    ns.error = "not read: no file descriptor was free for it"
+                return
+            batch, pending = pending[:done], pending[done:]
+            for ns in batch:
+                if ns.channel is None:
+                    continue
+                self._dump(ns)
+                if ns.channel is not None and ns.inode not in self.pinned and not _has_cross_ends(ns.links):
+                    self._close(ns)
+
+    def read_all(self) -> None:
+        first = [self.nss[inode] for inode in sorted(self.pinned)]
+        rest = [ns for inode, ns in self.nss.items() if inode not in self.pinned]
+        self._read(first + rest, keep_open=False)
+
+    # -- asking ---------------------------------------------------------------------------------
+    def answer_round(self, questions: List[Question]) -> List[Answer]:
         by_asker: Dict[int, List[Question]] = {}
         for question in questions:
             by_asker.setdefault(question.asker, []).append(question)
         askers = list(by_asker)
-        # Where the fd limit is low, the askers of one round take turns at the sockets.
-        for start in range(0, len(askers), sockets.budget):
-            turn = askers[start : start + sockets.budget]
-            sockets.get(turn)
-            for asker in turn:
+        # Where the fd limit is low, the askers of one round take turns at the channels.
+        turn_size = max(1, (self.room - 2) // 2)
+        out: List[Answer] = []
+        for start in range(0, len(askers), turn_size):
+            turn = [self.nss[inode] for inode in askers[start : start + turn_size] if inode in self.nss]
+            self._ensure([ns for ns in turn if not ns.stuck], watch=False)
+            for asker in askers[start : start + turn_size]:
                 for question in by_asker[asker]:
-                    answer = _answer(question, sockets)
-                    pairing.add(answer)
-                    if isinstance(answer, NsidAnswer):
-                        nsids.append(answer)
-                    elif isinstance(answer, ViaAnswer):
-                        vias.append(answer)
-                    else:
-                        hints.append(answer)
-    else:
-        # Never seen; a guard against a planning loop. What was not asked stays unproven.
-        pairing.warnings.append(f"stopped asking the kernel after {_MAX_ROUNDS} rounds of questions")
-    return Reading(snapshot._replace(nsid_answers=tuple(nsids), via_answers=tuple(vias), hints=tuple(hints)),
-                   pairing)
+                    out.append(self._answer(question))
+        return out
 
+    def _channel(self, inode: int) -> Optional[Channel]:
+        ns = self.nss.get(inode)
+        if ns is None or ns.stuck:
+            return None
+        return ns.channel
 
-def _answer(question: Question, sockets: _Sockets) -> Answer:
-    channel = sockets.open.get(question.asker)
-    if isinstance(question, FdQuestion):
-        target_fd = sockets.fds.get(question.target)
-        nsid: Optional[int] = None
-        if channel is not None and target_fd is not None:
-            try:
-                nsid = channel.nsid_of_fd(target_fd)
-            except OSError:
-                nsid = None
-        return NsidAnswer(question.asker, question.target, nsid)
-    if isinstance(question, ViaQuestion):
-        via: Optional[int] = None
+    def _stuck(self, inode: int, error: OSError) -> None:
+        if isinstance(error, netlink.NetlinkTimeout):
+            ns = self.nss[inode]
+            if not ns.stuck:
+                ns.stuck = True
+                self.warnings.append(f"namespace {self._label(ns)} stopped answering ({error.strerror}); "
+                                     "its questions were skipped")
+
+    def _answer(self, question: Question) -> Answer:
+        channel = self._channel(question.asker)
+        if isinstance(question, FdQuestion):
+            nsid: Optional[int] = None
+            target = self.nss.get(question.target)
+            if channel is not None and target is not None:
+                try:
+                    fd, mine = self._ns_fd(target)
+                except OSError:
+                    fd, mine = -1, False
+                if fd >= 0:
+                    try:
+                        nsid = channel.nsid_of_fd(fd)
+                    except OSError as error:
+                        self._stuck(question.asker, error)
+                    finally:
+                        if mine:
+                            ops.close_quietly(fd)
+            return NsidAnswer(question.asker, question.target, nsid)
+        if isinstance(question, ViaQuestion):
+            via: Optional[int] = None
+            if channel is not None:
+                try:
+                    via = channel.nsid_via(question.nsid, question.hub_nsid)
+                except OSError as error:
+                    self._stuck(question.asker, error)  # or EPERM without CAP_NET_ADMIN over the hub
+            return ViaAnswer(question.asker, question.nsid, question.hub, via)
+        assert isinstance(question, HintQuestion)
+        link: Optional[LinkRecord] = None
         if channel is not None:
             try:
-                via = channel.nsid_via(question.nsid, question.hub_nsid)
-            except OSError:
-                via = None  # EPERM without CAP_NET_ADMIN over the hub
-        return ViaAnswer(question.asker, question.nsid, question.hub, via)
-    assert isinstance(question, HintQuestion)
-    link: Optional[LinkRecord] = None
-    if channel is not None:
+                link = channel.link_in(question.nsid, question.ifindex)
+            except OSError as error:
+                self._stuck(question.asker, error)
+        return HintAnswer(question.asker, question.nsid, question.ifindex, link)
+
+    # -- confirming -----------------------------------------------------------------------------
+    def confirm(self, pairing: Pairing) -> Tuple[Set[EndKey], List[Tuple[int, int]]]:
+        """The ends of pairs that cannot be shown to have held at one moment, and the groups of
+        namespaces worth reading again (together) for another try."""
+        for ns in list(self.open.values()):
+            self._take_events(ns)
+        bad: Set[EndKey] = set()
+        groups: Dict[Tuple[int, int], None] = {}
+        for key, other in pairing.pairs.items():
+            if key > other:
+                continue
+            a, b = self.nss[key[0]], self.nss[other[0]]
+            a_until = _FOREVER if a.watching else a.until
+            b_until = _FOREVER if b.watching else b.until
+            held = (not a.overflow and not b.overflow and key[1] not in a.taint and other[1] not in b.taint
+                    and a.dumped <= b_until and b.dumped <= a_until)
+            if not held:
+                bad.update((key, other))
+                groups[(min(a.inode, b.inode), max(a.inode, b.inode))] = None
+        # Ends the kernel could not pair while something around them changed: reading again may pair
+        # them (a peer that was still being made, one that moved in).
+        for key, (reason, _detail) in pairing.final.items():
+            if reason not in ("peer-missing", "unproven", "peer-gone"):
+                continue
+            ns = self.nss[key[0]]
+            link = ns.by_index.get(key[1])
+            target = None
+            if link is not None and link.link_netnsid is not None:
+                target = pairing.rev.get(ns.inode, {}).get(link.link_netnsid)
+            other_ns = self.nss.get(target) if target is not None else None
+            if ns.taint or ns.overflow or (other_ns is not None and (other_ns.taint or other_ns.overflow)):
+                group = (ns.inode, target if target is not None else ns.inode)
+                groups[(min(group), max(group))] = None
+        return bad, list(groups)
+
+    def reread(self, groups: Sequence[Tuple[int, int]]) -> None:
+        """Dump the namespaces of each group again, every group's namespaces watched together."""
+        self.reread_rounds += 1
+        degree: Dict[int, int] = {}
+        for group in groups:
+            for inode in set(group):
+                degree[inode] = degree.get(inode, 0) + 1
+        # A namespace in several groups stays open across windows, so it is dumped only once.
+        extra = [inode for inode, count in sorted(degree.items(), key=lambda item: -item[1])
+                 if count > 1 and inode not in self.pinned][: max(0, self.room // 4 - len(self.pinned))]
+        saved = set(self.pinned)
+        self.pinned.update(extra)
+        done: Set[int] = set()
         try:
-            link = channel.link_in(question.nsid, question.ifindex)
-        except OSError:
-            link = None
-    return HintAnswer(question.asker, question.nsid, question.ifindex, link)
+            window: List[int] = []
+            capacity = max(2, (self.room - len(self.pinned)) // 2 - 1)
+
+            def flush() -> None:
+                targets = [self.nss[inode] for inode in window if inode not in done]
+                # Those still watched are dumped again in place; their watch goes on.
+                for ns in targets:
+                    if ns.channel is not None and ns.watching and ns.error is None:
+                        self._dump(ns)
+                        done.add(ns.inode)
+                self._read([ns for ns in targets if ns.inode not in done], keep_open=True)
+                done.update(ns.inode for ns in targets)
+                window.clear()
+
+            for group in groups:
+                need = [inode for inode in dict.fromkeys(group) if inode in self.nss and inode not in window]
+                if len(window) + len(need) > capacity:
+                    flush()
+                window.extend(need)
+            flush()
+        finally:
+            self.pinned = saved
+
+    # -- the result -----------------------------------------------------------------------------
+    def snapshot(self, answers: Iterable[Answer], changing: Iterable[EndKey]) -> Snapshot:
+        records = []
+        for found in self.discovery.namespaces:
+            ns = self.nss[found.inode]
+            records.append(NamespaceRecord(
+                dev=found.dev, inode=found.inode, cookie=ns.cookie, names=found.names, paths=found.paths,
+                pids=found.pids, threads=found.threads, fds=found.fds, sockets=found.sockets, comm=found.comm,
+                root=found.inode == self.discovery.root_inode, own=found.inode == self.discovery.own_inode,
+                error=ns.error, links=tuple(ns.links) if ns.error is None else (),
+                addresses=tuple(ns.addresses) if ns.error is None else (),
+            ))
+        warnings = list(dict.fromkeys(self.warnings))
+        unreadable = [r for r in records if r.error is not None]
+        if unreadable:
+            warnings.append(f"{len(unreadable)} namespaces could not be read; first: {unreadable[0].error}")
+        nsids: List[NsidAnswer] = []
+        vias: List[ViaAnswer] = []
+        hints: List[HintAnswer] = []
+        for answer in answers:
+            if isinstance(answer, NsidAnswer):
+                nsids.append(answer)
+            elif isinstance(answer, ViaAnswer):
+                vias.append(answer)
+            else:
+                hints.append(answer)
+        return Snapshot(tuple(records), tuple(nsids), tuple(vias), tuple(hints), self.discovery.root_source,
+                        tuple(warnings), tuple(sorted(set(changing))))
+
+
+def _positive(answer: Answer) -> bool:
+    """Whether an answer stays true while the namespaces live: an id, once given, is never changed
+    or taken back while both namespaces exist, but "no id" can stop being true at any time."""
+    if isinstance(answer, NsidAnswer):
+        return answer.nsid is not None and answer.nsid >= 0
+    if isinstance(answer, ViaAnswer):
+        return answer.answer is not None and answer.answer >= 0
+    return False  # a link's attributes can change
+
+
+def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True, room: int = 1 << 20) -> Reading:
+    """Dump every namespace of ``discovery`` and gather the nsid answers pairing needs.
+
+    ``room`` is how many file descriptors the reader may hold at once.
+    """
+    reader = _Reader(discovery, addresses, room)
+    try:
+        reader.read_all()
+        if not pair:
+            return Reading(reader.snapshot((), ()), None)
+        answers: List[Answer] = []
+        changing: Set[EndKey] = set()
+        for round_number in range(REREADS + 1):
+            pairing = Pairing(reader.snapshot(answers, changing))
+            answers.extend(drive(pairing, reader.answer_round))
+            bad, groups = reader.confirm(pairing)
+            if not bad and not groups:
+                break
+            if round_number == REREADS:
+                if bad:
+                    changing.update(bad)
+                    pairing = Pairing(reader.snapshot(answers, changing))
+                    answers.extend(drive(pairing, reader.answer_round))
+                break
+            reader.reread(groups)
+            answers = [answer for answer in answers if _positive(answer)]
+        return Reading(reader.snapshot(answers, changing), pairing)
+    finally:
+        reader.close_all()

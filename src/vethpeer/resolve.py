@@ -21,7 +21,8 @@ no hub can settle is checked candidate by candidate.
 from __future__ import annotations
 
 import socket
-from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+from collections import Counter
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 from .model import (
     PEER_KINDS,
@@ -42,6 +43,12 @@ EndKey = Tuple[int, int]  # (namespace inode, ifindex)
 
 #: How many hubs are asked about one unreachable peer before giving up on a hint.
 _HINT_HUBS = 3
+
+#: Rounds of questions before planning gives up (a guard: planning converges in a handful).
+MAX_ROUNDS = 64
+
+#: How many learned creation-order offsets are tried per end before it waits for a full search.
+_GUESSES = 3
 
 
 class FdQuestion(NamedTuple):
@@ -121,6 +128,15 @@ class Pairing:
         self.index: Dict[Tuple[int, int], List[_End]] = {}
         self._no_ends: List[_End] = []
         self.cross_count: Dict[int, int] = {}
+        self.changing: Set[EndKey] = set(snapshot.changing)
+        #: Ends whose peer is found from their side, waiting for the peer's side to confirm:
+        #: end -> (peer namespace, end's namespace), the question that confirms it.
+        self.pending: Dict[EndKey, Tuple[int, int]] = {}
+        #: Offsets in creation order (cookie) between the namespaces of proven pairs: identically
+        #: wired labs are built in a pattern, and the pattern says where the next peer probably is.
+        self.deltas: Counter[int] = Counter()
+        #: How many stuck ends get a full candidate search in the next round (doubles each time).
+        self._seeds = 1
         self._classify(namespaces)
         answers: List[Answer] = [*snapshot.nsid_answers, *snapshot.via_answers, *snapshot.hints]
         for answer in answers:
@@ -152,6 +168,10 @@ class Pairing:
                 if not _is_peer_kind(link):
                     continue
                 key = (ns.inode, link.ifindex)
+                if key in self.changing:
+                    self.final[key] = ("changing", "it or its peer changed every time it was read during "
+                                       "the scan (being rebuilt?)")
+                    continue
                 if link.link_netnsid is None:
                     self._classify_local(ns.inode, link, by_index)
                 elif link.link_netnsid < 0:
@@ -176,7 +196,7 @@ class Pairing:
             return
         peer = by_index.get(link.link)
         if (peer is not None and _is_peer_kind(peer) and peer.link_netnsid is None
-                and peer.link == link.ifindex):
+                and peer.link == link.ifindex and (inode, peer.ifindex) not in self.changing):
             self.pairs[key] = (inode, peer.ifindex)
         else:
             self.final[key] = ("peer-missing",
@@ -211,6 +231,7 @@ class Pairing:
         changed = True
         while changed:
             changed = False
+            self.pending = {}
             for (asker, nsid), answers in self.via_by_end.items():
                 if nsid in self.rev.get(asker, {}):
                     continue
@@ -241,20 +262,38 @@ class Pairing:
                                f"has no veth at ifindex "
                                f"{end.peer_ifindex} pointing back (it changed during the scan)")
             return False
-        back = self.rev.get(target, {}).get(peer.link_netnsid)
-        if back is not None and back != end.ns:
-            self.final[key] = ("unproven", "the kernel's answers contradict each other (the "
-                               "namespaces changed during the scan)")
-            return False
         peer_key = (target, peer.ifindex)
         if peer_key in self.final:
-            self.final[key] = ("unproven", "the kernel's answers contradict each other (the "
-                               "namespaces changed during the scan)")
+            reason = self.final[peer_key][0]
+            self.final[key] = (("changing", "its peer changed during the scan") if reason == "changing" else
+                               ("unproven", "the kernel's answers contradict each other (the namespaces "
+                                "changed during the scan)"))
+            return False
+        # The peer's own side must confirm too: its IFLA_LINK_NETNSID, in its own namespace's table,
+        # must name this end's namespace. (Records are read at different moments; without this an
+        # ifindex reused in between could pair two ends that never were peers.)
+        back = self.rev.get(target, {}).get(peer.link_netnsid)
+        if back is None:
+            if (target, end.ns) not in self.fd_asked:
+                self.pending[key] = (target, end.ns)
+                return False
+            back = -1
+        if back != end.ns:
+            self.final[key] = ("unproven", "the peer's namespace does not name this one by the id its "
+                               "end reports (the namespaces changed during the scan)")
             return False
         self.pairs[key] = peer_key
         self.pairs[peer_key] = key
-        self._learn(target, end.ns, peer.link_netnsid)
+        delta = self._order_key(target) - self._order_key(end.ns)
+        self.deltas[delta] += 1
+        self.deltas[-delta] += 1
         return True
+
+    def _order_key(self, inode: int) -> int:
+        """Where a namespace sits in creation order: its cookie (kernel-wide and increasing), else
+        its inode number."""
+        record = self._records.get(inode)
+        return record.cookie if record is not None and record.cookie is not None else inode
 
     # -- planning --------------------------------------------------------------------------------
     def _excluded(self, end: _End, candidate: _End) -> bool:
@@ -331,12 +370,25 @@ class Pairing:
 
         Stages, each only once the earlier ones have nothing left: ends with at most one
         candidate; ends in a crowded index group (identical wiring) through a hub; what remains,
-        candidate by candidate; last, hints for peers in namespaces that could not be read.
+        guided by the creation-order pattern of the pairs proven so far, with a full search for
+        a few ends the pattern does not place (their pairs teach the pattern); last, hints for
+        peers in namespaces that could not be read. Confirmations from the peer's side go along
+        with whichever stage is asked.
         """
         self.settle()
+        confirm: Set[Question] = set()
+        spoken_for: Set[EndKey] = set()
+        for key, (target, asker) in self.pending.items():
+            confirm.add(FdQuestion(target, asker))
+            spoken_for.add(key)
+            peer = self.links[target].get(self._end_peer_index(key))
+            if peer is not None:
+                spoken_for.add((target, peer.ifindex))
         single: Set[Question] = set()
         crowded: List[Tuple[_End, Sequence[_End]]] = []
         for end in list(self._open()):
+            if (end.ns, end.ifindex) in spoken_for:
+                continue
             group = self.index.get((end.peer_ifindex, end.ifindex), self._no_ends)
             # A group holds the end itself when both ifindexes are equal; beyond two there are
             # several candidates, and checking each now would cost group size squared.
@@ -345,19 +397,67 @@ class Pairing:
             else:
                 self._plan_candidates(end, group, single)
         if single:
-            return sorted(single)
+            return sorted(single | confirm)
         hubs: Set[Question] = set()
-        each: Set[Question] = set()
+        hubless: List[Tuple[_End, Sequence[_End]]] = []
         for end, crowd in crowded:
             hub = self._pick_hub(end, crowd)
             if hub is not None:
                 hubs.add(hub)
             else:
-                self._plan_candidates(end, crowd, each)
-        for stage in (hubs, each):
-            if stage:
-                return sorted(stage)
+                hubless.append((end, crowd))
+        if hubs:
+            return sorted(hubs | confirm)
+        each = self._plan_hubless(hubless)
+        if each or confirm:
+            return sorted(each | confirm)
         return sorted(self._last_questions())
+
+    def _end_peer_index(self, key: EndKey) -> int:
+        return _peer_index(self.links[key[0]][key[1]])
+
+    def _plan_hubless(self, hubless: Sequence[Tuple[_End, Sequence[_End]]]) -> Set[Question]:
+        """Identically wired ends that no hub can tell apart.
+
+        Asking every candidate of every end would cost group size squared (8 s at 1000 namespace
+        pairs). Instead each end first asks where the pattern of proven pairs puts its peer (labs
+        are built in order: the peer's cookie is usually a fixed offset away), and only a few ends
+        the pattern does not place get a full search; each pair found that way teaches the pattern,
+        and the number of full searches doubles each round so that a host with no pattern at all
+        still finishes in few rounds.
+        """
+        out: Set[Question] = set()
+        by_key: Dict[int, Dict[int, List[_End]]] = {}
+        guesses = [delta for delta, _count in self.deltas.most_common(_GUESSES)]
+        stuck: List[Tuple[_End, Sequence[_End]]] = []
+        for end, crowd in hubless:
+            placed = False
+            if guesses:
+                index = by_key.get(id(crowd))
+                if index is None:
+                    index = by_key[id(crowd)] = {}
+                    for other in crowd:
+                        index.setdefault(self._order_key(other.ns), []).append(other)
+                base = self._order_key(end.ns)
+                for delta in guesses:
+                    for candidate in index.get(base + delta, ()):
+                        candidate_key = (candidate.ns, candidate.ifindex)
+                        if (candidate.ns == end.ns or candidate_key in self.pairs or candidate_key in self.final
+                                or self._excluded(end, candidate)):
+                            continue
+                        if self._ask_fd(end.ns, candidate.ns, out):
+                            placed = True
+                            break
+                    if placed:
+                        break
+            if not placed:
+                stuck.append((end, crowd))
+        if stuck:
+            for end, crowd in stuck[: self._seeds]:
+                self._plan_candidates(end, [other for other in crowd if (other.ns, other.ifindex) not in self.pairs],
+                                      out)
+            self._seeds = min(2 * self._seeds, len(stuck))
+        return out
 
     # -- what is left: hints and names for unreachable peers -----------------------------------
     def _hint_route(self, end: _End) -> Iterable[Tuple[int, int, Optional[int]]]:
@@ -424,6 +524,23 @@ class Pairing:
                     f"the peer is in namespace {self.label(target)} (its id here is "
                     f"{end.nsid}), which could not be read")
         return self.final
+
+
+def drive(pairing: Pairing, answer_round: Callable[[List[Question]], List[Answer]],
+          max_rounds: int = MAX_ROUNDS) -> List[Answer]:
+    """The one ask loop: plan a round, have it answered (by the kernel, or a simulated one in the
+    tests), learn, until nothing is left to ask. Returns every answer given, in order."""
+    given: List[Answer] = []
+    for _round in range(max_rounds):
+        questions = pairing.plan()
+        if not questions:
+            return given
+        for answer in answer_round(questions):
+            pairing.add(answer)
+            given.append(answer)
+    # Never seen; a guard against a planning loop. What was not asked stays unproven.
+    pairing.warnings.append(f"stopped asking the kernel after {max_rounds} rounds of questions")
+    return given
 
 
 # --- building the Topology ---------------------------------------------------------------------

@@ -4,29 +4,46 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from . import discover, reader, resolve
+from . import discover, ops, reader, resolve
 from . import snapshot as snapshot_io
 from .model import Topology
 from .reader import Reading
 from .snapshot import Snapshot
 
+#: File descriptors left for everything that is not a namespace handle or a netlink socket
+#: (Python itself, the setns thread's way home, pidfds, files being read).
+FD_MARGIN = 24
 
-def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = True,
+
+def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
               proc: str = "/proc") -> Reading:
-    """Discover and read every namespace; the pairing questions are asked and answered."""
-    found = discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets)
+    """Discover and read every namespace; the pairing questions are asked and answered.
+
+    The open-file limit is raised to the hard one while this runs and put back afterwards. Under a
+    hard limit too low to hold a socket per namespace, namespaces are read in windows: slower,
+    never less complete.
+    """
+    limit = ops.FdLimit()
     try:
-        return reader.read(found, addresses=addresses)
+        room = max(16, limit.room(FD_MARGIN))
+        # Handles kept from discovery spare reopening a namespace later; half the room at most, so
+        # that the reader always has its share for sockets.
+        found = discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets, keep_fds=room // 2)
+        try:
+            kept = sum(1 for ns in found.namespaces if ns.fd is not None)
+            return reader.read(found, addresses=addresses, room=room - kept)
+        finally:
+            found.close()
     finally:
-        found.close()
+        limit.restore()
 
 
-def take_snapshot(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = True,
+def take_snapshot(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
                   proc: str = "/proc") -> Snapshot:
     return read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc).snapshot
 
 
-def scan(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = True,
+def scan(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
          proc: str = "/proc", save: Optional[str] = None) -> Topology:
     reading = read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc)
     if save is not None:

@@ -70,6 +70,8 @@ class Snapshot(NamedTuple):
     hints: Tuple[HintAnswer, ...]
     root_source: str
     warnings: Tuple[str, ...]
+    #: Ends (namespace inode, ifindex) seen changing every time they were read: never paired.
+    changing: Tuple[Tuple[int, int], ...] = ()
 
 
 # --- JSON form -----------------------------------------------------------------------------------
@@ -156,6 +158,7 @@ def to_json(snapshot: Snapshot) -> Dict[str, Any]:
         "via_answers": [list(a) for a in snapshot.via_answers],
         "hints": [[h.asker, h.nsid, h.ifindex, None if h.link is None else _link_to_json(h.link)]
                   for h in snapshot.hints],
+        "changing": [list(end) for end in snapshot.changing],
     }
 
 
@@ -191,6 +194,9 @@ def from_json(data: Dict[str, Any]) -> Snapshot:
                         for h in data["hints"]),
             root_source=str(data["root_source"]),
             warnings=_strs(data["warnings"], "warnings"),
+            # Added later in version 1: absent from older snapshots.
+            changing=tuple((_int(end[0], "changing inode"), _int(end[1], "changing ifindex"))
+                           for end in data.get("changing", [])),
         )
     except (KeyError, IndexError, TypeError, AttributeError) as error:
         raise ValueError(f"malformed snapshot: {error!r}") from None
