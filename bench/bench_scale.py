@@ -75,9 +75,14 @@ class Plan:
 
     prefix: str
     n: int
+    #: "bridge": every namespace on a root bridge plus N/10 namespace pairs (the default);
+    #: "hubless": N/2 namespace-to-namespace pairs wired identically, nothing in the root namespace.
+    shape: str = "bridge"
 
     @property
     def n_bridges(self) -> int:
+        if self.shape == "hubless":
+            return 0
         return (self.n + PORTS_PER_BRIDGE - 1) // PORTS_PER_BRIDGE
 
     def bridge(self, k: int) -> str:
@@ -100,6 +105,8 @@ class Plan:
 
     @property
     def n_pairs(self) -> int:
+        if self.shape == "hubless":
+            return self.n // 2
         return self.n + self.n_cross
 
     def ns(self, i: int) -> str:
@@ -116,7 +123,7 @@ class Plan:
 
     def longest_ifname(self) -> int:
         last = self.n - 1
-        names = [self.bridge(self.n_bridges - 1), self.host(last), self.cross_a(last), self.cross_b(last)]
+        names = [self.bridge(max(0, self.n_bridges - 1)), self.host(last), self.cross_a(last), self.cross_b(last)]
         return max(len(name) for name in names)
 
 
@@ -183,6 +190,13 @@ def make_prefix() -> str:
 
 
 def build_commands(plan: Plan) -> List[str]:
+    if plan.shape == "hubless":
+        # Every pair has the same ifindexes (2 and 2) and the same relative nsids (0 and 0), and no
+        # namespace knows another beyond its partner: no hub can tell the pairs apart.
+        lines = [f"netns add {plan.ns(i)}" for i in range(plan.n)]
+        lines += [f"link add eth1 netns {plan.ns(2 * i)} type veth peer name eth1 netns {plan.ns(2 * i + 1)}"
+                  for i in range(plan.n // 2)]
+        return lines
     lines = [f"link add {bridge} type bridge" for bridge in plan.bridges()]
     for i in range(plan.n):
         lines.append(f"netns add {plan.ns(i)}")
@@ -308,6 +322,31 @@ def stats(values: Sequence[float]) -> Stats:
     return Stats(statistics.median(values), min(values), max(values), len(values))
 
 
+def time_compare(repeat: int, workdir: str, other_src: str) -> Tuple[List[Run], List[Run]]:
+    """This tree against another source tree, in the same run, runs interleaved so that both see
+    the same machine load. Both run as ``python -m vethpeer`` with PYTHONPATH at their src."""
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", here, other_src], check=True)
+    cmd = [sys.executable, "-m", "vethpeer", "list", "--json", "-q"]
+    envs = {"this": dict(os.environ, PYTHONPATH=here), "other": dict(os.environ, PYTHONPATH=other_src)}
+    runs: Dict[str, List[Run]] = {"this": [], "other": []}
+    err_path = os.path.join(workdir, "compare.err")
+    for env in envs.values():  # warm-up, untimed
+        subprocess.run(cmd, env=env, capture_output=True, check=False)
+    for k in range(repeat):
+        for name, env in envs.items():
+            out_path = os.path.join(workdir, f"compare-{name}.json")
+            with open(out_path, "wb") as out, open(err_path, "wb") as err:
+                start = time.perf_counter()
+                proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+                _, status, usage = os.wait4(proc.pid, 0)
+                seconds = time.perf_counter() - start
+            runs[name].append(Run(seconds, usage.ru_maxrss, os.waitstatus_to_exitcode(status)))
+        print(f"  round {k + 1}/{repeat}: this {runs['this'][-1].seconds:.3f} s, "
+              f"other {runs['other'][-1].seconds:.3f} s")
+    return runs["this"], runs["other"]
+
+
 def time_vethpeer(repeat: int, workdir: str) -> Tuple[List[Run], str, Run]:
     """Warm-up run (its output is kept for the correctness check), then `repeat` timed runs."""
     cmd = [*vethpeer_command(), "list", "--json", "-q"]
@@ -355,6 +394,8 @@ def end_key(link: Dict[str, Any]) -> EndKey:
 
 
 def expected_pairs(plan: Plan) -> List[Tuple[EndKey, EndKey]]:
+    if plan.shape == "hubless":
+        return [((plan.ns(2 * i), "eth1"), (plan.ns(2 * i + 1), "eth1")) for i in range(plan.n // 2)]
     pairs = [((plan.ns(i), "eth0"), (ROOT, plan.host(i))) for i in range(plan.n)]
     pairs += [((plan.ns(i), plan.cross_a(i)), (plan.ns(i + plan.half), plan.cross_b(i)))
               for i in range(plan.n_cross)]
@@ -389,7 +430,7 @@ def check_pairs(plan: Plan, doc: Dict[str, Any]) -> List[str]:
                 what = "missing" if not found else "paired with " + ", ".join(fmt(k) for k in found)
                 problems.append(f"{fmt(end)}: {what}; expected {fmt(other)}")
                 break
-    for i in range(plan.n):
+    for i in range(plan.n if plan.shape == "bridge" else 0):
         host = links.get((ROOT, plan.host(i)))
         want = plan.bridge_of(i)
         if host is not None and host.get("master") != want:
@@ -469,6 +510,12 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         help="timed runs of each command (default 5 for vethpeer, 3 for the ip loop)")
     parser.add_argument("--keep", action="store_true", help="do not clean up (debugging); prints the prefix")
     parser.add_argument("--no-baseline", action="store_true", help="skip the slow ip -all netns exec loop")
+    parser.add_argument("--shape", choices=("bridge", "hubless"), default="bridge",
+                        help="bridge: every namespace on a root bridge plus N/10 namespace pairs (default); "
+                             "hubless: N/2 identically wired namespace pairs and nothing else")
+    parser.add_argument("--compare", metavar="SRC",
+                        help="also time another source tree (its src/ directory) in the same run, "
+                             "interleaved with this one, e.g. a checkout of an earlier commit")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
@@ -489,6 +536,11 @@ def measure(plan: Plan, args: argparse.Namespace, workdir: str) -> Tuple[str, Op
             print(f"  ... and {len(problems) - MAX_LISTED} more")
     else:
         print(f"all {plan.n_pairs} pairs correct")
+    if args.compare:
+        this, other = time_compare(args.repeat or 5, workdir, args.compare)
+        a, b = stats([r.seconds for r in this]), stats([r.seconds for r in other])
+        print(f"compare: this tree {a.text()}\n         {args.compare} {b.text()}\n"
+              f"         ratio of medians {a.median / b.median:.3f}")
     ip = None if args.no_baseline else stats(time_ip_loop(args.repeat or 3, workdir))
     vp = stats([run.seconds for run in runs])
     rss = stats([run.maxrss_kb / 1024 for run in runs])
@@ -507,7 +559,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"vethpeer is not importable by {sys.executable}; run with the venv's python", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    plan = Plan(make_prefix(), args.n)
+    plan = Plan(make_prefix(), args.n, args.shape)
     if plan.longest_ifname() > IFNAMSIZ:
         print(f"--n {args.n} makes interface names longer than {IFNAMSIZ} characters", file=sys.stderr)
         return 2

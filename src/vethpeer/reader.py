@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import select
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from . import discover, netlink, ops
@@ -249,9 +250,11 @@ class _Reader:
     def _dump(self, ns: _Namespace) -> None:
         channel = ns.channel
         assert channel is not None
-        # What was queued before this dump belongs to before it.
-        with contextlib.suppress(OSError):
-            channel.drain()
+        # What was queued before this dump belongs to before it (a channel made just now has
+        # nothing queued worth a system call: anything that came would only make it cautious).
+        if ns.dumped >= 0:
+            with contextlib.suppress(OSError):
+                channel.drain()
         channel.events.clear()
         channel.overflow = False
         ns.taint = set()
@@ -324,9 +327,47 @@ class _Reader:
             turn = [self.nss[inode] for inode in askers[start : start + turn_size] if inode in self.nss]
             self._ensure([ns for ns in turn if not ns.stuck], watch=False)
             for asker in askers[start : start + turn_size]:
-                for question in by_asker[asker]:
-                    out.append(self._answer(question))
+                fd_questions = [q for q in by_asker[asker] if isinstance(q, FdQuestion)]
+                if len(fd_questions) > 1:
+                    out.extend(self._answer_fds(asker, fd_questions))
+                else:
+                    out.extend(self._answer(question) for question in fd_questions)
+                out.extend(self._answer(q) for q in by_asker[asker] if not isinstance(q, FdQuestion))
         return out
+
+    def _answer_fds(self, asker: int, questions: List[FdQuestion]) -> List[Answer]:
+        """Many RTM_GETNSID(NETNSA_FD) on one socket, pipelined (a root namespace may be asked
+        about every other one, to confirm each pair from its side)."""
+        channel = self._channel(asker)
+        nsids: List[Optional[int]] = [None] * len(questions)
+        if channel is not None:
+            for start in range(0, len(questions), netlink.PIPELINE):
+                chunk = questions[start : start + netlink.PIPELINE]
+                fds: List[int] = []
+                owned: List[int] = []
+                asked: List[int] = []
+                for i, question in enumerate(chunk):
+                    target = self.nss.get(question.target)
+                    if target is None:
+                        continue
+                    try:
+                        fd, mine = self._ns_fd(target)
+                    except OSError:
+                        continue
+                    fds.append(fd)
+                    asked.append(start + i)
+                    if mine:
+                        owned.append(fd)
+                try:
+                    for position, nsid in zip(asked, channel.nsids_of_fds(fds)):
+                        nsids[position] = nsid
+                except OSError as error:
+                    self._stuck(asker, error)
+                    break
+                finally:
+                    for fd in owned:
+                        ops.close_quietly(fd)
+        return [NsidAnswer(q.asker, q.target, nsid) for q, nsid in zip(questions, nsids)]
 
     def _channel(self, inode: int) -> Optional[Channel]:
         ns = self.nss.get(inode)
@@ -382,8 +423,21 @@ class _Reader:
     def confirm(self, pairing: Pairing) -> Tuple[Set[EndKey], List[Tuple[int, int]]]:
         """The ends of pairs that cannot be shown to have held at one moment, and the groups of
         namespaces worth reading again (together) for another try."""
-        for ns in list(self.open.values()):
-            self._take_events(ns)
+        watched = [ns for ns in self.open.values() if ns.watching and ns.channel is not None]
+        poller = select.poll()
+        by_fd: Dict[int, _Namespace] = {}
+        for ns in watched:
+            assert ns.channel is not None
+            fd = ns.channel.sock.fileno()
+            by_fd[fd] = ns
+            poller.register(fd, select.POLLIN)
+        # One poll says which of thousands of sockets have anything queued at all; what arrived
+        # while answers were read is already in ``events``.
+        ready = {by_fd[fd].inode for fd, _event in poller.poll(0)}
+        for ns in watched:
+            assert ns.channel is not None
+            if ns.inode in ready or ns.channel.events or ns.channel.overflow:
+                self._take_events(ns)
         bad: Set[EndKey] = set()
         groups: Dict[Tuple[int, int], None] = {}
         for key, other in pairing.pairs.items():
