@@ -308,6 +308,12 @@ class _Reader:
                 self._dump(ns)
                 if ns.channel is not None and ns.inode not in self.pinned and not _has_cross_ends(ns.links):
                     self._close(ns)
+            if pending:
+                # Namespaces watched throughout (the root one) hear of every change on a busy host
+                # while the others are read in windows: read their news as it comes, so that the
+                # kernel never has to drop any (which would make all of their pairs suspect).
+                for inode in self.pinned:
+                    self._take_events(self.nss[inode])
 
     def read_all(self) -> None:
         first = [self.nss[inode] for inode in sorted(self.pinned)]

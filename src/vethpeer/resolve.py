@@ -134,7 +134,8 @@ class Pairing:
         self.pending: Dict[EndKey, Tuple[int, int]] = {}
         #: Offsets in creation order (cookie) between the namespaces of proven pairs: identically
         #: wired labs are built in a pattern, and the pattern says where the next peer probably is.
-        self.deltas: Counter[int] = Counter()
+        self.deltas: Dict[Tuple[int, int], Counter[int]] = {}
+        self._learned_deltas: Set[EndKey] = set()
         #: How many stuck ends get a full candidate search in the next round (doubles each time).
         self._seeds = 1
         self._classify(namespaces)
@@ -276,6 +277,7 @@ class Pairing:
         if back is None:
             if (target, end.ns) not in self.fd_asked:
                 self.pending[key] = (target, end.ns)
+                self._learn_delta(end, target)
                 return False
             back = -1
         if back != end.ns:
@@ -284,10 +286,21 @@ class Pairing:
             return False
         self.pairs[key] = peer_key
         self.pairs[peer_key] = key
-        delta = self._order_key(target) - self._order_key(end.ns)
-        self.deltas[delta] += 1
-        self.deltas[-delta] += 1
+        self._learn_delta(end, target)
         return True
+
+    def _learn_delta(self, end: _End, target: int) -> None:
+        """Note where in creation order the peer sat (only to order later guesses: a guess is
+        still proven like any candidate). Learned per index group (the candidates of an end with
+        these ifindexes): another group, or the pairs to the root namespace, follow other
+        patterns. A one-sided match already teaches it, a round before its confirmation."""
+        learned = self._learned_deltas
+        if (end.ns, end.ifindex) in learned:
+            return
+        learned.add((end.ns, end.ifindex))
+        delta = self._order_key(target) - self._order_key(end.ns)
+        self.deltas.setdefault((end.peer_ifindex, end.ifindex), Counter())[delta] += 1
+        self.deltas.setdefault((end.ifindex, end.peer_ifindex), Counter())[-delta] += 1
 
     def _order_key(self, inode: int) -> int:
         """Where a namespace sits in creation order: its cookie (kernel-wide and increasing), else
@@ -428,10 +441,11 @@ class Pairing:
         """
         out: Set[Question] = set()
         by_key: Dict[int, Dict[int, List[_End]]] = {}
-        guesses = [delta for delta, _count in self.deltas.most_common(_GUESSES)]
         stuck: List[Tuple[_End, Sequence[_End]]] = []
         for end, crowd in hubless:
             placed = False
+            learned = self.deltas.get((end.peer_ifindex, end.ifindex))
+            guesses = [delta for delta, _count in learned.most_common(_GUESSES)] if learned else []
             if guesses:
                 index = by_key.get(id(crowd))
                 if index is None:
@@ -452,7 +466,9 @@ class Pairing:
                         break
             if not placed:
                 stuck.append((end, crowd))
-        if stuck:
+        # While a full search's find waits for its confirmation, the pattern it taught is tried
+        # first: searching more ends now would mostly repeat what the pattern finds anyway.
+        if stuck and not (out and self.pending):
             for end, crowd in stuck[: self._seeds]:
                 self._plan_candidates(end, [other for other in crowd if (other.ns, other.ifindex) not in self.pairs],
                                       out)

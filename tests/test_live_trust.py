@@ -1,0 +1,290 @@
+"""Trust on busy hosts (root, real kernel): pairs proven at one moment, churn survived, and a
+default run that changes nothing another process can see."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from typing import Any, Callable, Dict, List, Optional
+
+import pytest
+
+import vethpeer
+from lab import Lab
+from test_live import ns_named, only, peer_name, run_cli
+from vethpeer import netlink
+
+pytestmark = pytest.mark.live
+
+
+def _records(result: Any) -> List[netlink.LinkRecord]:
+    return list(result.records) if hasattr(result, "records") else list(result)
+
+
+def hook_after_dump(monkeypatch: pytest.MonkeyPatch, names: set,
+                    action: Callable[[], None], every: bool = False) -> List[int]:
+    """Run ``action`` right after a link dump that contains one of ``names`` (the first such dump
+    only, unless ``every``): a change made exactly between the reads of two namespaces."""
+    original = netlink.Channel.dump_links
+    calls: List[int] = []
+
+    def dump_links(self: netlink.Channel) -> Any:
+        result = original(self)
+        if (every or not calls) and {r.name for r in _records(result)} & names:
+            calls.append(1)
+            action()
+        return result
+
+    monkeypatch.setattr(netlink.Channel, "dump_links", dump_links)
+    return calls
+
+
+def _rewire_world(lab: Lab) -> Dict[str, str]:
+    """A:X(10) <-> B:Y(20), and the commands that turn it into A:X'(10) <-> D:W(20) and
+    B:Z(20) <-> C:V(10): the freed ifindexes are reused at once, as in the issue."""
+    names = {key: lab.netns(key.lower()) for key in "ABCD"}
+    lab.ip("-n", names["A"], "link", "add", "X", "index", "10", "type", "veth", "peer", "name", "Y",
+           "index", "20", "netns", names["B"])
+    return names
+
+
+def _rewire(lab: Lab, names: Dict[str, str]) -> None:
+    lab.ip("-n", names["A"], "link", "del", "X")
+    lab.ip("-n", names["A"], "link", "add", "X", "index", "10", "type", "veth", "peer", "name", "W",
+           "index", "20", "netns", names["D"])
+    lab.ip("-n", names["B"], "link", "add", "Z", "index", "20", "type", "veth", "peer", "name", "V",
+           "index", "10", "netns", names["C"])
+
+
+def test_a_pair_rewired_between_two_reads_is_never_reported(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's churn, made deterministic: the rewiring happens right after the first of A and
+    B is read. The old code reported X <-> Z, a pair that never existed."""
+    names = _rewire_world(lab)
+    calls = hook_after_dump(monkeypatch, {b"X", b"Y"}, lambda: _rewire(lab, names))
+    topology = vethpeer.scan()
+    assert calls, "the hook never ran"
+    a, b, c, d = (ns_named(topology, names[key]) for key in "ABCD")
+    x, z = only(topology, "X", a), only(topology, "Z", b)
+    for ref in (x, z):
+        peer = topology.peer_of(ref)
+        assert peer is None or {ref.netns, peer.netns} in ({a.id, d.id}, {b.id, c.id}), "a pair that never existed"
+    # Read again after the notifications, both are proven as they now are.
+    assert peer_name(topology, x) == (names["D"], "W")
+    assert peer_name(topology, z) == (names["C"], "V")
+
+
+def test_ends_that_never_stop_changing_are_reported_as_changing(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A namespace that changes after every read of it: its end is never paired, it is listed as
+    ``changing`` after a bounded number of reads."""
+    names = _rewire_world(lab)
+    flips = [0]
+
+    def flip() -> None:
+        flips[0] += 1
+        # X is deleted and made again (its ifindex reused) with the peer in B, over and over.
+        lab.ip("-n", names["A"], "link", "del", "X")
+        lab.ip("-n", names["A"], "link", "add", "X", "index", "10", "type", "veth", "peer", "name", "Y",
+               "index", "20", "netns", names["B"])
+
+    hook_after_dump(monkeypatch, {b"X"}, flip, every=True)
+    topology = vethpeer.scan()
+    a = ns_named(topology, names["A"])
+    x = only(topology, "X", a)
+    assert topology.peer_of(x) is None
+    item = topology.unresolved_of(x)
+    assert item is not None and item.reason == "changing", item
+    assert 2 <= flips[0] <= 6, "rereads must be bounded"
+
+
+def test_address_trouble_never_costs_the_links(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An address dump that keeps being interrupted (or fails) leaves the namespace's links read
+    and paired; a warning says the addresses are incomplete."""
+    name = lab.netns("addr")
+    lab.veth(lab.link_name("a"), None, "eth0", name)
+
+    def always_cut(self: netlink.Channel) -> Any:
+        return [], True
+
+    monkeypatch.setattr(netlink.Channel, "dump_addresses", always_cut)
+    topology = vethpeer.scan()
+    ns = ns_named(topology, name)
+    assert ns.error is None
+    assert peer_name(topology, only(topology, "eth0", ns)) == ("root", lab.link_name("a"))
+    assert any("addresses" in warning and "kept changing" in warning for warning in topology.warnings)
+
+
+def test_churning_addresses_do_not_hide_a_namespace(lab: Lab) -> None:
+    """kube-ipvs0's pattern: 1000 addresses on one device and one being added and removed in a
+    loop while vethpeer runs. Every run reads the namespace and pairs its veth."""
+    name = lab.netns("ipvs")
+    lab.veth(lab.link_name("i"), None, "eth0", name)
+    lab.ip("-n", name, "link", "add", "kube-ipvs0", "type", "bridge")
+    script = os.path.join(lab.tmpdir, "addrs")
+    with open(script, "w") as handle:
+        for i in range(1000):
+            handle.write(f"address add 10.{96 + i // 250}.{i % 250}.1/32 dev kube-ipvs0\n")
+    lab.ip("-n", name, "-batch", script)
+    stop = threading.Event()
+
+    def churn() -> None:
+        flip = ["add", "del"]
+        k = 0
+        while not stop.is_set():
+            subprocess.run(["ip", "-n", name, "address", flip[k % 2], "10.200.0.1/32", "dev", "kube-ipvs0"],
+                           capture_output=True, check=False)
+            k += 1
+
+    thread = threading.Thread(target=churn, daemon=True)
+    thread.start()
+    try:
+        for _run in range(6):
+            topology = vethpeer.scan()
+            ns = ns_named(topology, name)
+            assert ns.error is None, ns.error
+            assert peer_name(topology, only(topology, "eth0", ns)) == ("root", lab.link_name("i"))
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def test_a_namespace_that_does_not_answer_is_reported_and_skipped(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    quiet = lab.netns("mute")
+    other = lab.netns("ok")
+    lab.veth(lab.link_name("m"), None, "eth0", quiet)
+    lab.veth(lab.link_name("o"), None, "eth0", other)
+    original = netlink.Channel.dump_links
+
+    def dump_links(self: netlink.Channel) -> Any:
+        result = original(self)
+        if b"eth0" in {r.name for r in _records(result)} and self.cookie() == mute_cookie[0]:
+            raise netlink.NetlinkTimeout(110, "no answer within 2 s")
+        return result
+
+    from vethpeer import ops
+
+    fd = os.open(f"/run/netns/{quiet}", os.O_RDONLY)
+    try:
+        mute_cookie = [ops.netns_fd_cookie(fd)]
+    finally:
+        os.close(fd)
+    monkeypatch.setattr(netlink.Channel, "dump_links", dump_links)
+    topology = vethpeer.scan()
+    assert "no answer" in (ns_named(topology, quiet).error or "")
+    assert peer_name(topology, only(topology, "eth0", ns_named(topology, other))) == ("root", lab.link_name("o"))
+    root = topology.root
+    assert root is not None
+    item = topology.unresolved_of(only(topology, lab.link_name("m"), root))
+    assert item is not None and item.reason == "peer-netns-unreachable"
+
+
+# --- read-only: other processes' sockets -----------------------------------------------------------
+
+_HOLDER = """
+import ctypes, os, socket, sys
+libc = ctypes.CDLL(None, use_errno=True)
+with open(sys.argv[2], "w") as procs:  # into the net_cls group before the socket is made
+    procs.write(str(os.getpid()))
+fd = os.open(sys.argv[1], os.O_RDONLY)
+assert libc.setns(fd, 0x40000000) == 0
+os.close(fd)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+print(s.fileno(), flush=True)
+for line in sys.stdin:
+    s.sendto(b"x", ("127.0.0.1", 9))
+    print("sent", flush=True)
+"""
+
+
+class NetClsSocket:
+    """A process in a cgroup-v1 net_cls group (classid 0x100001) with a UDP socket in a namespace
+    of ours, whose iptables counts the packets that still carry that classid."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.netns = lab.netns("cls")
+        lab.ip("-n", self.netns, "link", "set", "lo", "up")
+        self.mount = os.path.join(lab.tmpdir, "net_cls")
+        os.mkdir(self.mount)
+        result = subprocess.run(["mount", "-t", "cgroup", "-o", "net_cls", lab.prefix, self.mount],
+                                capture_output=True, check=False)
+        if result.returncode != 0:
+            os.rmdir(self.mount)
+            pytest.skip(f"cannot mount a net_cls hierarchy here: {result.stderr.decode().strip()}")
+        self.group = os.path.join(self.mount, lab.prefix)
+        os.mkdir(self.group)
+        with open(os.path.join(self.group, "net_cls.classid"), "w") as handle:
+            handle.write("0x100001")
+        self.iptables("-A", "OUTPUT", "-m", "cgroup", "--cgroup", "0x100001", "-j", "ACCEPT")
+        self.process: Optional[subprocess.Popen[str]] = subprocess.Popen(
+            [sys.executable, "-c", _HOLDER, f"/run/netns/{self.netns}", os.path.join(self.group, "cgroup.procs")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.fd = int(self.process.stdout.readline())
+
+    def iptables(self, *args: str) -> str:
+        result = subprocess.run(["ip", "netns", "exec", self.netns, "iptables", *args], capture_output=True,
+                                text=True, check=False)
+        if result.returncode != 0:
+            pytest.skip(f"iptables -m cgroup does not work here: {result.stderr.strip()}")
+        return result.stdout
+
+    def matched_after_send(self) -> int:
+        assert self.process is not None and self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+        assert self.process.stdout.readline().strip() == "sent"
+        counters = self.iptables("-L", "OUTPUT", "-v", "-x", "-n").splitlines()
+        return int(counters[2].split()[0])
+
+    def close(self) -> None:
+        if self.process is not None:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+            self.process.wait(timeout=10)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            self.process = None
+        if os.path.isdir(self.group):
+            os.rmdir(self.group)
+        subprocess.run(["umount", self.mount], check=False)
+        if os.path.isdir(self.mount):
+            os.rmdir(self.mount)
+
+
+def test_a_default_run_leaves_other_processes_sockets_alone(lab: Lab) -> None:
+    """pidfd_getfd on a socket re-tags it with the caller's net_cls classid (__receive_sock), and
+    an `iptables -m cgroup` rule stops matching it. A default run must not do that; --sockets does
+    (documented), which shows the test can tell."""
+    tagged = NetClsSocket(lab)
+    try:
+        assert tagged.matched_after_send() == 1
+        vethpeer.scan()
+        result = run_cli("list", "--json")
+        assert result.returncode == 0, result.stderr
+        assert tagged.matched_after_send() == 2, "a default run re-tagged another process's socket"
+        vethpeer.scan(sockets=True)  # opt-in: looks inside sockets, with the documented side effect
+        assert tagged.matched_after_send() == 2, "the test cannot see a re-tag"
+    finally:
+        tagged.close()
+
+
+def test_hubless_identical_wiring_is_exact(lab: Lab) -> None:
+    """A lab of namespace-to-namespace links only, every pair with the same ifindexes and ids and
+    no namespace shared: all pairs right (the question count is checked on the simulated kernel,
+    the time by bench_scale.py --shape hubless)."""
+    count = 60
+    names = [lab.name(f"h{i}") for i in range(2 * count)]
+    script = os.path.join(lab.tmpdir, "hubless")
+    with open(script, "w") as handle:
+        for name in names:
+            handle.write(f"netns add {name}\n")
+        for i in range(count):
+            handle.write(f"link add eth1 netns {names[2 * i]} type veth peer name eth1 netns {names[2 * i + 1]}\n")
+    lab.namespaces.extend(names)
+    lab.ip("-batch", script)
+    topology = vethpeer.scan()
+    for i in range(count):
+        ref = only(topology, "eth1", ns_named(topology, names[2 * i]))
+        assert peer_name(topology, ref) == (names[2 * i + 1], "eth1")
