@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import pytest
 
@@ -19,20 +19,28 @@ from vethpeer import netlink
 pytestmark = pytest.mark.live
 
 
-def _records(result: Any) -> List[netlink.LinkRecord]:
-    return list(result.records) if hasattr(result, "records") else list(result)
+def cookie_of(netns: str) -> Optional[int]:
+    from vethpeer import ops
+
+    fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+    try:
+        return ops.netns_fd_cookie(fd)
+    finally:
+        os.close(fd)
 
 
-def hook_after_dump(monkeypatch: pytest.MonkeyPatch, names: set,
+def hook_after_dump(monkeypatch: pytest.MonkeyPatch, netns: Sequence[str],
                     action: Callable[[], None], every: bool = False) -> List[int]:
-    """Run ``action`` right after a link dump that contains one of ``names`` (the first such dump
-    only, unless ``every``): a change made exactly between the reads of two namespaces."""
+    """Run ``action`` right after the links of one of ``netns`` are dumped (the first such dump
+    only, unless ``every``): a change made exactly between the reads of two namespaces. (A busy
+    host may hold other namespaces with the same link names: they are told apart by cookie.)"""
     original = netlink.Channel.dump_links
+    cookies = {cookie_of(name) for name in netns}
     calls: List[int] = []
 
     def dump_links(self: netlink.Channel) -> Any:
         result = original(self)
-        if (every or not calls) and {r.name for r in _records(result)} & names:
+        if (every or not calls) and self.cookie() in cookies:
             calls.append(1)
             action()
         return result
@@ -62,7 +70,7 @@ def test_a_pair_rewired_between_two_reads_is_never_reported(lab: Lab, monkeypatc
     """The issue's churn, made deterministic: the rewiring happens right after the first of A and
     B is read. The old code reported X <-> Z, a pair that never existed."""
     names = _rewire_world(lab)
-    calls = hook_after_dump(monkeypatch, {b"X", b"Y"}, lambda: _rewire(lab, names))
+    calls = hook_after_dump(monkeypatch, [names["A"], names["B"]], lambda: _rewire(lab, names))
     topology = vethpeer.scan()
     assert calls, "the hook never ran"
     a, b, c, d = (ns_named(topology, names[key]) for key in "ABCD")
@@ -88,7 +96,7 @@ def test_ends_that_never_stop_changing_are_reported_as_changing(lab: Lab, monkey
         lab.ip("-n", names["A"], "link", "add", "X", "index", "10", "type", "veth", "peer", "name", "Y",
                "index", "20", "netns", names["B"])
 
-    hook_after_dump(monkeypatch, {b"X"}, flip, every=True)
+    hook_after_dump(monkeypatch, [names["A"]], flip, every=True)
     topology = vethpeer.scan()
     a = ns_named(topology, names["A"])
     x = only(topology, "X", a)
@@ -158,17 +166,11 @@ def test_a_namespace_that_does_not_answer_is_reported_and_skipped(lab: Lab, monk
 
     def dump_links(self: netlink.Channel) -> Any:
         result = original(self)
-        if b"eth0" in {r.name for r in _records(result)} and self.cookie() == mute_cookie[0]:
+        if self.cookie() == mute_cookie:
             raise netlink.NetlinkTimeout(110, "no answer within 2 s")
         return result
 
-    from vethpeer import ops
-
-    fd = os.open(f"/run/netns/{quiet}", os.O_RDONLY)
-    try:
-        mute_cookie = [ops.netns_fd_cookie(fd)]
-    finally:
-        os.close(fd)
+    mute_cookie = cookie_of(quiet)
     monkeypatch.setattr(netlink.Channel, "dump_links", dump_links)
     topology = vethpeer.scan()
     assert "no answer" in (ns_named(topology, quiet).error or "")

@@ -38,6 +38,9 @@ REREADS = 3
 
 _FOREVER = 1 << 62
 
+#: Reasons that may be an artefact of reading while things changed.
+_RETRY = frozenset(("peer-missing", "unproven", "peer-gone", "peer-netns-unreachable"))
+
 
 def _enter_error(error: OSError) -> str:
     if error.errno == errno.EPERM:
@@ -427,8 +430,8 @@ class _Reader:
 
     # -- confirming -----------------------------------------------------------------------------
     def confirm(self, pairing: Pairing) -> Tuple[Set[EndKey], List[Tuple[int, int]]]:
-        """The ends of pairs that cannot be shown to have held at one moment, and the groups of
-        namespaces worth reading again (together) for another try."""
+        """The ends that cannot be shown to have held at one moment (those of pairs, and unpaired
+        ones seen changing), and the groups of namespaces worth reading again together."""
         watched = [ns for ns in self.open.values() if ns.watching and ns.channel is not None]
         poller = select.poll()
         by_fd: Dict[int, _Namespace] = {}
@@ -457,20 +460,31 @@ class _Reader:
             if not held:
                 bad.update((key, other))
                 groups[(min(a.inode, b.inode), max(a.inode, b.inode))] = None
-        # Ends the kernel could not pair while something around them changed: reading again may pair
-        # them (a peer that was still being made, one that moved in).
+        # Ends the kernel could not pair while they, or where they point, changed: reading again may
+        # pair them (a peer still being made, one that moved in), and if they never settle they
+        # are ``changing``, not a verdict about their peer.
+        changed = [ns.inode for ns in self.nss.values() if ns.taint or ns.overflow]
         for key, (reason, _detail) in pairing.final.items():
-            if reason not in ("peer-missing", "unproven", "peer-gone"):
+            if reason not in _RETRY:
                 continue
             ns = self.nss[key[0]]
             link = ns.by_index.get(key[1])
+            if link is None:
+                continue
             target = None
-            if link is not None and link.link_netnsid is not None:
+            if link.link_netnsid is not None:
                 target = pairing.rev.get(ns.inode, {}).get(link.link_netnsid)
-            other_ns = self.nss.get(target) if target is not None else None
-            if ns.taint or ns.overflow or (other_ns is not None and (other_ns.taint or other_ns.overflow)):
-                group = (ns.inode, target if target is not None else ns.inode)
-                groups[(min(group), max(group))] = None
+            peer_ns = self.nss.get(target) if target is not None else None
+            if peer_ns is not None:
+                peer_index = link.link if link.link is not None else link.ifindex
+                if not (key[1] in ns.taint or ns.overflow or peer_index in peer_ns.taint or peer_ns.overflow):
+                    continue
+                bad.add(key)
+                groups[(min(ns.inode, peer_ns.inode), max(ns.inode, peer_ns.inode))] = None
+            elif key[1] in ns.taint or ns.overflow:
+                bad.add(key)
+                for inode in changed:
+                    groups[(min(ns.inode, inode), max(ns.inode, inode))] = None
         return bad, list(groups)
 
     def reread(self, groups: Sequence[Tuple[int, int]]) -> None:
