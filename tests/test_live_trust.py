@@ -290,3 +290,23 @@ def test_hubless_identical_wiring_is_exact(lab: Lab) -> None:
     for i in range(count):
         ref = only(topology, "eth1", ns_named(topology, names[2 * i]))
         assert peer_name(topology, ref) == (names[2 * i + 1], "eth1")
+
+
+def test_a_peer_that_may_be_held_by_a_socket_names_the_option(lab: Lab) -> None:
+    """Sockets are looked inside only when asked: an end whose peer's namespace is held only by
+    another process's socket says so, and names --sockets; with it, the pair is found."""
+    name = lab.netns("sock")
+    host_end = lab.link_name("sk")
+    lab.veth(host_end, None, "eth0", name)
+    lab.holder("socket", f"/run/netns/{name}")
+    lab.forget_name(name)
+    topology = vethpeer.scan()
+    root = topology.root
+    assert root is not None
+    item = topology.unresolved_of(only(topology, host_end, root))
+    assert item is not None and item.reason == "peer-netns-unreachable"
+    assert "--sockets" in item.detail
+    topology = vethpeer.scan(sockets=True)
+    root = topology.root
+    assert root is not None
+    assert topology.peer_of(only(topology, host_end, root)) is not None

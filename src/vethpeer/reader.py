@@ -104,8 +104,9 @@ class Reading(NamedTuple):
 
 
 class _Reader:
-    def __init__(self, discovery: Discovery, addresses: bool, room: int) -> None:
+    def __init__(self, discovery: Discovery, addresses: bool, room: int, sockets_searched: bool = True) -> None:
         self.discovery = discovery
+        self.sockets_searched = sockets_searched
         self.addresses = addresses
         #: File descriptors this reader may hold at once: open channels plus temporary namespace fds.
         self.room = max(8, room)
@@ -551,7 +552,7 @@ class _Reader:
             else:
                 hints.append(answer)
         return Snapshot(tuple(records), tuple(nsids), tuple(vias), tuple(hints), self.discovery.root_source,
-                        tuple(warnings), tuple(sorted(set(changing))))
+                        tuple(warnings), tuple(sorted(set(changing))), self.sockets_searched)
 
 
 def _positive(answer: Answer) -> bool:
@@ -564,12 +565,14 @@ def _positive(answer: Answer) -> bool:
     return False  # a link's attributes can change
 
 
-def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True, room: int = 1 << 20) -> Reading:
+def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True, room: int = 1 << 20,
+         sockets_searched: bool = True) -> Reading:
     """Dump every namespace of ``discovery`` and gather the nsid answers pairing needs.
 
-    ``room`` is how many file descriptors the reader may hold at once.
+    ``room`` is how many file descriptors the reader may hold at once; ``sockets_searched`` says
+    whether discovery looked inside other processes' sockets (unresolved ends mention it if not).
     """
-    reader = _Reader(discovery, addresses, room)
+    reader = _Reader(discovery, addresses, room, sockets_searched)
     try:
         reader.read_all()
         if not pair:

@@ -129,6 +129,7 @@ class Pairing:
         self._no_ends: List[_End] = []
         self.cross_count: Dict[int, int] = {}
         self.changing: Set[EndKey] = set(snapshot.changing)
+        self.sockets_searched = snapshot.sockets_searched
         #: Ends whose peer is found from their side, waiting for the peer's side to confirm:
         #: end -> (peer namespace, end's namespace), the question that confirms it.
         self.pending: Dict[EndKey, Tuple[int, int]] = {}
@@ -362,6 +363,9 @@ class Pairing:
                   f"ifindex {end.ifindex}")
         if self.unreadable:
             detail += f" ({self.unreadable} namespaces could not be read)"
+        if not self.sockets_searched:
+            detail += ("; it may be held only by another process's socket, which is searched only "
+                       "with --sockets")
         return detail
 
     def _plan_candidates(self, end: _End, group: Sequence[_End], out: Set[Question]) -> None:

@@ -31,7 +31,7 @@ def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, socket
         found = discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets, keep_fds=room // 2)
         try:
             kept = sum(1 for ns in found.namespaces if ns.fd is not None)
-            return reader.read(found, addresses=addresses, room=room - kept)
+            return reader.read(found, addresses=addresses, room=room - kept, sockets_searched=sockets)
         finally:
             found.close()
     finally:

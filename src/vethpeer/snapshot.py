@@ -72,6 +72,8 @@ class Snapshot(NamedTuple):
     warnings: Tuple[str, ...]
     #: Ends (namespace inode, ifindex) seen changing every time they were read: never paired.
     changing: Tuple[Tuple[int, int], ...] = ()
+    #: Whether other processes' sockets were looked inside for namespaces (``--sockets``).
+    sockets_searched: bool = True
 
 
 # --- JSON form -----------------------------------------------------------------------------------
@@ -159,6 +161,7 @@ def to_json(snapshot: Snapshot) -> Dict[str, Any]:
         "hints": [[h.asker, h.nsid, h.ifindex, None if h.link is None else _link_to_json(h.link)]
                   for h in snapshot.hints],
         "changing": [list(end) for end in snapshot.changing],
+        "sockets_searched": snapshot.sockets_searched,
     }
 
 
@@ -197,6 +200,7 @@ def from_json(data: Dict[str, Any]) -> Snapshot:
             # Added later in version 1: absent from older snapshots.
             changing=tuple((_int(end[0], "changing inode"), _int(end[1], "changing ifindex"))
                            for end in data.get("changing", [])),
+            sockets_searched=data.get("sockets_searched", True) is not False,
         )
     except (KeyError, IndexError, TypeError, AttributeError) as error:
         raise ValueError(f"malformed snapshot: {error!r}") from None
