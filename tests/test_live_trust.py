@@ -310,3 +310,37 @@ def test_a_peer_that_may_be_held_by_a_socket_names_the_option(lab: Lab) -> None:
     root = topology.root
     assert root is not None
     assert topology.peer_of(only(topology, host_end, root)) is not None
+
+
+def test_lost_notifications_in_root_cost_one_more_read_of_root(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the kernel had to drop the root namespace's notifications (a burst on a busy node),
+    every root pair is suspect, but only the root namespace needs reading again: the other ends
+    were watched all along. All pairs are still proven."""
+    from vethpeer import reader
+
+    names = [lab.netns(f"ov{i}") for i in range(5)]
+    for i, name in enumerate(names):
+        lab.veth(lab.link_name(f"o{i}"), None, "eth0", name)
+    cookies = {cookie_of(name): name for name in names}
+    dumps: Dict[str, int] = {}
+    dump = reader._Reader._dump
+    confirm = reader._Reader.confirm
+
+    def counting_dump(self: Any, ns: Any) -> None:
+        dump(self, ns)
+        key = "root" if ns.inode == self.discovery.root_inode else cookies.get(ns.cookie, "")
+        dumps[key] = dumps.get(key, 0) + 1
+
+    def overflow_once(self: Any, pairing: Any) -> Any:
+        if not dumps.get("overflowed"):
+            dumps["overflowed"] = 1
+            self.nss[self.discovery.root_inode].overflow = True
+        return confirm(self, pairing)
+
+    monkeypatch.setattr(reader._Reader, "_dump", counting_dump)
+    monkeypatch.setattr(reader._Reader, "confirm", overflow_once)
+    topology = vethpeer.scan()
+    for i, name in enumerate(names):
+        assert peer_name(topology, only(topology, "eth0", ns_named(topology, name))) == ("root", lab.link_name(f"o{i}"))
+        assert dumps.get(name) == 1, dumps
+    assert dumps["root"] == 2

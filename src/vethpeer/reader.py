@@ -306,18 +306,23 @@ class _Reader:
                     ns.error = "not read: no file descriptor was free for it"
                 return
             batch, pending = pending[:done], pending[done:]
-            for ns in batch:
+            for position, ns in enumerate(batch):
                 if ns.channel is None:
                     continue
                 self._dump(ns)
+                if position % 256 == 255:
+                    self._hear_pinned()
                 if ns.channel is not None and ns.inode not in self.pinned and not _has_cross_ends(ns.links):
                     self._close(ns)
             if pending:
-                # Namespaces watched throughout (the root one) hear of every change on a busy host
-                # while the others are read in windows: read their news as it comes, so that the
-                # kernel never has to drop any (which would make all of their pairs suspect).
-                for inode in self.pinned:
-                    self._take_events(self.nss[inode])
+                self._hear_pinned()
+
+    def _hear_pinned(self) -> None:
+        """Namespaces watched throughout (the root one) hear of every change on a busy host while
+        the others are read: read their news as it comes, so that the kernel never has to drop
+        any (which would make all of their pairs suspect)."""
+        for inode in self.pinned:
+            self._take_events(self.nss[inode])
 
     def read_all(self) -> None:
         first = [self.nss[inode] for inode in sorted(self.pinned)]
@@ -488,19 +493,31 @@ class _Reader:
                     groups[(min(ns.inode, inode), max(ns.inode, inode))] = None
         return bad, list(groups)
 
+    def _clean(self, ns: _Namespace) -> bool:
+        """Watched without a break since its last dump, and nothing in it has changed since."""
+        return ns.channel is not None and ns.watching and not ns.taint and not ns.overflow and ns.error is None
+
     def reread(self, groups: Sequence[Tuple[int, int]]) -> None:
-        """Dump the namespaces of each group again, every group's namespaces watched together."""
+        """Dump the namespaces of each group again so that every group's namespaces are watched
+        together. A namespace that is still watched and clean keeps its dump: a fresh dump of the
+        other side, watched while it still is, proves the pair (a root namespace that lost
+        notifications is dumped again once, not with every namespace paired to it)."""
         self.reread_rounds += 1
         degree: Dict[int, int] = {}
         for group in groups:
             for inode in set(group):
                 degree[inode] = degree.get(inode, 0) + 1
-        # A namespace in several groups stays open across windows, so it is dumped only once.
-        extra = [inode for inode, count in sorted(degree.items(), key=lambda item: -item[1])
-                 if count > 1 and inode not in self.pinned][: max(0, self.room // 4 - len(self.pinned))]
+        members = [self.nss[inode] for inode in degree if inode in self.nss]
+        clean = {ns.inode for ns in members if self._clean(ns)}
+        # Clean ones must stay open while their partners are read; namespaces in several groups
+        # stay open across windows, so each is dumped only once. Both within the room.
+        hold = sorted((inode for inode in degree if inode not in self.pinned),
+                      key=lambda inode: (inode not in clean, -degree[inode]))
+        room_to_hold = max(0, self.room // 3 - len(self.pinned))
+        hold = [inode for inode in hold if inode in clean or degree[inode] > 1][:room_to_hold]
         saved = set(self.pinned)
-        self.pinned.update(extra)
-        done: Set[int] = set()
+        self.pinned.update(hold)
+        done: Set[int] = {inode for inode in clean if inode in self.pinned}
         try:
             window: List[int] = []
             capacity = max(2, (self.room - len(self.pinned)) // 2 - 1)
@@ -517,7 +534,8 @@ class _Reader:
                 window.clear()
 
             for group in groups:
-                need = [inode for inode in dict.fromkeys(group) if inode in self.nss and inode not in window]
+                need = [inode for inode in dict.fromkeys(group)
+                        if inode in self.nss and inode not in window and inode not in done]
                 if len(window) + len(need) > capacity:
                     flush()
                 window.extend(need)
