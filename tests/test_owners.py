@@ -60,6 +60,9 @@ def test_docker_cgroup_v1_cgroupfs_names_containers_from_state_under_the_configu
     (gone,) = found[4026532003]
     assert (gone.kind, gone.name, gone.id) == ("docker", "444444444444", "4" * 64)
     assert gone.how.startswith("cgroup /docker/")
+    # Running but absent from containerd's task list: its cgroup leads to its config.
+    (late,) = found[4026532004]
+    assert (late.name, late.id) == ("late", "7" * 64)
 
 
 def test_docker_host_network_container_is_named_on_the_root_namespace() -> None:
@@ -75,6 +78,14 @@ def test_docker_cgroup_v2_systemd_driver_and_a_truncated_config() -> None:
     (broken,) = found[4026532102]
     assert (broken.name, broken.id) == ("666666666666", "6" * 64)
     assert "docker-" in broken.how and ".scope" in broken.how
+
+
+def test_kubelet_pod_through_cri_dockerd_is_named_as_a_pod_before_its_containers() -> None:
+    pod, pause, app = owners_of("docker-v2-systemd")[4026532103]
+    assert (pod.kind, pod.name, pod.id) == ("pod", "default/web", "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c")
+    assert (pod.get("containers"), pod.get("runtime")) == ("nginx", "docker")
+    assert (pause.kind, app.kind) == ("docker", "docker")
+    assert app.get("network") == "container:" + pause.name
 
 
 # -- Kubernetes ----------------------------------------------------------------------------

@@ -32,8 +32,9 @@ def decode(raw: bytes) -> str:
 def normpath(path: str) -> str:
     """A runtime's path as the mount table shows it: /var/run is a symlink to /run on every
     distribution that has both, and runtimes write either spelling."""
-    path = os.path.normpath(path) if path else path
-    if path == "/var/run" or path.startswith("/var/run/"):
+    if "//" in path or "/." in path or path.endswith("/"):
+        path = os.path.normpath(path)
+    if path.startswith("/var/run") and (len(path) == 8 or path[8] == "/"):
         return path[4:]
     return path
 
@@ -78,19 +79,21 @@ class Host:
         except (OSError, ValueError):  # ValueError: a NUL in a name taken from a state file
             return None
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > cap:
                 return None
-            chunks: List[bytes] = []
-            size = 0
-            while True:
+            # One read for a file whose size is known: asking for a byte more than it has and
+            # getting less proves the end. /proc files say 0 and are read in a loop.
+            chunk = os.read(fd, info.st_size + 1 if info.st_size else min(cap + 1, 1 << 16))
+            if info.st_size and len(chunk) <= info.st_size:
+                return chunk
+            chunks: List[bytes] = [chunk]
+            size = len(chunk)
+            while chunk and size <= cap:
                 chunk = os.read(fd, min(cap + 1 - size, 1 << 20))
-                if not chunk:
-                    break
                 chunks.append(chunk)
                 size += len(chunk)
-                if size > cap:
-                    return None
-            return b"".join(chunks)
+            return None if size > cap else b"".join(chunks)
         except OSError:
             return None
         finally:

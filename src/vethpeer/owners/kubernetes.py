@@ -22,7 +22,7 @@ from typing import Dict, List, NamedTuple, Optional, Set, Tuple
 
 from . import storage
 from .base import Owner, Scan, pairs
-from .host import CAP_JSON, Host, parse_json, read_int
+from .host import CAP_JSON, parse_json, read_int
 
 TASK_DIRS = (
     "/run/containerd/io.containerd.runtime.v2.task",
@@ -63,18 +63,24 @@ class Pod(NamedTuple):
     uid: Optional[str]
 
 
-def _tasks(host: Host) -> List[Task]:
+def _tasks(scan: Scan) -> List[Task]:
+    host = scan.host
     found: List[Task] = []
     for base in TASK_DIRS:
         for namespace in host.listdir(base):
+            if namespace == "moby":  # Docker's own tasks, named from Docker's state
+                continue
             for task in host.listdir(f"{base}/{namespace}"):
                 if not _TASK_ID.fullmatch(task):
                     continue
                 spec = parse_json(host.read(f"{base}/{namespace}/{task}/config.json", CAP_JSON))
                 if spec is None:
                     continue
-                pid = read_int(host.read(f"{base}/{namespace}/{task}/init.pid"))
-                found.append((namespace, task, storage.annotations_of(spec), storage.spec_netns(spec), pid))
+                netns = storage.spec_netns(spec)
+                pid = None
+                if scan.inode_of_path(netns) is None:  # the pid is only needed when the path says nothing
+                    pid = read_int(host.read(f"{base}/{namespace}/{task}/init.pid"))
+                found.append((namespace, task, storage.annotations_of(spec), netns, pid))
     return found
 
 
@@ -82,7 +88,7 @@ def read_members(scan: Scan) -> Tuple[List[Member], List[Task]]:
     """Pod members from containerd and CRI-O, and the plain (non-Kubernetes) containerd tasks."""
     members: List[Member] = []
     plain: List[Task] = []
-    for namespace, task, notes, netns, pid in _tasks(scan.host):
+    for namespace, task, notes, netns, pid in _tasks(scan):
         kind = notes.get(CRI + "container-type")
         if kind in ("sandbox", "container"):
             sandbox = notes.get(CRI + "sandbox-id") or task
@@ -94,7 +100,7 @@ def read_members(scan: Scan) -> Tuple[List[Member], List[Task]]:
                     notes.get(CRI + "container-name"), netns, pid, "containerd",
                 )
             )
-        elif namespace != "moby":  # moby: Docker's own tasks, named from Docker's state
+        else:
             plain.append((namespace, task, notes, netns, pid))
     for stored in storage.read_all(scan):
         notes = stored.annotations

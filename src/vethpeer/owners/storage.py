@@ -115,22 +115,27 @@ def read_all(scan: Scan) -> List[Stored]:
                     continue
                 seen.add(cid)
                 names = item.get("names")
-                found.append(_stored(host, cid, graph, run, driver_dir, uid, names, item.get("metadata")))
+                found.append(_stored(scan, cid, graph, run, driver_dir, uid, names, item.get("metadata")))
     scan.memo["storage"] = found
     return found
 
 
 def _stored(
-    host: Host, cid: str, graph: str, run: str, driver_dir: str, uid: Optional[int], names: Any, metadata: Any
+    scan: Scan, cid: str, graph: str, run: str, driver_dir: str, uid: Optional[int], names: Any, metadata: Any
 ) -> Stored:
+    host = scan.host
     spec = None
+    for base in (graph, run):
+        spec = parse_json(host.read(f"{base}/{driver_dir}/{cid}/userdata/config.json", CAP_JSON))
+        if spec is not None:
+            break
+    netns = spec_netns(spec) if spec is not None else None
     pid = None
-    for base in (run, graph):
-        userdata = f"{base}/{driver_dir}/{cid}/userdata"
-        if spec is None:
-            spec = parse_json(host.read(f"{userdata}/config.json", CAP_JSON))
-        if pid is None:
-            pid = read_int(host.read(f"{userdata}/pidfile"))
+    if scan.inode_of_path(netns) is None:  # the pid is only needed when the path says nothing
+        for base in (run, graph):
+            pid = read_int(host.read(f"{base}/{driver_dir}/{cid}/userdata/pidfile"))
+            if pid is not None:
+                break
     clean = tuple(n for n in names if isinstance(n, str) and n) if isinstance(names, list) else ()
     if not clean and isinstance(metadata, str):  # CRI-O keeps the name in the metadata blob
         meta = parse_json(metadata.encode("utf-8", "surrogateescape"))
@@ -140,4 +145,4 @@ def _stored(
     manager = annotations.get("io.container.manager")
     if manager is None and spec is not None:
         manager = "libpod" if any(k.startswith("io.podman.") for k in annotations) else None
-    return Stored(cid, clean, uid, manager, annotations, spec_netns(spec) if spec is not None else None, pid)
+    return Stored(cid, clean, uid, manager, annotations, netns, pid)

@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT_NS = 4026531840
+TASKS = "/run/containerd/io.containerd.runtime.v2.task"
 
 
 def write(case: str, path: str, content: Any) -> None:
@@ -137,6 +138,7 @@ HOSTNET = "1111111111111111111111111111111111111111111111111111111111111111"
 NONE = "2222222222222222222222222222222222222222222222222222222222222222"
 OLD = "3333333333333333333333333333333333333333333333333333333333333333"
 GONE = "4444444444444444444444444444444444444444444444444444444444444444"
+LATE = "7777777777777777777777777777777777777777777777777777777777777777"
 
 
 def docker_v1_cgroupfs() -> None:
@@ -152,12 +154,18 @@ def docker_v1_cgroupfs() -> None:
     # Stopped, its old sandbox path now someone else's: must name nothing.
     docker_container(case, root, OLD, "old", 0, "/var/run/docker/netns/a1b2c3d4e5f6", running=False)
     write(case, f"{root}/containers/not-a-container-id/config.v2.json", "{}")
+    # Running, but with no task directory in the usual place (dockerd's own containerd).
+    docker_container(case, root, LATE, "late", 4800, "/var/run/docker/netns/0badc0ffee00")
+    # containerd's task directories: what runs ("old" has none: its config is not even read).
+    for cid in (WEB, SIDE, HOSTNET, NONE, GONE):
+        write(case, f"{TASKS}/moby/{cid}/init.pid", "1")
     proc(case, 4063, "nginx", v1(f"/docker/{WEB}"), 4040)
     proc(case, 4306, "sidecar", v1(f"/docker/{SIDE}"), 4290)
     proc(case, 4400, "hostnet", v1(f"/docker/{HOSTNET}"), 4390)
     proc(case, 4500, "sleep", v1(f"/docker/{NONE}"), 4490)
     # A container whose state directory is gone (data root moved): named by its cgroup.
     proc(case, 4700, "redis-server", v1(f"/docker/{GONE}"), 4690)
+    proc(case, 4800, "late", v1(f"/docker/{LATE}"), 4790)
     proc(case, 3828, "dockerd", v1("/"), 1, ["/usr/bin/dockerd"])
     namespaces(case, [
         {"inode": ROOT_NS, "root": True, "paths": ["/run/docker/netns/default"], "pids": [1, 3828, 4400]},
@@ -165,6 +173,7 @@ def docker_v1_cgroupfs() -> None:
          "holder_pids": [3828]},
         {"inode": 4026532002, "paths": ["/run/docker/netns/a1b2c3d4e5f6"], "pids": [4500], "holder_pids": [3828]},
         {"inode": 4026532003, "pids": [4700]},
+        {"inode": 4026532004, "paths": ["/run/docker/netns/0badc0ffee00"], "pids": [4800]},
     ])
 
 
@@ -172,10 +181,25 @@ API = "5555555555555555555555555555555555555555555555555555555555555555"
 BROKEN = "6666666666666666666666666666666666666666666666666666666666666666"
 
 
+KPAUSE = "8" * 64
+KAPP = "9" * 64
+KUID = "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c"
+
+
 def docker_v2_systemd() -> None:
     case = "docker-v2-systemd"
     root = "/var/lib/docker"
     docker_container(case, root, API, "api", 7001, "/var/run/docker/netns/5f0e1d2c3b4a")
+    # A kubelet pod through cri-dockerd: the pod's labels on a sandbox container and its app.
+    pod = {"io.kubernetes.pod.name": "web", "io.kubernetes.pod.namespace": "default", "io.kubernetes.pod.uid": KUID}
+    docker_container(case, root, KPAUSE, f"k8s_POD_web_default_{KUID}_0", 7201, "/var/run/docker/netns/c0ffee000001",
+                     labels={**pod, "io.kubernetes.docker.type": "podsandbox"})
+    docker_container(case, root, KAPP, f"k8s_nginx_web_default_{KUID}_0", 7211, "",
+                     network_mode=f"container:{KPAUSE}",
+                     labels={**pod, "io.kubernetes.container.name": "nginx", "io.kubernetes.docker.type": "container"})
+    slice_ = f"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{KUID.replace('-', '_')}.slice"
+    proc(case, 7201, "pause", [f"0::{slice_}/docker-{KPAUSE}.scope"], 7190)
+    proc(case, 7211, "nginx", [f"0::{slice_}/docker-{KAPP}.scope"], 7200)
     # Cut off mid-write: its owner comes from the cgroup only.
     text = json.dumps(docker_config(BROKEN, "worker", 7101, "/var/run/docker/netns/0a9b8c7d6e5f"),
                       separators=(",", ":"))
@@ -186,6 +210,7 @@ def docker_v2_systemd() -> None:
         {"inode": ROOT_NS, "root": True, "pids": [1]},
         {"inode": 4026532101, "paths": ["/run/docker/netns/5f0e1d2c3b4a"], "pids": [7001]},
         {"inode": 4026532102, "paths": ["/run/docker/netns/0a9b8c7d6e5f"], "pids": [7101]},
+        {"inode": 4026532103, "paths": ["/run/docker/netns/c0ffee000001"], "pids": [7201, 7211]},
     ])
 
 
@@ -196,7 +221,6 @@ SIDECAR = "c" * 63 + "3"
 LOGGED_UID = "7d3e5b1a-8c2f-4a6e-b9d0-1e2f3a4b5c6d"
 LOGGED_CTR = "d" * 63 + "4"
 PLAIN = "vethpeer-task"
-TASKS = "/run/containerd/io.containerd.runtime.v2.task"
 
 
 def containerd_task(case: str, ns: str, tid: str, annotations: Dict[str, str], netns: Optional[str], pid: int) -> None:
