@@ -239,8 +239,33 @@ def test_process_fallback_and_holder_names() -> None:
     found = identify(facts, host)
     assert found[4026539999] == (process_owner(3828, host),)
     assert found[4026539999][0].name == "pid 3828 (dockerd)"
-    assert found[4026539998][0].name == "pid 4306 (sidecar)"
+    # Held only (an fd, a socket): the holder is not its owner, it is named as a holder.
+    assert 4026539998 not in found
     assert holder_names([4306, 99999, 4306], host) == {4306: "pid 4306 (sidecar)", 99999: "pid 99999"}
+
+
+def test_holders_of_every_namespace_are_looked_at_once() -> None:
+    """dockerd (or a test process) holding sockets in thousands of namespaces: its command line is
+    read once per scan, not once per namespace."""
+    reads: List[Tuple[int, str]] = []
+
+    class Counting(Host):
+        def read_pid(self, pid: int, leaf: str, cap: int = 65536) -> Optional[bytes]:
+            reads.append((pid, leaf))
+            return super().read_pid(pid, leaf, cap)
+
+    facts = [NamespaceFacts(4026540000 + i, (), (), (), (5390, 5290), False) for i in range(50)]
+    run = scan(facts, Counting(str(HOSTS / "lxc")))
+    assert run.failures == []
+    assert len(reads) == len(set(reads)) <= 6
+    # Both monitors hold every one of them: the first holder's container is named.
+    assert {owners[0].name for owners in run.result().values()} == {"c2"}
+    # dockerd's sockets in 50 namespaces: read once, and it owns none of them.
+    reads.clear()
+    facts = [NamespaceFacts(4026540000 + i, (), (), (), (3828,), False) for i in range(50)]
+    run = scan(facts, Counting(str(HOSTS / "docker-v1-cgroupfs")))
+    assert run.result() == {}
+    assert len(reads) == len(set(reads)) <= 3
 
 
 def test_comm_that_is_not_utf8_survives_as_surrogate_escapes(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ Sources look their own state up in it by path or pid; nothing here is read per n
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar, cast
 
 from .host import Host, decode, normpath
 
@@ -51,6 +51,8 @@ class NamespaceFacts(NamedTuple):
     holder_pids: Tuple[int, ...]
     root: bool
 
+
+T = TypeVar("T")
 
 #: Best owner first: a pod before the containers it is made of, anything before a bare process.
 KIND_RANK = {"pod": 0, "process": 9}
@@ -96,6 +98,7 @@ class Scan:
         self._cgroups: Dict[int, Tuple[str, ...]] = {}
         self._cmdlines: Dict[int, Tuple[str, ...]] = {}
         self._ppids: Dict[int, Optional[int]] = {}
+        self._per_pid: Dict[Tuple[str, int], Any] = {}
         #: Reads shared between sources (Podman and CRI-O keep state in the same directories).
         self.memo: Dict[str, Any] = {}
         #: Sources that failed with an unexpected exception: (source, repr). Empty unless a bug.
@@ -184,6 +187,24 @@ class Scan:
                 value = int(fields[1])
         self._ppids[pid] = value
         return value
+
+    def per_pid(self, what: str, pid: int, compute: Callable[[int], T]) -> T:
+        """``compute(pid)``, once per scan: the same holders (dockerd, a monitor) hold many namespaces."""
+        key = (what, pid)
+        if key in self._per_pid:
+            return cast(T, self._per_pid[key])
+        value = compute(pid)
+        self._per_pid[key] = value
+        return value
+
+    def candidates(self, ns: NamespaceFacts) -> List[int]:
+        """Processes that may be a namespace's supervisor: its holders and its processes' parents."""
+        found = list(ns.holder_pids[:PIDS_PER_NAMESPACE])
+        for pid in self.some_pids(ns):
+            parent = self.ppid(pid)
+            if parent is not None and parent not in found:
+                found.append(parent)
+        return found
 
     def some_pids(self, ns: NamespaceFacts) -> Iterable[int]:
         return ns.pids[:PIDS_PER_NAMESPACE]

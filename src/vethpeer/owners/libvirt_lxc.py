@@ -79,7 +79,7 @@ def name_from_cmdline(argv: Sequence[str]) -> Optional[str]:
 def from_processes(ns: NamespaceFacts, scan: Scan) -> List[Owner]:
     for pid in scan.some_pids(ns):
         parent = scan.ppid(pid)
-        name = name_from_cmdline(scan.cmdline(parent)) if parent else None
+        name = scan.per_pid("libvirt-lxc", parent, lambda p: name_from_cmdline(scan.cmdline(p))) if parent else None
         if name:
             return [domain_owner(name, scan, f"libvirt_lxc controller pid {parent}")]
     return []

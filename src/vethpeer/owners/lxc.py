@@ -80,14 +80,13 @@ def _monitor(pid: int, scan: Scan) -> Optional[Owner]:
 
 def from_processes(ns: NamespaceFacts, scan: Scan) -> List[Owner]:
     """The ``[lxc monitor]`` holding the namespace, or the container init's parent."""
-    candidates = list(ns.holder_pids[:8])
-    for pid in scan.some_pids(ns):
-        parent = scan.ppid(pid)
-        if parent is not None and parent not in candidates:
-            candidates.append(parent)
-    for pid in candidates:
-        if scan.cmdline(pid)[:1] and scan.cmdline(pid)[0].startswith("[lxc monitor]"):
-            owner = _monitor(pid, scan)
-            if owner is not None:
-                return [owner]
+    for pid in scan.candidates(ns):
+        owner = scan.per_pid("lxc-monitor", pid, lambda p: _monitor(p, scan) if _is_monitor(p, scan) else None)
+        if owner is not None:
+            return [owner]
     return []
+
+
+def _is_monitor(pid: int, scan: Scan) -> bool:
+    argv = scan.cmdline(pid)
+    return bool(argv) and argv[0].startswith("[lxc monitor]")

@@ -132,13 +132,8 @@ def name_from_cmdline(argv: Sequence[str]) -> Optional[str]:
 
 def from_processes(ns: NamespaceFacts, scan: Scan) -> List[Owner]:
     """The supervisor: a holder of the namespace, or the parent of a process in it."""
-    candidates = list(ns.holder_pids[:8])
-    for pid in scan.some_pids(ns):
-        parent = scan.ppid(pid)
-        if parent is not None and parent not in candidates:
-            candidates.append(parent)
-    for pid in candidates:
-        name = name_from_cmdline(scan.cmdline(pid))
+    for pid in scan.candidates(ns):
+        name = scan.per_pid("nspawn", pid, lambda p: name_from_cmdline(scan.cmdline(p)))
         if name:
             return [machine_owner(name, read_machines(scan).get(name), f"systemd-nspawn pid {pid} command line")]
     return []

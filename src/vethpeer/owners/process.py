@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, Optional
 
-from .base import NamespaceFacts, Owner, Scan
+from .base import Owner, Scan
 from .host import Host, decode
 
 _COMM_CAP = 64  # TASK_COMM_LEN is 16; a bigger file is not a comm
@@ -37,16 +37,10 @@ def holder_names(pids: Iterable[int], host: Host) -> Dict[int, str]:
 
 
 def fallback(scan: Scan) -> None:
-    """Name every namespace nothing else named by its first process, or its first holder."""
+    """Name every namespace nothing else named by its first process. Not by a holder: dockerd,
+    a monitoring agent or vethpeer's own tests hold sockets or fds in namespaces they do not own;
+    holders are shown by ``holder_names`` instead."""
     for ns in scan.unowned():
-        owner = _first(ns, scan.host)
-        if owner is not None:
-            scan.add(ns.inode, owner)
-
-
-def _first(ns: NamespaceFacts, host: Host) -> Optional[Owner]:
-    if ns.pids:
-        return process_owner(ns.pids[0], host)
-    if ns.holder_pids:
-        return process_owner(ns.holder_pids[0], host, "process holding the namespace")
-    return None
+        if ns.pids:
+            pid = ns.pids[0]
+            scan.add(ns.inode, scan.per_pid("process", pid, lambda p: process_owner(p, scan.host)))
