@@ -16,7 +16,7 @@ unreadable or malformed files: a broken file just gives no owner.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from . import docker, kubernetes, libvirt_lxc, lxc, neutron, nspawn, podman
 from .base import KIND_RANK, NamespaceFacts, Owner, Scan
@@ -42,7 +42,9 @@ __all__ = [
 
 StateSource = Callable[[Scan], None]
 CgroupSource = Callable[[str, Scan], Optional[Owner]]
-ProcessSource = Callable[[NamespaceFacts, Scan], List[Owner]]
+#: Whether a process is a container's supervisor (LXC monitor, systemd-nspawn, libvirt_lxc): the
+#: owner of the namespaces it holds or whose processes it parents.
+ProcessSource = Callable[[int, Scan], Optional[Owner]]
 
 
 class Source:
@@ -66,9 +68,9 @@ SOURCES: Tuple[Source, ...] = (
     Source("docker", docker.from_state, docker.from_cgroup),
     Source("kubernetes", kubernetes.from_state, kubernetes.from_cgroup),
     Source("podman", podman.from_state, podman.from_cgroup),
-    Source("lxc", None, lxc.from_cgroup, lxc.from_processes),
-    Source("nspawn", nspawn.from_state, nspawn.from_cgroup, nspawn.from_processes),
-    Source("libvirt-lxc", libvirt_lxc.from_state, libvirt_lxc.from_cgroup, libvirt_lxc.from_processes),
+    Source("lxc", None, lxc.from_cgroup, lxc.from_process),
+    Source("nspawn", nspawn.from_state, nspawn.from_cgroup, nspawn.from_process),
+    Source("libvirt-lxc", libvirt_lxc.from_state, libvirt_lxc.from_cgroup, libvirt_lxc.from_process),
     Source("neutron", neutron.from_state),
 )
 
@@ -113,8 +115,13 @@ def _cgroup_pass(run: Scan) -> None:
 
 
 def _process_pass(run: Scan) -> None:
-    finders = [s.process for s in SOURCES if s.process is not None]
+    judges = [s.process for s in SOURCES if s.process is not None]
+    verdicts: Dict[int, Optional[Owner]] = {}
     for ns in run.unowned():
-        for finder in finders:
-            for owner in finder(ns, run):
+        for pid in run.candidates(ns):
+            if pid not in verdicts:
+                verdicts[pid] = next((o for o in (judge(pid, run) for judge in judges) if o is not None), None)
+            owner = verdicts[pid]
+            if owner is not None:
                 run.add(ns.inode, owner)
+                break

@@ -53,6 +53,7 @@ class NamespaceFacts(NamedTuple):
 
 
 T = TypeVar("T")
+_MISSING = object()
 
 #: Best owner first: a pod before the containers it is made of, anything before a bare process.
 KIND_RANK = {"pod": 0, "process": 9}
@@ -191,8 +192,9 @@ class Scan:
     def per_pid(self, what: str, pid: int, compute: Callable[[int], T]) -> T:
         """``compute(pid)``, once per scan: the same holders (dockerd, a monitor) hold many namespaces."""
         key = (what, pid)
-        if key in self._per_pid:
-            return cast(T, self._per_pid[key])
+        value = self._per_pid.get(key, _MISSING)
+        if value is not _MISSING:
+            return cast(T, value)
         value = compute(pid)
         self._per_pid[key] = value
         return value

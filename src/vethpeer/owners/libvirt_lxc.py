@@ -13,9 +13,9 @@ from __future__ import annotations
 import html
 import os
 import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
-from .base import NamespaceFacts, Owner, Scan, systemd_unescape
+from .base import Owner, Scan, systemd_unescape
 
 STATE = "/run/libvirt/lxc"
 _INIT = re.compile(r"<init\s+pid=['\"](\d+)['\"]")
@@ -76,10 +76,7 @@ def name_from_cmdline(argv: Sequence[str]) -> Optional[str]:
     return None
 
 
-def from_processes(ns: NamespaceFacts, scan: Scan) -> List[Owner]:
-    for pid in scan.some_pids(ns):
-        parent = scan.ppid(pid)
-        name = scan.per_pid("libvirt-lxc", parent, lambda p: name_from_cmdline(scan.cmdline(p))) if parent else None
-        if name:
-            return [domain_owner(name, scan, f"libvirt_lxc controller pid {parent}")]
-    return []
+def from_process(pid: int, scan: Scan) -> Optional[Owner]:
+    """The ``libvirt_lxc`` controller: the parent of its container's init."""
+    name = name_from_cmdline(scan.cmdline(pid))
+    return domain_owner(name, scan, f"libvirt_lxc controller pid {pid}") if name else None

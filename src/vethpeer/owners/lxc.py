@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import List, Optional, Tuple
 
-from .base import NamespaceFacts, Owner, Scan, pairs
+from .base import Owner, Scan, pairs
 
 LXC_PATH = "/var/lib/lxc"
 LXD_PATHS = ("/var/snap/lxd/common/lxd/containers", "/var/lib/lxd/containers", "/var/lib/incus/containers")
@@ -78,15 +78,7 @@ def _monitor(pid: int, scan: Scan) -> Optional[Owner]:
     return None
 
 
-def from_processes(ns: NamespaceFacts, scan: Scan) -> List[Owner]:
-    """The ``[lxc monitor]`` holding the namespace, or the container init's parent."""
-    for pid in scan.candidates(ns):
-        owner = scan.per_pid("lxc-monitor", pid, lambda p: _monitor(p, scan) if _is_monitor(p, scan) else None)
-        if owner is not None:
-            return [owner]
-    return []
-
-
-def _is_monitor(pid: int, scan: Scan) -> bool:
-    argv = scan.cmdline(pid)
-    return bool(argv) and argv[0].startswith("[lxc monitor]")
+def from_process(pid: int, scan: Scan) -> Optional[Owner]:
+    """An ``[lxc monitor]``: it holds its container's namespace and is the container init's parent."""
+    # _monitor also knows one by its cgroup, lxc.monitor.<name>, when its title was not rewritten.
+    return _monitor(pid, scan)

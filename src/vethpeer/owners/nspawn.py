@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
-from .base import NamespaceFacts, Owner, Scan, pairs, systemd_unescape
+from .base import Owner, Scan, pairs, systemd_unescape
 from .host import read_int
 
 MACHINES = "/run/systemd/machines"
@@ -130,10 +130,9 @@ def name_from_cmdline(argv: Sequence[str]) -> Optional[str]:
     return None
 
 
-def from_processes(ns: NamespaceFacts, scan: Scan) -> List[Owner]:
-    """The supervisor: a holder of the namespace, or the parent of a process in it."""
-    for pid in scan.candidates(ns):
-        name = scan.per_pid("nspawn", pid, lambda p: name_from_cmdline(scan.cmdline(p)))
-        if name:
-            return [machine_owner(name, read_machines(scan).get(name), f"systemd-nspawn pid {pid} command line")]
-    return []
+def from_process(pid: int, scan: Scan) -> Optional[Owner]:
+    """A ``systemd-nspawn`` supervisor: it holds its machine's namespace and parents its init."""
+    name = name_from_cmdline(scan.cmdline(pid))
+    if not name:
+        return None
+    return machine_owner(name, read_machines(scan).get(name), f"systemd-nspawn pid {pid} command line")
