@@ -106,6 +106,10 @@ def test_kubelet_pods_on_containerd(case: str) -> None:
     # A plain containerd task (no Kubernetes annotations) in a cni- namespace.
     (task,) = found[4026532203]
     assert (task.kind, task.name, task.get("namespace")) == ("containerd", "vethpeer-task", "default")
+    # One whose namespace runc made (no path in the spec): init.pid ties it.
+    (adhoc,) = found[4026532204]
+    assert (adhoc.kind, adhoc.name, adhoc.id) == ("containerd", "adhoc-web", "adhoc")
+    assert adhoc.how == "containerd task init.pid"
 
 
 def test_kubelet_pod_on_cri_o() -> None:
@@ -119,6 +123,7 @@ def test_kubelet_pod_on_cri_o() -> None:
 def test_rootless_podman_container_from_the_users_storage() -> None:
     (ctr,) = owners_of("podman-rootless")[4026532401]
     assert (ctr.kind, ctr.name, ctr.get("rootless_uid")) == ("podman", "alice-web", "1000")
+    assert ctr.how == "storage userdata pidfile"  # its netns bind mount is not in the host's mount table
 
 
 def test_podman_pod_name_from_the_state_database_and_infra_last() -> None:

@@ -145,6 +145,17 @@ class Scan:
             return self.by_pid.get(int(parts[2]))
         return None
 
+    def inode_of_pid(self, pid: Optional[int], container_id: str) -> Optional[int]:
+        """The namespace of a pid a runtime recorded (a pid file, State.Pid), if that process's
+        cgroup still names the container: a stale or torn pid file must not hand the container
+        to whatever process has the number now (pid 1 above all)."""
+        if pid is None:
+            return None
+        inode = self.by_pid.get(pid)
+        if inode is None or not container_id:
+            return None
+        return inode if any(container_id in path for path in self.cgroups(pid)) else None
+
     # -- /proc, cached -----------------------------------------------------------------------
 
     def cgroups(self, pid: int) -> Tuple[str, ...]:

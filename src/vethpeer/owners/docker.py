@@ -186,7 +186,7 @@ def _place(scan: Scan, root: str, containers: Dict[str, Container], container: C
     if inode is not None:
         scan.add(inode, owner(container, "config.v2.json SandboxKey"))
         return inode
-    inode = scan.by_pid.get(container.pid) if container.pid is not None else None
+    inode = scan.inode_of_pid(container.pid, container.id)
     if inode is None:
         return None
     network = None

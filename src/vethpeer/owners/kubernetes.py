@@ -190,7 +190,7 @@ def from_state(scan: Scan) -> None:
         inode = scan.inode_of_path(netns)
         how = "containerd task spec netns path"
         if inode is None and pid is not None:
-            inode, how = scan.by_pid.get(pid), "containerd task init.pid"
+            inode, how = scan.inode_of_pid(pid, task), "containerd task init.pid"
         name = notes.get("nerdctl/name") or task
         scan.add(inode, Owner("containerd", name, task, (("namespace", namespace),), how))
 
@@ -202,8 +202,9 @@ def _locate(scan: Scan, group: List[Member]) -> Tuple[Optional[int], str]:
             what = "sandbox" if member.is_sandbox else "container"
             return inode, f"{member.runtime} {what} spec netns path {member.netns}"
     for member in group:
-        if member.pid is not None and member.pid in scan.by_pid:
-            return scan.by_pid[member.pid], f"{member.runtime} {'sandbox' if member.is_sandbox else 'container'} pid"
+        inode = scan.inode_of_pid(member.pid, member.id)
+        if inode is not None:
+            return inode, f"{member.runtime} {'sandbox' if member.is_sandbox else 'container'} pid"
     return None, ""
 
 

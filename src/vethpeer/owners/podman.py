@@ -82,7 +82,7 @@ def from_state(scan: Scan) -> None:
         inode = scan.inode_of_path(stored.netns)
         how = f"storage userdata config.json netns {stored.netns}"
         if inode is None and stored.pid is not None:
-            inode, how = scan.by_pid.get(stored.pid), "storage userdata pidfile"
+            inode, how = scan.inode_of_pid(stored.pid, stored.id), "storage userdata pidfile"
         if inode is not None:
             placed.setdefault(inode, []).append((stored, how))
     for inode, members in placed.items():

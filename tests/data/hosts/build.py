@@ -247,6 +247,8 @@ def kube_containerd(case: str, systemd: bool) -> None:
     containerd_task(case, "moby", "e" * 64, {}, "/var/run/docker/netns/ffffffffffff", 8101)
     # A plain containerd task (ctr run --with-ns network:...): no Kubernetes annotations.
     containerd_task(case, "default", PLAIN, {}, "/var/run/netns/cni-11111111-2222-3333-4444-555555555555", 8201)
+    # `ctr run` without --with-ns: runc makes the namespace, only init.pid ties the task to it.
+    containerd_task(case, "default", "adhoc", {"nerdctl/name": "adhoc-web"}, "", 8401)
     for name in ("nginx", "log-shipper"):
         write(case, f"var/log/pods/default_web_{POD_UID}/{name}/0.log", "")
     write(case, f"var/log/pods/monitoring_node-exporter-x7k2p_{LOGGED_UID}/node-exporter/0.log", "")
@@ -265,6 +267,7 @@ def kube_containerd(case: str, systemd: bool) -> None:
     # A pod whose task directory is unreadable or gone: its cgroup and the kubelet's logs name it.
     proc(case, 8301, "node_exporter", cgroup(LOGGED_UID, LOGGED_CTR, "burstable"), 8290)
     proc(case, 8201, "sleep", v1("/"), 8190)
+    proc(case, 8401, "httpd", v1("/default/adhoc"), 8390)
     namespaces(case, [
         {"inode": ROOT_NS, "root": True, "pids": [1]},
         {"inode": 4026532201, "names": ["cni-8d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6"],
@@ -272,6 +275,7 @@ def kube_containerd(case: str, systemd: bool) -> None:
         {"inode": 4026532202, "pids": [8301]},
         {"inode": 4026532203, "names": ["cni-11111111-2222-3333-4444-555555555555"],
          "paths": ["/run/netns/cni-11111111-2222-3333-4444-555555555555"], "pids": [8201]},
+        {"inode": 4026532204, "pids": [8401]},
     ])
 
 
@@ -337,7 +341,9 @@ def podman_rootless() -> None:
         f"0::/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-{ALICE_CTR}.scope/container"])
     namespaces(case, [
         {"inode": ROOT_NS, "root": True, "pids": [1]},
-        {"inode": 4026532401, "paths": [ROOTLESS_NETNS], "pids": [10001], "holder_pids": [9990]},
+        # The bind mount lives in rootless Podman's own mount namespace: the host's mount table
+        # does not show it, so only the pid (conmon's pidfile) ties the container to it.
+        {"inode": 4026532401, "pids": [10001], "holder_pids": [9990]},
     ])
 
 
