@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -350,6 +351,61 @@ def test_every_state_file_broken_every_way_never_raises(case: str, tmp_path: Pat
                     target.unlink()
                 target.write_bytes(saved)
     assert time.monotonic() - started < 30
+
+
+def _scan_as_nobody(facts: List[NamespaceFacts], root: Path) -> Tuple[Dict[int, List[Tuple[str, ...]]], List[Any]]:
+    """identify as an unprivileged user (root reads past any mode bits): in a forked child that
+    drops to nobody when the tests run as root."""
+    if os.geteuid() != 0:
+        run = scan(facts, Host(str(root)))
+        return {k: brief(v) for k, v in run.result().items()}, run.failures
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        code = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            run = scan(facts, Host(str(root)))
+            payload = {"owners": {str(k): brief(v) for k, v in run.result().items()}, "failures": run.failures}
+            os.write(write_end, json.dumps(payload).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(child, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    payload = json.loads(data)
+    owners = {int(k): [tuple(pair) for pair in v] for k, v in payload["owners"].items()}
+    return owners, payload["failures"]
+
+
+def test_state_files_without_read_permission_give_no_owner_and_no_failure() -> None:
+    # Not pytest's tmp_path: its parents are 0700 and the unprivileged child must walk the tree.
+    root = Path(tempfile.mkdtemp(prefix="vethpeer-owners-"))
+    try:
+        os.chmod(root, 0o755)
+        host = root / "host"
+        shutil.copytree(HOSTS / "docker-v1-cgroupfs", host, symlinks=True)
+        for path in host.rglob("*"):
+            if not path.is_symlink():
+                os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        for config in host.rglob("config.v2.json"):
+            os.chmod(config, 0)
+        os.chmod(host / "proc/4700/cgroup", 0)
+        os.chmod(host / "etc/docker", 0)
+        owners, failures = _scan_as_nobody(facts_of(HOSTS / "docker-v1-cgroupfs"), host)
+        assert failures == []
+        # No config readable: the cgroups still give the ids; names are the ids' first 12 digits.
+        assert owners[4026532001] == [("docker", "4c1e2b2a0cdd"), ("docker", "9a8b7c6d5e4f")]
+        # Nor the cgroup: the process itself.
+        assert owners[4026532003] == [("process", "pid 4700 (redis-server)")]
+    finally:
+        shutil.rmtree(root)
 
 
 def test_unreadable_files_give_no_owner(tmp_path: Path) -> None:
