@@ -173,6 +173,18 @@ def test_nspawn_machines_registered_unregistered_and_from_their_scope() -> None:
     assert brief(found[4026532804]) == [("machine", "third")]  # --directory=.../third/, holder only
 
 
+def test_a_stale_machine_file_does_not_name_whoever_has_the_leader_pid_now(tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    shutil.copytree(HOSTS / "nspawn", root, symlinks=True)
+    state = root / "run/systemd/machines/my-box"
+    state.write_text(state.read_text().replace("LEADER=6001", "LEADER=6101"))  # now "second"'s init
+    found = owners_of("nspawn", root)
+    assert brief(found[4026532802]) == [("machine", "second")]
+    # my-box is still found, by its scope; not by the stale leader.
+    assert brief(found[4026532801]) == [("machine", "my-box")]
+    assert found[4026532801][0].how.startswith("cgroup ")
+
+
 @pytest.mark.parametrize(
     ("argv", "name"),
     [

@@ -146,15 +146,19 @@ class Scan:
         return None
 
     def inode_of_pid(self, pid: Optional[int], container_id: str) -> Optional[int]:
-        """The namespace of a pid a runtime recorded (a pid file, State.Pid), if that process's
-        cgroup still names the container: a stale or torn pid file must not hand the container
-        to whatever process has the number now (pid 1 above all)."""
+        """The namespace of a pid a runtime recorded (a pid file, State.Pid, machined's LEADER), if
+        that process's cgroup (systemd-unescaped too) still names the container: a stale or torn
+        pid file must not hand the container to whatever process has the number now (pid 1 above
+        all)."""
         if pid is None:
             return None
         inode = self.by_pid.get(pid)
         if inode is None or not container_id:
             return None
-        return inode if any(container_id in path for path in self.cgroups(pid)) else None
+        for path in self.cgroups(pid):
+            if container_id in path or ("\\x" in path and container_id in systemd_unescape(path)):
+                return inode
+        return None
 
     # -- /proc, cached -----------------------------------------------------------------------
 

@@ -55,7 +55,8 @@ def domain_owner(name: str, scan: Scan, how: str) -> Owner:
 
 def from_state(scan: Scan) -> None:
     for name, (_uuid, init) in read_domains(scan).items():
-        inode = scan.by_pid.get(init) if init else None
+        # Its cgroup: machine-lxc\x2d<controller pid>\x2d<name>.scope, or <name>.libvirt-lxc.
+        inode = scan.inode_of_pid(init, name)
         if inode is not None:
             scan.add(inode, domain_owner(name, scan, f"{STATE}/{name}.xml init pid {init}"))
 

@@ -25,9 +25,11 @@ _OTHER_DRIVERS = re.compile(r"(?:lxc|qemu)-\d+-")  # libvirt's machines (libvirt
 
 
 def _unquote(value: str) -> str:
+    # machined writes most values bare (SCOPE=machine-my\x2dbox.scope keeps its backslash) and
+    # quotes only those that need it (ROOT=, with shell-style escapes inside the quotes).
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        value = value[1:-1]
-    return re.sub(r"\\(.)", r"\1", value)
+        return re.sub(r"\\(.)", r"\1", value[1:-1])
+    return value
 
 
 def read_machines(scan: Scan) -> Dict[str, Dict[str, str]]:
@@ -72,7 +74,9 @@ def from_state(scan: Scan) -> None:
         if fields.get("CLASS") == "vm" or fields.get("SERVICE") == "libvirt-lxc" or _OTHER_DRIVERS.match(name):
             continue
         leader = read_int(fields.get("LEADER", "").encode())
-        inode = scan.by_pid.get(leader) if leader else None
+        # The leader's cgroup is in the machine's unit (SCOPE=): a stale file after a machined
+        # crash must not name whatever process has that pid now.
+        inode = scan.inode_of_pid(leader, fields.get("SCOPE") or name)
         if inode is not None:
             weight = 1 if inode == scan.root_inode else 0  # no private network: it shares the host's
             scan.add(inode, machine_owner(name, fields, f"{MACHINES}/{name} LEADER={leader}"), weight)
