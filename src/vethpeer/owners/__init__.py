@@ -1,0 +1,127 @@
+"""Owners: whose network namespace is this (a container, a pod, a machine, a router)?
+
+Only local state is read: files under /proc, /run, /var/lib, /var/log and /etc, through a ``Host``
+(so ``--root /host`` works from a debug container). No program is run, no runtime API is asked,
+nothing enters a container. One module per source; each is tolerant of missing, partial,
+unreadable or malformed files: a broken file just gives no owner.
+
+``identify`` runs the sources in passes, cheapest evidence first:
+
+1. state: each runtime's state directory is read once, indexed by id, and tied to namespaces
+   by netns path (bind mounts, ``/proc/PID/ns/net``) or by a pid it records;
+2. cgroups: for namespaces still unnamed, the cgroup paths of a few of their processes;
+3. processes: for those still unnamed, their supervisors (LXC monitor, systemd-nspawn);
+4. fallback: the first process, ``pid 81234 (nginx)``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, Optional, Sequence, Tuple
+
+from . import docker, kubernetes, libvirt_lxc, lxc, neutron, nspawn, podman
+from .base import KIND_RANK, NamespaceFacts, Owner, Scan
+from .host import Host
+from .neutron import PortName, port_of
+from .process import comm_of, fallback, holder_names, process_owner
+
+__all__ = [
+    "KIND_RANK",
+    "SOURCES",
+    "Host",
+    "NamespaceFacts",
+    "Owner",
+    "PortName",
+    "Scan",
+    "comm_of",
+    "holder_names",
+    "identify",
+    "port_of",
+    "process_owner",
+    "scan",
+]
+
+StateSource = Callable[[Scan], None]
+CgroupSource = Callable[[str, Scan], Optional[Owner]]
+#: Whether a process is a container's supervisor (LXC monitor, systemd-nspawn, libvirt_lxc): the
+#: owner of the namespaces it holds or whose processes it parents.
+ProcessSource = Callable[[int, Scan], Optional[Owner]]
+
+
+class Source:
+    """One module's entry points; any of them may be None."""
+
+    def __init__(
+        self,
+        name: str,
+        state: Optional[StateSource] = None,
+        cgroup: Optional[CgroupSource] = None,
+        process: Optional[ProcessSource] = None,
+    ) -> None:
+        self.name = name
+        self.state = state
+        self.cgroup = cgroup
+        self.process = process
+
+
+#: In order of trust: state files before cgroup paths before process trees.
+SOURCES: Tuple[Source, ...] = (
+    Source("docker", docker.from_state, docker.from_cgroup),
+    Source("kubernetes", kubernetes.from_state, kubernetes.from_cgroup),
+    Source("podman", podman.from_state, podman.from_cgroup),
+    Source("lxc", None, lxc.from_cgroup, lxc.from_process),
+    Source("nspawn", nspawn.from_state, nspawn.from_cgroup, nspawn.from_process),
+    Source("libvirt-lxc", libvirt_lxc.from_state, libvirt_lxc.from_cgroup, libvirt_lxc.from_process),
+    Source("neutron", neutron.from_state),
+)
+
+
+def _guarded(scan: Scan, name: str, call: Callable[[Scan], None]) -> None:
+    try:
+        call(scan)
+    # A bug in one source must cost its owners, not the listing of every namespace; the failure
+    # is kept on the scan, where the tests look for it.
+    except Exception as error:  # noqa: BLE001
+        scan.failures.append((name, repr(error)))
+
+
+def scan(namespaces: Sequence[NamespaceFacts], host: Optional[Host] = None) -> Scan:
+    """Run every source; the Scan holds the owners (``result()``) and any source failures."""
+    run = Scan(namespaces, host or Host())
+    for source in SOURCES:
+        if source.state is not None:
+            _guarded(run, source.name, source.state)
+    _guarded(run, "cgroup", _cgroup_pass)
+    _guarded(run, "process", _process_pass)
+    _guarded(run, "fallback", fallback)
+    return run
+
+
+def identify(namespaces: Sequence[NamespaceFacts], host: Optional[Host] = None) -> Dict[int, Tuple[Owner, ...]]:
+    """Owners of each namespace by inode, best first. Never raises; a namespace nothing names
+    (no process, no known path) is absent."""
+    return scan(namespaces, host).result()
+
+
+def _cgroup_pass(run: Scan) -> None:
+    matchers = [(s.name, s.cgroup) for s in SOURCES if s.cgroup is not None]
+    for ns in run.unowned():
+        for pid in run.some_pids(ns):
+            for path in run.cgroups(pid):
+                for _name, matcher in matchers:
+                    owner = matcher(path, run)
+                    if owner is not None:
+                        run.add(ns.inode, owner)
+                        break
+
+
+def _process_pass(run: Scan) -> None:
+    judges = [s.process for s in SOURCES if s.process is not None]
+    verdicts: Dict[int, Optional[Owner]] = {}
+    for ns in run.unowned():
+        for pid in run.candidates(ns):
+            if pid not in verdicts:
+                verdicts[pid] = next((o for o in (judge(pid, run) for judge in judges) if o is not None), None)
+            owner = verdicts[pid]
+            if owner is not None:
+                run.add(ns.inode, owner)
+                break

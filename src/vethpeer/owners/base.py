@@ -1,0 +1,227 @@
+"""The records, and the per-scan index every source reads through.
+
+A ``Scan`` is built once per ``identify`` call: it maps bind-mount paths and pids to namespace
+inodes, caches each /proc file it reads (a pid's cgroup, cmdline, parent), and collects owners.
+Sources look their own state up in it by path or pid; nothing here is read per namespace per source.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar, cast
+
+from .host import Host, decode, normpath
+
+
+class Owner(NamedTuple):
+    """Who a namespace belongs to, and the evidence that says so."""
+
+    #: "docker", "pod", "podman", "containerd", "lxc", "lxd", "machine", "libvirt-lxc", "neutron",
+    #: "process".
+    kind: str
+    #: What a person calls it: the container or machine name, ``namespace/pod`` for a pod,
+    #: ``pid 81234 (nginx)`` for a process. Not escaped: renderers do that.
+    name: str
+    #: The runtime's id (container id, pod uid, machine id, network/router uuid, pid), if any.
+    id: Optional[str]
+    #: More, as (key, value) pairs in a stable order: compose project/service, pod namespace and
+    #: containers, the pod a Podman container is in, ...
+    extra: Tuple[Tuple[str, str], ...]
+    #: The evidence, e.g. ``config.v2.json SandboxKey``, ``cgroup /docker/<id>``, ``netns name``.
+    how: str
+
+    def get(self, key: str) -> Optional[str]:
+        for k, value in self.extra:
+            if k == key:
+                return value
+        return None
+
+
+class NamespaceFacts(NamedTuple):
+    """What discovery knows about one namespace, as the owner sources need it."""
+
+    inode: int
+    #: Names under /run/netns.
+    names: Tuple[str, ...]
+    #: Every path it is bind-mounted at (as this process sees them: under --root when given).
+    paths: Tuple[str, ...]
+    #: Processes whose main thread is in it.
+    pids: Tuple[int, ...]
+    #: Processes holding it otherwise: a thread, an open fd, a socket.
+    holder_pids: Tuple[int, ...]
+    root: bool
+
+
+T = TypeVar("T")
+_MISSING = object()
+
+#: Best owner first: a pod before the containers it is made of, anything before a bare process.
+KIND_RANK = {"pod": 0, "process": 9}
+
+#: Pids looked at per namespace in the cgroup and process passes: a namespace with thousands of
+#: processes is named by its first few as well as by all of them.
+PIDS_PER_NAMESPACE = 8
+
+_SYSTEMD_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
+
+
+def systemd_unescape(text: str) -> str:
+    """Undo systemd's unit name escaping (``\\x2d`` for ``-``), as `systemd-escape -u` does."""
+    return _SYSTEMD_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def pairs(*items: Tuple[str, Optional[str]]) -> Tuple[Tuple[str, str], ...]:
+    """The extra pairs that have a value."""
+    return tuple((k, v) for k, v in items if v)
+
+
+class Scan:
+    """One identification run: the namespaces by path and pid, /proc reads cached, owners found."""
+
+    def __init__(self, namespaces: Sequence[NamespaceFacts], host: Host) -> None:
+        self.host = host
+        self.namespaces = tuple(namespaces)
+        self.by_path: Dict[str, int] = {}
+        self.by_pid: Dict[int, int] = {}
+        self.root_inode: Optional[int] = None
+        for ns in self.namespaces:
+            for name in ns.names:
+                self.by_path.setdefault(f"/run/netns/{name}", ns.inode)
+            for path in ns.paths:
+                self.by_path.setdefault(host.unroot(path), ns.inode)
+            for pid in ns.pids:
+                self.by_pid.setdefault(pid, ns.inode)
+            if ns.root and self.root_inode is None:
+                self.root_inode = ns.inode
+        self._found: Dict[int, List[Tuple[int, int, int, Owner]]] = {}
+        self._keys: Dict[int, Set[Tuple[str, str]]] = {}
+        self._seq = 0
+        self._cgroups: Dict[int, Tuple[str, ...]] = {}
+        self._cmdlines: Dict[int, Tuple[str, ...]] = {}
+        self._ppids: Dict[int, Optional[int]] = {}
+        self._per_pid: Dict[Tuple[str, int], Any] = {}
+        #: Reads shared between sources (Podman and CRI-O keep state in the same directories).
+        self.memo: Dict[str, Any] = {}
+        #: Sources that failed with an unexpected exception: (source, repr). Empty unless a bug.
+        self.failures: List[Tuple[str, str]] = []
+
+    # -- owners ----------------------------------------------------------------------------
+
+    def add(self, inode: Optional[int], owner: Owner, weight: int = 0) -> None:
+        """Record ``owner`` for the namespace; the same (kind, id or name) is kept once, the first
+        time. Lower ``weight`` sorts first among owners of the same kind rank."""
+        if inode is None:
+            return
+        key = (owner.kind, owner.id or owner.name)
+        keys = self._keys.setdefault(inode, set())
+        if key in keys:
+            return
+        keys.add(key)
+        self._seq += 1
+        self._found.setdefault(inode, []).append((KIND_RANK.get(owner.kind, 1), weight, self._seq, owner))
+
+    def owned(self, inode: int) -> bool:
+        return inode in self._found
+
+    def unowned(self) -> List[NamespaceFacts]:
+        """Namespaces no source has named yet, the root one left out (its processes are the host's)."""
+        return [ns for ns in self.namespaces if not ns.root and ns.inode not in self._found]
+
+    def result(self) -> Dict[int, Tuple[Owner, ...]]:
+        return {inode: tuple(entry[3] for entry in sorted(found)) for inode, found in self._found.items()}
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def inode_of_path(self, path: Optional[str]) -> Optional[int]:
+        """The namespace a runtime's netns path names: a bind mount, or ``/proc/PID/ns/net``."""
+        if not path or not isinstance(path, str):
+            return None
+        path = normpath(path)
+        inode = self.by_path.get(path)
+        if inode is not None:
+            return inode
+        parts = path.split("/")
+        if len(parts) == 5 and parts[1] == "proc" and parts[3] == "ns" and parts[4] == "net" and parts[2].isdigit():
+            return self.by_pid.get(int(parts[2]))
+        return None
+
+    def inode_of_pid(self, pid: Optional[int], container_id: str) -> Optional[int]:
+        """The namespace of a pid a runtime recorded (a pid file, State.Pid, machined's LEADER), if
+        that process's cgroup (systemd-unescaped too) still names the container: a stale or torn
+        pid file must not hand the container to whatever process has the number now (pid 1 above
+        all)."""
+        if pid is None:
+            return None
+        inode = self.by_pid.get(pid)
+        if inode is None or not container_id:
+            return None
+        for path in self.cgroups(pid):
+            if container_id in path or ("\\x" in path and container_id in systemd_unescape(path)):
+                return inode
+        return None
+
+    # -- /proc, cached -----------------------------------------------------------------------
+
+    def cgroups(self, pid: int) -> Tuple[str, ...]:
+        """The distinct cgroup paths of a process, v2 (``0::``) first."""
+        cached = self._cgroups.get(pid)
+        if cached is not None:
+            return cached
+        raw = self.host.read_pid(pid, "cgroup")
+        paths: List[str] = []
+        if raw:
+            for line in decode(raw).splitlines():
+                fields = line.split(":", 2)
+                if len(fields) != 3 or not fields[2].startswith("/"):
+                    continue
+                path = fields[2]
+                if fields[0] == "0" and fields[1] == "":
+                    paths.insert(0, path)
+                elif path not in paths:
+                    paths.append(path)
+        result = tuple(dict.fromkeys(paths))
+        self._cgroups[pid] = result
+        return result
+
+    def cmdline(self, pid: int) -> Tuple[str, ...]:
+        cached = self._cmdlines.get(pid)
+        if cached is None:
+            raw = self.host.read_pid(pid, "cmdline")
+            cached = tuple(decode(raw).rstrip("\0").split("\0")) if raw else ()
+            self._cmdlines[pid] = cached
+        return cached
+
+    def ppid(self, pid: int) -> Optional[int]:
+        if pid in self._ppids:
+            return self._ppids[pid]
+        raw = self.host.read_pid(pid, "stat")
+        value: Optional[int] = None
+        if raw:
+            # The command name may hold spaces and parentheses: the fields start after the last ')'.
+            fields = raw[raw.rfind(b")") + 2 :].split()
+            if len(fields) > 1 and fields[1].isdigit():
+                value = int(fields[1])
+        self._ppids[pid] = value
+        return value
+
+    def per_pid(self, what: str, pid: int, compute: Callable[[int], T]) -> T:
+        """``compute(pid)``, once per scan: the same holders (dockerd, a monitor) hold many namespaces."""
+        key = (what, pid)
+        value = self._per_pid.get(key, _MISSING)
+        if value is not _MISSING:
+            return cast(T, value)
+        value = compute(pid)
+        self._per_pid[key] = value
+        return value
+
+    def candidates(self, ns: NamespaceFacts) -> List[int]:
+        """Processes that may be a namespace's supervisor: its holders and its processes' parents."""
+        found = list(ns.holder_pids[:PIDS_PER_NAMESPACE])
+        for pid in self.some_pids(ns):
+            parent = self.ppid(pid)
+            if parent is not None and parent not in found:
+                found.append(parent)
+        return found
+
+    def some_pids(self, ns: NamespaceFacts) -> Iterable[int]:
+        return ns.pids[:PIDS_PER_NAMESPACE]

@@ -1,0 +1,148 @@
+"""Where the host's files are, and reads of them that never raise and never read without bound.
+
+Every path is given as it is on the host (``/var/lib/docker``) and put under ``Host.root``; /proc
+paths go under ``Host.proc``. A read returns None for anything that is not a regular file of at
+most ``cap`` bytes that could be opened: missing, unreadable, a directory, a FIFO, a device, a
+file that grew past the cap. Callers treat None as "no evidence", never as an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from typing import Any, List, Optional
+
+#: Caps by what is read: one /proc line file, a runtime's JSON state, a whole state database.
+CAP_SMALL = 64 * 1024
+CAP_JSON = 4 * 1024 * 1024
+CAP_DB = 64 * 1024 * 1024
+#: Directory listings are bounded too: a state directory with more entries than this is cut short.
+MAX_ENTRIES = 200_000
+
+# O_NONBLOCK: opening a FIFO planted where a state file should be must not hang the scan.
+_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+
+
+def decode(raw: bytes) -> str:
+    """Bytes as text; bytes that are not UTF-8 survive as surrogate escapes."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def normpath(path: str) -> str:
+    """A runtime's path as the mount table shows it: /var/run is a symlink to /run on every
+    distribution that has both, and runtimes write either spelling."""
+    if "//" in path or "/." in path or path.endswith("/"):
+        path = os.path.normpath(path)
+    if path.startswith("/var/run") and (len(path) == 8 or path[8] == "/"):
+        return path[4:]
+    return path
+
+
+class Host:
+    """The filesystem to read: ``root`` is the host's / (``/host`` from a debug container),
+    ``proc`` its /proc (default ``root + /proc``)."""
+
+    __slots__ = ("proc", "root")
+
+    def __init__(self, root: str = "/", proc: Optional[str] = None) -> None:
+        self.root = os.path.normpath(root or "/")
+        self.proc = os.path.normpath(proc) if proc else self.path("/proc")
+
+    def __repr__(self) -> str:
+        return f"Host(root={self.root!r}, proc={self.proc!r})"
+
+    def path(self, host_path: str) -> str:
+        """Where a host path is from here. /var/run is read as /run: its symlink is absolute and
+        would point out of ``root``."""
+        host_path = normpath(host_path)
+        if self.root == "/":
+            return host_path
+        return self.root + host_path if host_path.startswith("/") else os.path.join(self.root, host_path)
+
+    def pid_path(self, pid: int, leaf: str) -> str:
+        return f"{self.proc}/{pid}/{leaf}"
+
+    def unroot(self, seen_path: str) -> str:
+        """A bind-mount path as this process sees it, turned back into the host's spelling."""
+        if self.root != "/" and (seen_path == self.root or seen_path.startswith(self.root + "/")):
+            seen_path = seen_path[len(self.root) :] or "/"
+        return normpath(seen_path)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    @staticmethod
+    def read_at(path: str, cap: int = CAP_SMALL) -> Optional[bytes]:
+        """The whole file at ``path`` (already resolved), or None (see the module docstring)."""
+        try:
+            fd = os.open(path, _FLAGS)
+        except (OSError, ValueError):  # ValueError: a NUL in a name taken from a state file
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > cap:
+                return None
+            # One read for a file whose size is known: asking for a byte more than it has and
+            # getting less proves the end. /proc files say 0 and are read in a loop.
+            chunk = os.read(fd, info.st_size + 1 if info.st_size else min(cap + 1, 1 << 16))
+            if info.st_size and len(chunk) <= info.st_size:
+                return chunk
+            chunks: List[bytes] = [chunk]
+            size = len(chunk)
+            while chunk and size <= cap:
+                chunk = os.read(fd, min(cap + 1 - size, 1 << 20))
+                chunks.append(chunk)
+                size += len(chunk)
+            return None if size > cap else b"".join(chunks)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def read(self, host_path: str, cap: int = CAP_SMALL) -> Optional[bytes]:
+        return self.read_at(self.path(host_path), cap)
+
+    def read_text(self, host_path: str, cap: int = CAP_SMALL) -> Optional[str]:
+        raw = self.read(host_path, cap)
+        return None if raw is None else decode(raw)
+
+    def read_json(self, host_path: str, cap: int = CAP_JSON) -> Any:
+        """Parsed JSON, or None when the file is missing, too big or not JSON."""
+        return parse_json(self.read(host_path, cap))
+
+    def read_pid(self, pid: int, leaf: str, cap: int = CAP_SMALL) -> Optional[bytes]:
+        return self.read_at(self.pid_path(pid, leaf), cap)
+
+    def listdir(self, host_path: str) -> List[str]:
+        """Entry names, sorted, or [] when it is not a readable directory."""
+        try:
+            with os.scandir(self.path(host_path)) as entries:
+                names: List[str] = []
+                for entry in entries:
+                    names.append(entry.name)
+                    if len(names) >= MAX_ENTRIES:
+                        break
+        except (OSError, ValueError):
+            return []
+        names.sort()
+        return names
+
+
+def parse_json(raw: Optional[bytes]) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(decode(raw))
+    except (ValueError, RecursionError):
+        return None
+
+
+def read_int(raw: Optional[bytes]) -> Optional[int]:
+    """A pid file's number (decimal, whitespace around it allowed), or None."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not text.isdigit() or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 0 < value < 1 << 22 else None

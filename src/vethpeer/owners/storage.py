@@ -1,0 +1,148 @@
+"""containers/storage, shared by Podman and CRI-O: which containers exist, and their OCI specs.
+
+- ``<graphroot>/<driver>-containers/containers.json``: a list of ``{"id", "names", "metadata"}``;
+- ``<graphroot or runroot>/<driver>-containers/<id>/userdata/config.json``: the OCI spec the
+  container runs with (Podman keeps it under the graphroot, CRI-O under the runroot), whose
+  ``linux.namespaces`` network path is its namespace and whose ``io.container.manager``
+  annotation says who made it ("libpod" or "cri-o");
+- ``.../userdata/pidfile``: the container's pid, written by conmon.
+
+Roots: rootful /var/lib/containers/storage and /run/containers/storage (or what
+/etc/containers/storage.conf says); rootless, per user with a /run/user/<uid>:
+``~/.local/share/containers/storage`` and ``/run/user/<uid>/containers``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+from .base import Scan
+from .host import CAP_JSON, Host, parse_json, read_int
+
+ROOTFUL = ("/var/lib/containers/storage", "/run/containers/storage")
+_CONF = re.compile(r'^\s*(graphroot|runroot)\s*=\s*"([^"]+)"', re.MULTILINE)
+_ID = re.compile(r"[0-9a-f]{64}")
+
+
+class Stored(NamedTuple):
+    id: str
+    names: Tuple[str, ...]
+    #: The user a rootless container belongs to; None for root's.
+    uid: Optional[int]
+    #: "libpod", "cri-o", or None when the spec could not be read.
+    manager: Optional[str]
+    annotations: Dict[str, str]
+    #: The spec's network namespace path; "" when the spec asks for none (host network).
+    netns: Optional[str]
+    pid: Optional[int]
+
+    @property
+    def name(self) -> str:
+        return self.names[0] if self.names else self.id[:12]
+
+
+def roots(host: Host) -> List[Tuple[str, str, Optional[int]]]:
+    """(graphroot, runroot, uid) for root and for every user with a runtime directory."""
+    graph, run = ROOTFUL
+    conf = host.read_text("/etc/containers/storage.conf")
+    if conf:
+        for key, value in _CONF.findall(conf):
+            if value.startswith("/"):
+                graph, run = (value, run) if key == "graphroot" else (graph, value)
+    found: List[Tuple[str, str, Optional[int]]] = [(graph, run, None)]
+    users = [int(entry) for entry in host.listdir("/run/user") if entry.isdigit()]
+    if users:
+        homes = _homes(host)
+        for uid in users:
+            home = homes.get(uid)
+            if home:
+                found.append((f"{home}/.local/share/containers/storage", f"/run/user/{uid}/containers", uid))
+    return found
+
+
+def _homes(host: Host) -> Dict[int, str]:
+    homes: Dict[int, str] = {}
+    text = host.read_text("/etc/passwd", 4 * 1024 * 1024)
+    for line in (text or "").splitlines():
+        fields = line.split(":")
+        if len(fields) >= 7 and fields[2].isdigit() and fields[5].startswith("/"):
+            homes.setdefault(int(fields[2]), fields[5].rstrip("/"))
+    return homes
+
+
+def spec_netns(spec: Any) -> Optional[str]:
+    """The OCI spec's network namespace path: a path to join, "" for a new one made by the runtime
+    (or none at all: host network), None when the spec does not say."""
+    linux = spec.get("linux") if isinstance(spec, dict) else None
+    namespaces = linux.get("namespaces") if isinstance(linux, dict) else None
+    if not isinstance(namespaces, list):
+        return None
+    for entry in namespaces:
+        if isinstance(entry, dict) and entry.get("type") == "network":
+            path = entry.get("path")
+            return path if isinstance(path, str) else None
+    return ""
+
+
+def annotations_of(spec: Any) -> Dict[str, str]:
+    found = spec.get("annotations") if isinstance(spec, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def read_all(scan: Scan) -> List[Stored]:
+    """Every container in every storage root, read once per scan (Podman and CRI-O share it)."""
+    cached = scan.memo.get("storage")
+    if isinstance(cached, list):
+        return cached
+    host = scan.host
+    found: List[Stored] = []
+    seen = set()
+    for graph, run, uid in roots(host):
+        for driver_dir in host.listdir(graph):
+            if not driver_dir.endswith("-containers"):
+                continue
+            listing = host.read_json(f"{graph}/{driver_dir}/containers.json", 16 * CAP_JSON)
+            if not isinstance(listing, list):
+                continue
+            for item in listing:
+                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                    continue
+                cid = item["id"]
+                if not _ID.fullmatch(cid) or cid in seen:
+                    continue
+                seen.add(cid)
+                names = item.get("names")
+                found.append(_stored(scan, cid, graph, run, driver_dir, uid, names, item.get("metadata")))
+    scan.memo["storage"] = found
+    return found
+
+
+def _stored(
+    scan: Scan, cid: str, graph: str, run: str, driver_dir: str, uid: Optional[int], names: Any, metadata: Any
+) -> Stored:
+    host = scan.host
+    spec = None
+    for base in (graph, run):
+        spec = parse_json(host.read(f"{base}/{driver_dir}/{cid}/userdata/config.json", CAP_JSON))
+        if spec is not None:
+            break
+    netns = spec_netns(spec) if spec is not None else None
+    pid = None
+    if scan.inode_of_path(netns) is None:  # the pid is only needed when the path says nothing
+        for base in (run, graph):
+            pid = read_int(host.read(f"{base}/{driver_dir}/{cid}/userdata/pidfile"))
+            if pid is not None:
+                break
+    clean = tuple(n for n in names if isinstance(n, str) and n) if isinstance(names, list) else ()
+    if not clean and isinstance(metadata, str):  # CRI-O keeps the name in the metadata blob
+        meta = parse_json(metadata.encode("utf-8", "surrogateescape"))
+        if isinstance(meta, dict) and isinstance(meta.get("name"), str):
+            clean = (meta["name"],)
+    annotations = annotations_of(spec)
+    manager = annotations.get("io.container.manager")
+    if manager is None and spec is not None:
+        manager = "libpod" if any(k.startswith("io.podman.") for k in annotations) else None
+    return Stored(cid, clean, uid, manager, annotations, netns, pid)

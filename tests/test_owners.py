@@ -1,0 +1,433 @@
+"""Owners from recorded host trees (tests/data/hosts/<case>/, written by build.py): pure, no root.
+
+Each case is a small host filesystem with the state files a runtime leaves and a /proc with the
+processes' cgroup, cmdline and stat files; namespaces.json is what discovery would have found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import pytest
+
+from vethpeer.owners import Host, NamespaceFacts, Owner, holder_names, identify, port_of, process_owner, scan
+from vethpeer.owners.host import CAP_JSON
+from vethpeer.owners.nspawn import name_from_cmdline
+
+HOSTS = Path(__file__).parent / "data" / "hosts"
+ROOT_NS = 4026531840
+
+
+def facts_of(case_dir: Path) -> List[NamespaceFacts]:
+    entries = json.loads((case_dir / "namespaces.json").read_text())
+    return [
+        NamespaceFacts(e["inode"], tuple(e["names"]), tuple(e["paths"]), tuple(e["pids"]),
+                       tuple(e["holder_pids"]), e["root"])
+        for e in entries
+    ]
+
+
+def owners_of(case: str, root: Optional[Path] = None) -> Dict[int, Tuple[Owner, ...]]:
+    case_dir = root or HOSTS / case
+    run = scan(facts_of(HOSTS / case), Host(str(case_dir)))
+    assert run.failures == []
+    return run.result()
+
+
+def brief(owners: Tuple[Owner, ...]) -> List[Tuple[str, str]]:
+    return [(o.kind, o.name) for o in owners]
+
+
+# -- Docker --------------------------------------------------------------------------------
+
+def test_docker_cgroup_v1_cgroupfs_names_containers_from_state_under_the_configured_data_root() -> None:
+    found = owners_of("docker-v1-cgroupfs")
+    web, side = found[4026532001]
+    assert (web.kind, web.name) == ("docker", "shop-web-1")
+    assert web.id == "4c1e2b2a0cdd11f5b8e7e2b2f3d4a5b6c7d8e9f0a1b2c3d4e5f60718293a4b5c"
+    assert web.get("compose_project") == "shop" and web.get("compose_service") == "web"
+    assert "SandboxKey" in web.how
+    # `--network container:shop-web-1`: no namespace of its own, named on the one it shares, after it.
+    assert (side.name, side.get("network")) == ("sidecar", "container:shop-web-1")
+    # `--network none`: its own namespace; the stopped container whose old sandbox path it is names nothing.
+    assert brief(found[4026532002]) == [("docker", "lonely")]
+    # The state directory lost: the cgroup path still gives the id.
+    (gone,) = found[4026532003]
+    assert (gone.kind, gone.name, gone.id) == ("docker", "444444444444", "4" * 64)
+    assert gone.how.startswith("cgroup /docker/")
+    # Running but absent from containerd's task list: its cgroup leads to its config.
+    (late,) = found[4026532004]
+    assert (late.name, late.id) == ("late", "7" * 64)
+
+
+def test_docker_host_network_container_is_named_on_the_root_namespace() -> None:
+    found = owners_of("docker-v1-cgroupfs")
+    assert brief(found[ROOT_NS]) == [("docker", "hostnet")]
+    assert found[ROOT_NS][0].get("network") == "host"
+
+
+def test_docker_cgroup_v2_systemd_driver_and_a_truncated_config() -> None:
+    found = owners_of("docker-v2-systemd")
+    assert brief(found[4026532101]) == [("docker", "api")]
+    # config.v2.json cut off mid-write: no state, but the systemd scope names the container.
+    (broken,) = found[4026532102]
+    assert (broken.name, broken.id) == ("666666666666", "6" * 64)
+    assert "docker-" in broken.how and ".scope" in broken.how
+
+
+def test_kubelet_pod_through_cri_dockerd_is_named_as_a_pod_before_its_containers() -> None:
+    pod, pause, app = owners_of("docker-v2-systemd")[4026532103]
+    assert (pod.kind, pod.name, pod.id) == ("pod", "default/web", "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c")
+    assert (pod.get("containers"), pod.get("runtime")) == ("nginx", "docker")
+    assert (pause.kind, app.kind) == ("docker", "docker")
+    assert app.get("network") == "container:" + pause.name
+
+
+# -- Kubernetes ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", ["k8s-containerd-cgroupfs", "k8s-containerd-systemd"])
+def test_kubelet_pods_on_containerd(case: str) -> None:
+    found = owners_of(case)
+    (pod,) = found[4026532201]  # the cni- namespace, tied to its pod through the sandbox's spec
+    assert (pod.kind, pod.name, pod.id) == ("pod", "default/web", "0f7c2a55-1f3e-4d8b-9c6a-2b4e8d1a7c93")
+    assert pod.get("containers") == "log-shipper,nginx"
+    assert pod.get("runtime") == "containerd"
+    assert "cni-8d1e2f3a" in pod.how
+    # No task state for this pod: its kubepods cgroup gives the uid, the kubelet's log dir the name.
+    (logged,) = found[4026532202]
+    assert (logged.kind, logged.name) == ("pod", "monitoring/node-exporter-x7k2p")
+    assert logged.id == "7d3e5b1a-8c2f-4a6e-b9d0-1e2f3a4b5c6d"
+    assert logged.get("containers") == "node-exporter"
+    # A plain containerd task (no Kubernetes annotations) in a cni- namespace.
+    (task,) = found[4026532203]
+    assert (task.kind, task.name, task.get("namespace")) == ("containerd", "vethpeer-task", "default")
+    # One whose namespace runc made (no path in the spec): init.pid ties it.
+    (adhoc,) = found[4026532204]
+    assert (adhoc.kind, adhoc.name, adhoc.id) == ("containerd", "adhoc-web", "adhoc")
+    assert adhoc.how == "containerd task init.pid"
+
+
+def test_kubelet_pod_on_cri_o() -> None:
+    (pod,) = owners_of("k8s-crio")[4026532301]
+    assert (pod.kind, pod.name, pod.id) == ("pod", "data/db-0", "3c9f1e2d-5a6b-4c7d-8e9f-0a1b2c3d4e5f")
+    assert (pod.get("containers"), pod.get("runtime")) == ("postgres", "cri-o")
+
+
+# -- Podman --------------------------------------------------------------------------------
+
+def test_rootless_podman_container_from_the_users_storage() -> None:
+    (ctr,) = owners_of("podman-rootless")[4026532401]
+    assert (ctr.kind, ctr.name, ctr.get("rootless_uid")) == ("podman", "alice-web", "1000")
+    assert ctr.how == "storage userdata pidfile"  # its netns bind mount is not in the host's mount table
+
+
+def test_podman_pod_name_from_the_state_database_and_infra_last() -> None:
+    found = owners_of("podman-pod")
+    app, infra = found[4026532501]
+    assert (app.name, app.get("pod")) == ("shop-db", "shop")
+    assert (infra.name, infra.get("infra"), infra.get("pod")) == ("e1d2c3b4a596-infra", "true", "shop")
+    (solo,) = found[4026532502]
+    assert (solo.name, solo.get("pod")) == ("solo", None)
+
+
+def test_podman_pod_without_a_database_keeps_the_pod_id_only(tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    shutil.copytree(HOSTS / "podman-pod", root, symlinks=True)
+    os.remove(root / "var/lib/containers/storage/libpod/bolt_state.db")
+    app, _infra = owners_of("podman-pod", root)[4026532501]
+    assert (app.get("pod"), app.get("pod_id")) == (None, "e1d2c3b4a596")
+
+
+# -- LXC, LXD, nspawn, libvirt -------------------------------------------------------------
+
+def test_lxc_container_by_payload_cgroup_and_by_its_monitor_alone() -> None:
+    found = owners_of("lxc")
+    (c1,) = found[4026532601]
+    assert (c1.kind, c1.name, c1.get("utsname")) == ("lxc", "c1", "c1-host")
+    (c2,) = found[4026532602]  # only the monitor's fd holds it
+    assert (c2.kind, c2.name, c2.get("utsname")) == ("lxc", "c2", "c2")
+    assert c2.how == "monitor pid 5390"
+
+
+def test_lxd_containers_with_their_projects() -> None:
+    found = owners_of("lxd")
+    (web,) = found[4026532701]
+    assert (web.kind, web.name, web.get("project")) == ("lxd", "web", "default")
+    (db,) = found[4026532702]
+    assert (db.kind, db.name, db.get("project")) == ("lxd", "db", "blog")
+
+
+def test_nspawn_machines_registered_unregistered_and_from_their_scope() -> None:
+    found = owners_of("nspawn")
+    (box,) = found[4026532801]
+    assert (box.kind, box.name, box.id) == ("machine", "my-box", "5b1c0a2e9d8f47a6b3c4d5e6f7a8b9c0")
+    assert box.get("netif") == "12" and "LEADER=6001" in box.how
+    assert brief(found[4026532802]) == [("machine", "second")]  # -M second on the supervisor
+    assert brief(found[4026532803]) == [("machine", "build-7")]  # machine-build\x2d7.scope
+    assert brief(found[4026532804]) == [("machine", "third")]  # --directory=.../third/, holder only
+
+
+def test_a_stale_machine_file_does_not_name_whoever_has_the_leader_pid_now(tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    shutil.copytree(HOSTS / "nspawn", root, symlinks=True)
+    state = root / "run/systemd/machines/my-box"
+    state.write_text(state.read_text().replace("LEADER=6001", "LEADER=6101"))  # now "second"'s init
+    found = owners_of("nspawn", root)
+    assert brief(found[4026532802]) == [("machine", "second")]
+    # my-box is still found, by its scope; not by the stale leader.
+    assert brief(found[4026532801]) == [("machine", "my-box")]
+    assert found[4026532801][0].how.startswith("cgroup ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["systemd-nspawn", "-M", "a", "-D", "/x/b"], "a"),
+        (["systemd-nspawn", "-Ma"], "a"),
+        (["/usr/bin/systemd-nspawn", "--machine=a", "sh"], "a"),
+        (["systemd-nspawn", "--register=no", "-D", "/srv/m2/"], "m2"),
+        (["systemd-nspawn", "-i", "/var/lib/machines/img.raw"], "img"),
+        (["systemd-nspawn", "--", "-M", "no"], None),
+        (["systemd-nspawn", "-M"], None),
+        (["sleep", "-M", "no"], None),
+        ([], None),
+    ],
+)
+def test_nspawn_command_lines(argv: List[str], name: Optional[str]) -> None:
+    assert name_from_cmdline(argv) == name
+
+
+def test_libvirt_lxc_domains_by_status_file_cgroup_and_controller() -> None:
+    found = owners_of("libvirt-lxc")
+    (one,) = found[4026532901]
+    assert (one.kind, one.name, one.id) == ("libvirt-lxc", "lxc1", "a1b2c3d4-e5f6-4718-9a0b-c1d2e3f4a5b6")
+    assert brief(found[4026532902]) == [("libvirt-lxc", "lxc2")]
+    assert brief(found[4026532903]) == [("libvirt-lxc", "lxc3")]
+
+
+# -- Neutron -------------------------------------------------------------------------------
+
+def test_neutron_namespaces_by_name() -> None:
+    found = owners_of("neutron")
+    expected = {
+        4026533001: ("dhcp", "network", "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f"),
+        4026533002: ("router", "router", "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"),
+        4026533003: ("snat", "router", "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"),
+        4026533004: ("floating-ip", "external_network", "7e8f9a0b-1c2d-4e3f-a4b5-c6d7e8f9a0b1"),
+        4026533005: ("load-balancer", "load_balancer", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e"),
+        4026533006: ("metadata", "network", "3c4d5e6f-7a8b-4c9d-0e1f-2a3b4c5d6e7f"),
+    }
+    for inode, (role, what, uuid) in expected.items():
+        (owner,) = found[inode]  # dnsmasq in qdhcp- is not a second owner: the name says more
+        assert (owner.kind, owner.id, owner.get("role"), owner.get(what)) == ("neutron", uuid, role, uuid)
+    assert 4026533007 not in found  # qrouter-not-a-uuid: no pid, no owner
+
+
+@pytest.mark.parametrize(
+    ("ifname", "expected"),
+    [
+        ("tap6f1c2d3e-4a", ("tap", "6f1c2d3e-4a", "port")),
+        ("qr-1a2b3c4d-5e", ("qr-", "1a2b3c4d-5e", "port")),
+        ("qg-1a2b3c4d-5e", ("qg-", "1a2b3c4d-5e", "port")),
+        ("qvo0a1b2c3d-4e", ("qvo", "0a1b2c3d-4e", "port")),
+        ("rfp-1a2b3c4d-5", ("rfp-", "1a2b3c4d-5", "router")),
+        ("ha-0a1b2c3d-4e", ("ha-", "0a1b2c3d-4e", "port")),
+        ("tapfoo", None),
+        ("eth0", None),
+        ("qr-1a2b3c4d", None),
+    ],
+)
+def test_neutron_port_names(ifname: str, expected: Optional[Tuple[str, str, str]]) -> None:
+    port = port_of(ifname)
+    assert (None if port is None else (port.prefix, port.id_prefix, port.id_kind)) == expected
+
+
+# -- the fallback, holders, --root --------------------------------------------------------
+
+def test_process_fallback_and_holder_names() -> None:
+    host = Host(str(HOSTS / "docker-v1-cgroupfs"))
+    facts = [NamespaceFacts(4026539999, (), (), (3828,), (), False),
+             NamespaceFacts(4026539998, (), (), (), (4306, 99999), False)]
+    found = identify(facts, host)
+    assert found[4026539999] == (process_owner(3828, host),)
+    assert found[4026539999][0].name == "pid 3828 (dockerd)"
+    # Held only (an fd, a socket): the holder is not its owner, it is named as a holder.
+    assert 4026539998 not in found
+    assert holder_names([4306, 99999, 4306], host) == {4306: "pid 4306 (sidecar)", 99999: "pid 99999"}
+
+
+def test_holders_of_every_namespace_are_looked_at_once() -> None:
+    """dockerd (or a test process) holding sockets in thousands of namespaces: its command line is
+    read once per scan, not once per namespace."""
+    reads: List[Tuple[int, str]] = []
+
+    class Counting(Host):
+        def read_pid(self, pid: int, leaf: str, cap: int = 65536) -> Optional[bytes]:
+            reads.append((pid, leaf))
+            return super().read_pid(pid, leaf, cap)
+
+    facts = [NamespaceFacts(4026540000 + i, (), (), (), (5390, 5290), False) for i in range(50)]
+    run = scan(facts, Counting(str(HOSTS / "lxc")))
+    assert run.failures == []
+    assert len(reads) == len(set(reads)) <= 6
+    # Both monitors hold every one of them: the first holder's container is named.
+    assert {owners[0].name for owners in run.result().values()} == {"c2"}
+    # dockerd's sockets in 50 namespaces: read once, and it owns none of them.
+    reads.clear()
+    facts = [NamespaceFacts(4026540000 + i, (), (), (), (3828,), False) for i in range(50)]
+    run = scan(facts, Counting(str(HOSTS / "docker-v1-cgroupfs")))
+    assert run.result() == {}
+    assert len(reads) == len(set(reads)) <= 3
+
+
+def test_comm_that_is_not_utf8_survives_as_surrogate_escapes(tmp_path: Path) -> None:
+    (tmp_path / "proc/42").mkdir(parents=True)
+    (tmp_path / "proc/42/comm").write_bytes(b"caf\xe9\n")
+    owner = process_owner(42, Host(str(tmp_path)))
+    assert owner.name == "pid 42 (caf\udce9)"
+
+
+def test_paths_seen_under_root_are_matched_in_the_hosts_spelling() -> None:
+    case = HOSTS / "docker-v2-systemd"
+    facts = [NamespaceFacts(4026532101, (), (f"{case}/run/docker/netns/5f0e1d2c3b4a",), (), (), False)]
+    found = identify(facts, Host(str(case), proc=str(case / "proc")))
+    assert brief(found[4026532101]) == [("docker", "api")]
+
+
+def test_an_empty_host_names_nothing_but_processes(tmp_path: Path) -> None:
+    facts = [NamespaceFacts(1, ("a",), ("/run/netns/a",), (), (), False), NamespaceFacts(2, (), (), (), (), True)]
+    assert identify(facts, Host(str(tmp_path))) == {}
+
+
+# -- malformed, partial, unreadable --------------------------------------------------------
+
+CORRUPTIONS = ["truncated", "garbage", "empty", "directory", "huge", "fifo", "dangling"]
+
+
+def _corrupt(path: Path, how: str) -> None:
+    data = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+    path.unlink()
+    if how == "truncated":
+        path.write_bytes(data[: len(data) // 3])
+    elif how == "garbage":
+        path.write_bytes(bytes(range(256)) * 4 + b'{"\xff\xfe": [1, 2')
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "directory":
+        path.mkdir()
+        (path / "config.json").write_bytes(b"{}")
+    elif how == "huge":
+        with open(path, "wb") as handle:  # sparse: costs no disk
+            handle.truncate(CAP_JSON * 20)
+    elif how == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(path.parent / "nowhere")
+
+
+def _files(case_dir: Path) -> List[Path]:
+    return sorted(p for p in case_dir.rglob("*") if p.is_file() and p.name != "namespaces.json")
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in HOSTS.iterdir() if p.is_dir()))
+def test_every_state_file_broken_every_way_never_raises(case: str, tmp_path: Path) -> None:
+    """Each file of the tree in turn truncated, garbage, empty, a directory, huge, a FIFO (which
+    must not hang the scan) or a dangling symlink: no source fails, the other files still name
+    what they name, and nothing is named that the intact tree does not name."""
+    intact = owners_of(case)
+    facts = facts_of(HOSTS / case)
+    root = tmp_path / "host"
+    shutil.copytree(HOSTS / case, root, symlinks=True)
+    relative = [p.relative_to(root) for p in _files(root)]
+    started = time.monotonic()
+    for rel in relative:
+        for how in CORRUPTIONS:
+            target = root / rel
+            saved = (HOSTS / case / rel).read_bytes()
+            _corrupt(target, how)
+            try:
+                run = scan(facts, Host(str(root)))
+                assert run.failures == [], (rel, how)
+                for inode, owners in run.result().items():
+                    assert inode in intact or owners[0].kind == "process", (rel, how, inode, owners)
+            finally:
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target)
+                elif target.exists() or target.is_symlink():
+                    target.unlink()
+                target.write_bytes(saved)
+    assert time.monotonic() - started < 30
+
+
+def _scan_as_nobody(facts: List[NamespaceFacts], root: Path) -> Tuple[Dict[int, List[Tuple[str, ...]]], List[Any]]:
+    """identify as an unprivileged user (root reads past any mode bits): in a forked child that
+    drops to nobody when the tests run as root."""
+    if os.geteuid() != 0:
+        run = scan(facts, Host(str(root)))
+        return {k: brief(v) for k, v in run.result().items()}, run.failures
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        code = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            run = scan(facts, Host(str(root)))
+            payload = {"owners": {str(k): brief(v) for k, v in run.result().items()}, "failures": run.failures}
+            os.write(write_end, json.dumps(payload).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(child, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    payload = json.loads(data)
+    owners = {int(k): [tuple(pair) for pair in v] for k, v in payload["owners"].items()}
+    return owners, payload["failures"]
+
+
+def test_state_files_without_read_permission_give_no_owner_and_no_failure() -> None:
+    # Not pytest's tmp_path: its parents are 0700 and the unprivileged child must walk the tree.
+    root = Path(tempfile.mkdtemp(prefix="vethpeer-owners-"))
+    try:
+        os.chmod(root, 0o755)
+        host = root / "host"
+        shutil.copytree(HOSTS / "docker-v1-cgroupfs", host, symlinks=True)
+        for path in host.rglob("*"):
+            if not path.is_symlink():
+                os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        for config in host.rglob("config.v2.json"):
+            os.chmod(config, 0)
+        os.chmod(host / "proc/4700/cgroup", 0)
+        os.chmod(host / "etc/docker", 0)
+        owners, failures = _scan_as_nobody(facts_of(HOSTS / "docker-v1-cgroupfs"), host)
+        assert failures == []
+        # No config readable: the cgroups still give the ids; names are the ids' first 12 digits.
+        assert owners[4026532001] == [("docker", "4c1e2b2a0cdd"), ("docker", "9a8b7c6d5e4f")]
+        # Nor the cgroup: the process itself.
+        assert owners[4026532003] == [("process", "pid 4700 (redis-server)")]
+    finally:
+        shutil.rmtree(root)
+
+
+def test_unreadable_files_give_no_owner(tmp_path: Path) -> None:
+    """A state file that cannot be opened (here: a path through a regular file, ENOTDIR, since root
+    reads past any mode bits) is no evidence."""
+    root = tmp_path / "host"
+    shutil.copytree(HOSTS / "docker-v2-systemd", root, symlinks=True)
+    shutil.rmtree(root / "var/lib/docker/containers")
+    (root / "var/lib/docker/containers").write_text("not a directory")
+    (root / "proc/7001/cgroup").unlink()
+    (root / "proc/7001/cgroup").mkdir()
+    found = owners_of("docker-v2-systemd", root)
+    assert found[4026532101][0].kind == "process"
