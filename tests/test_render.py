@@ -433,3 +433,41 @@ def test_rendering_twice_is_identical(topology: Topology) -> None:
 
 def test_rendering_a_fresh_resolve_is_identical(topology: Topology) -> None:
     assert all_outputs(load_topology()) == all_outputs(topology)
+
+
+def test_owners_name_namespaces_and_travel_in_json_and_snapshots() -> None:
+    """A namespace's best owner is its label; every owner reaches the JSON (namespace objects and
+    each LINK's netns, extras as keys of their own) and survives a saved snapshot."""
+    import json as std_json
+
+    from vethpeer import resolve as resolve_module
+    from vethpeer import snapshot as snapshot_module
+    from vethpeer.netlink import LinkRecord
+    from vethpeer.owners import Owner
+    from vethpeer.render import json as json_render
+    from vethpeer.snapshot import NamespaceRecord, NsidAnswer, Snapshot
+
+    web = Owner("docker", "web-1", "237c0d292145" + "0" * 52, (("project", "shop"), ("kind", "x")),
+                "config.v2.json SandboxKey")
+    pod = Owner("pod", "default/nginx-7d9", "uid-1", (), "cgroup")
+
+    def veth(index: int, peer: int, nsid: int) -> LinkRecord:
+        return LinkRecord(index, b"eth0", 0, "veth", None, None, 1500, 6, None, peer, nsid, ())
+
+    def ns(inode: int, links: tuple, owners: tuple, root: bool = False) -> NamespaceRecord:
+        return NamespaceRecord(4, inode, None, (), (), (), (), (), (), None, root, root, None, links, (), owners)
+
+    snapshot = Snapshot((ns(1, (veth(5, 2, 0),), (), root=True), ns(2, (veth(2, 5, 0),), (web, pod))),
+                        (NsidAnswer(1, 2, 0), NsidAnswer(2, 1, 0)), (), (), "pid 1", ())
+    assert snapshot_module.loads(snapshot_module.dumps(snapshot)) == snapshot
+    topology = resolve_module.resolve(snapshot)
+    [container] = [n for n in topology.namespaces if not n.root]
+    assert container.label == "docker: web-1"
+    document = std_json.loads(json_render.render_list(topology))
+    [pair] = document["pairs"]
+    owners = pair["a"]["netns"]["owners"]
+    assert [o["kind"] for o in owners] == ["docker", "pod"]
+    assert owners[0]["project"] == "shop" and owners[0]["kind"] == "docker"  # an extra never replaces
+    assert pair["a"]["netns"]["label"] == "docker: web-1"
+    namespaces = std_json.loads(json_render.render_namespaces(topology))["namespaces"]
+    assert [o["name"] for n in namespaces for o in n["owners"]] == ["web-1", "default/nginx-7d9"]

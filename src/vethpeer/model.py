@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
 
+from .owners.base import Owner
+
 
 class NamespaceId(NamedTuple):
     """A namespace's identity during one scan: (st_dev, st_ino) of its nsfs file.
@@ -62,6 +64,8 @@ class Namespace(NamedTuple):
     error: Optional[str]
     #: How many links it has; None when it could not be read.
     link_count: Optional[int]
+    #: Whose namespace it is (a container, a pod, a machine, a router, a process), best first.
+    owners: Tuple[Owner, ...] = ()
 
     @property
     def name(self) -> Optional[str]:
@@ -70,11 +74,14 @@ class Namespace(NamedTuple):
 
     @property
     def label(self) -> str:
-        """A short human name: the netns name, ``root``, a bind-mount path, or who holds it."""
-        if self.names:
-            return self.names[0]
+        """A short human name: ``root``, its best owner (``docker: web-1``, ``pod default/web``,
+        ``qdhcp-<network>``), the netns name, a bind-mount path, or who holds it."""
         if self.root:
             return "root"
+        if self.owners:
+            return owner_label(self.owners[0])
+        if self.names:
+            return self.names[0]
         if self.paths:
             return self.paths[0]
         if self.pids:
@@ -253,6 +260,20 @@ class Topology:
     def __repr__(self) -> str:
         return (f"<Topology namespaces={len(self.namespaces)} links={len(self.links)} "
                 f"pairs={len(self.pairs)} unresolved={len(self.unresolved)}>")
+
+
+#: How each kind of owner reads in a label; kinds not listed read as their name alone.
+_OWNER_PREFIX = {"docker": "docker: ", "podman": "podman: ", "lxc": "lxc: ", "lxd": "lxd: ",
+                 "machine": "machine: ", "libvirt-lxc": "libvirt-lxc: ", "containerd": "containerd: ",
+                 "pod": "pod "}
+
+
+def owner_label(owner: Owner) -> str:
+    """``docker: web-1``, ``pod default/nginx-7d9``, ``qdhcp-<network>``, ``pid 81234 (nginx)``."""
+    prefix = _OWNER_PREFIX.get(owner.kind, "")
+    if prefix and owner.name.startswith(prefix):
+        return owner.name
+    return prefix + owner.name
 
 
 def namespace_sort_key(ns: Namespace) -> Tuple[int, str, int]:

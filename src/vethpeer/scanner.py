@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from . import discover, ops, reader, resolve
+from . import discover, ops, owners, reader, resolve
 from . import snapshot as snapshot_io
 from .model import Topology
 from .reader import Reading
@@ -31,11 +31,26 @@ def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, socket
         found = discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets, keep_fds=room // 2)
         try:
             kept = sum(1 for ns in found.namespaces if ns.fd is not None)
-            return reader.read(found, addresses=addresses, room=room - kept, sockets_searched=sockets)
+            reading = reader.read(found, addresses=addresses, room=room - kept, sockets_searched=sockets)
+            return reading._replace(snapshot=with_owners(reading.snapshot, owners.Host(proc=proc)))
         finally:
             found.close()
     finally:
         limit.restore()
+
+
+def with_owners(snapshot: Snapshot, host: owners.Host) -> Snapshot:
+    """The snapshot with each namespace's owners, named from the host's local state."""
+    facts = [
+        owners.NamespaceFacts(
+            record.inode, record.names, record.paths, record.pids,
+            tuple(dict.fromkeys(holder.pid for holder in (*record.threads, *record.fds, *record.sockets))),
+            record.root)
+        for record in snapshot.namespaces
+    ]
+    found = owners.identify(facts, host)
+    return snapshot._replace(namespaces=tuple(
+        record._replace(owners=found.get(record.inode, ())) for record in snapshot.namespaces))
 
 
 def take_snapshot(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from .model import Holder
 from .netlink import AddressRecord, LinkRecord
+from .owners.base import Owner
 
 SNAPSHOT_VERSION = 1
 
@@ -33,6 +34,8 @@ class NamespaceRecord(NamedTuple):
     error: Optional[str]
     links: Tuple[LinkRecord, ...]
     addresses: Tuple[AddressRecord, ...]
+    #: Whose namespace it is, from local state (``owners``), best first.
+    owners: Tuple[Owner, ...] = ()
 
 
 class NsidAnswer(NamedTuple):
@@ -128,6 +131,19 @@ def _holders(value: Any, what: str) -> Tuple[Holder, ...]:
     return tuple(Holder(_int(h[0], what), _int(h[1], what)) for h in value)
 
 
+def _owner_from_json(raw: Any) -> Owner:
+    if not isinstance(raw, dict):
+        raise ValueError("owner: expected an object")
+    extra = raw.get("extra", [])
+    if not isinstance(extra, list) or not all(
+            isinstance(e, list) and len(e) == 2 and all(isinstance(v, str) for v in e) for e in extra):
+        raise ValueError("owner extra: expected [key, value] string pairs")
+    kind, name, how = raw.get("kind"), raw.get("name"), raw.get("how", "")
+    if not isinstance(kind, str) or not isinstance(name, str) or not isinstance(how, str):
+        raise ValueError("owner: kind, name and how must be strings")
+    return Owner(kind, name, _opt_str(raw.get("id"), "owner id"), tuple((k, v) for k, v in extra), how)
+
+
 def _link_from_json(raw: List[Any]) -> LinkRecord:
     if not isinstance(raw, list) or len(raw) != 12:
         raise ValueError("link: expected a list of 12 fields")
@@ -153,6 +169,8 @@ def to_json(snapshot: Snapshot) -> Dict[str, Any]:
                 "root": ns.root, "own": ns.own, "error": ns.error,
                 "links": [_link_to_json(link) for link in ns.links],
                 "addresses": [[a.ifindex, a.family, a.prefixlen, a.address.hex()] for a in ns.addresses],
+                "owners": [{"kind": o.kind, "name": o.name, "id": o.id, "extra": [list(e) for e in o.extra],
+                            "how": o.how} for o in ns.owners],
             }
             for ns in snapshot.namespaces
         ],
@@ -183,6 +201,8 @@ def from_json(data: Dict[str, Any]) -> Snapshot:
                 addresses=tuple(AddressRecord(_int(a[0], "ifindex"), _int(a[1], "family"),
                                               _int(a[2], "prefixlen"), _bytes(a[3], "address"))
                                 for a in ns["addresses"]),
+                # Added later in version 1: absent from older snapshots.
+                owners=tuple(_owner_from_json(o) for o in ns.get("owners", [])),
             )
             for ns in data["namespaces"]
         )

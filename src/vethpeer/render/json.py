@@ -6,14 +6,25 @@ import json
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..model import Link, LinkRef, Namespace, PeerHint, Topology, Unresolved
+from ..owners.base import Owner
 
 VERSION = 1
 
 Match = Tuple[LinkRef, Optional[LinkRef], Optional[Unresolved]]
 
 
+def owner_json(owner: Owner) -> Dict[str, Any]:
+    """{"kind", "name", "id", "how"} plus the owner's extra facts (compose project, pod namespace,
+    ...) as keys of their own; an extra never replaces one of the four."""
+    out: Dict[str, Any] = {"kind": owner.kind, "name": owner.name, "id": owner.id, "how": owner.how}
+    for key, value in owner.extra:
+        out.setdefault(key, value)
+    return out
+
+
 def netns_json(ns: Namespace) -> Dict[str, Any]:
-    return {"inode": ns.id.inode, "dev": ns.id.dev, "name": ns.name, "root": ns.root, "label": ns.label}
+    return {"inode": ns.id.inode, "dev": ns.id.dev, "name": ns.name, "root": ns.root, "label": ns.label,
+            "owners": [owner_json(owner) for owner in ns.owners]}
 
 
 def link_json(topology: Topology, ref: LinkRef, netns_cache: Optional[Dict[Any, Dict[str, Any]]] = None
@@ -112,6 +123,7 @@ def render_namespaces(topology: Topology) -> str:
                 "sockets": [{"pid": h.pid, "fd": h.detail} for h in ns.sockets],
                 "own": ns.own,
                 "error": ns.error,
+                "owners": [owner_json(owner) for owner in ns.owners],
             }
             for ns in topology.namespaces
         ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
 
-from ..model import Link, LinkRef, Namespace, Topology, Unresolved
+from ..model import Link, LinkRef, Namespace, Topology, Unresolved, owner_label
 from .text import Style, escape, table
 
 Match = Tuple[LinkRef, Optional[LinkRef], Optional[Unresolved]]
@@ -124,7 +124,8 @@ def render_namespaces(topology: Topology, style: Style) -> str:
         held = _held_by(ns)
         if ns.error is not None:
             held += f"  [{ns.error}]"
+        owners = ", ".join(escape(owner_label(owner)) for owner in ns.owners) or "-"
         rows.append([escape(ns.label), "yes" if ns.root else "", str(ns.id.inode),
-                     str(ns.cookie) if ns.cookie is not None else "-", links, held])
-    return table(["NETNS", "ROOT", "INODE", "COOKIE", "LINKS", "HELD BY"], rows, style,
-                 right=(2, 3, 4), styles=("accent", None, None, None, None, None)) + "\n"
+                     str(ns.cookie) if ns.cookie is not None else "-", links, owners, held])
+    return table(["NETNS", "ROOT", "INODE", "COOKIE", "LINKS", "OWNERS", "HELD BY"], rows, style,
+                 right=(2, 3, 4), styles=("accent", None, None, None, None, None, None)) + "\n"
