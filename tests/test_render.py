@@ -471,3 +471,15 @@ def test_owners_name_namespaces_and_travel_in_json_and_snapshots() -> None:
     assert pair["a"]["netns"]["label"] == "docker: web-1"
     namespaces = std_json.loads(json_render.render_namespaces(topology))["namespaces"]
     assert [o["name"] for n in namespaces for o in n["owners"]] == ["web-1", "default/nginx-7d9"]
+
+
+def test_many_matches_answer_in_one_table(topology: Topology) -> None:
+    """`peer lo` on a host: one table of the veth ends (none here), the rest summarised in one
+    line; `peer eth0`: the container's eth0 row names its peer, its peer's namespace and bridge."""
+    out = table_render.render_peer_matches(topology, matches_for(topology, "eth0"), Style(False))
+    [row] = lines_with(out, "vethc0ffee")
+    assert "brqfabc7ead-3c" in row and "vpfx-node" in row
+    assert "1 more interface of that name with no peer: root" in out
+    out = table_render.render_peer_matches(topology, matches_for(topology, "lo"), Style(False))
+    assert "NETNS" not in out and out.count("\n") == 1
+    assert "11 more interfaces" in out

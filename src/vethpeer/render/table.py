@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
 
-from ..model import Link, LinkRef, Namespace, Topology, Unresolved, owner_label
+from ..model import PEER_KINDS, Link, LinkRef, Namespace, Topology, Unresolved, owner_label
 from .text import Style, escape, table
 
 Match = Tuple[LinkRef, Optional[LinkRef], Optional[Unresolved]]
@@ -129,3 +129,35 @@ def render_namespaces(topology: Topology, style: Style) -> str:
                      str(ns.cookie) if ns.cookie is not None else "-", links, owners, held])
     return table(["NETNS", "ROOT", "INODE", "COOKIE", "LINKS", "OWNERS", "HELD BY"], rows, style,
                  right=(2, 3, 4), styles=("accent", None, None, None, None, None, None)) + "\n"
+
+
+def render_peer_matches(topology: Topology, matches: Sequence[Match], style: Style) -> str:
+    """Many interfaces answer to one name (``eth0`` on a container host): one row per veth or
+    netkit end, with whose namespace it is in and whose its peer is; what has no peer at all
+    (physical devices, bridges) is summarised after the table instead of answered one by one."""
+    rows = []
+    others: List[str] = []
+    for ref, peer, unresolved in matches:
+        link = topology.link(ref)
+        if peer is None and (unresolved.reason == "no-peer" if unresolved is not None
+                             else link.kind not in PEER_KINDS):
+            kind = link.kind or "physical or loopback"
+            others.append(f"{_ns(topology, ref)} ({escape(kind)})")
+            continue
+        if peer is not None:
+            peer_link = topology.link(peer)
+            rows.append([_ns(topology, ref), escape(link.name), str(link.ifindex), _ns(topology, peer),
+                         escape(peer_link.name), str(peer_link.ifindex), _master(topology, peer)])
+        else:
+            reason = unresolved.reason if unresolved is not None else "unresolved"
+            hint = unresolved.peer_hint if unresolved is not None else None
+            shown = f"({reason})" if hint is None else f"{escape(hint.name)}? ({reason})"
+            rows.append([_ns(topology, ref), escape(link.name), str(link.ifindex), "-", shown, "-", "-"])
+    parts = []
+    if rows:
+        parts.append(table(["NETNS", "IFNAME", "IFINDEX", "PEER NETNS", "PEER IFNAME", "IFINDEX", "PEER MASTER"],
+                           rows, style, right=(2, 5), styles=(None, "accent", None, None, "accent", None, None)))
+    if others:
+        noun = "interface" if len(others) == 1 else "interfaces"
+        parts.append(style.dim(f"{len(others)} more {noun} of that name with no peer: ") + ", ".join(others))
+    return "\n".join(parts) + "\n"
