@@ -29,6 +29,17 @@ import build  # the recorded trees' builder: the same file layouts
 from vethpeer.owners import Host, NamespaceFacts, scan
 
 KINDS = ("docker", "pod", "podman", "lxc")
+# Real specs are 3-20 KB (this machine's Podman ones: 10.6 KB): mounts, capabilities, seccomp.
+_SYSCALLS = [f"syscall_{i:03d}" for i in range(260)]
+
+
+def spec(annotations: Dict[str, str], netns: str) -> Dict[str, object]:
+    base = build.oci_spec(annotations, netns)
+    base["mounts"] = [{"destination": f"/mnt/volume-{i}", "type": "bind", "source": f"/var/lib/data/{i}",
+                       "options": ["rbind", "rprivate", "nosuid", "nodev"]} for i in range(20)]
+    base["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+                                "syscalls": [{"names": _SYSCALLS, "action": "SCMP_ACT_ALLOW"}]}
+    return base
 
 
 def _write(root: str, path: str, content: object) -> None:
@@ -75,10 +86,10 @@ def make(root: str, n: int, kinds: Tuple[str, ...]) -> Tuple[List[NamespaceFacts
                       cri + "sandbox-uid": uid}
             base = "/run/containerd/io.containerd.runtime.v2.task/k8s.io"
             _write(root, f"{base}/{cid}/config.json",
-                   build.oci_spec({**common, cri + "container-type": "sandbox"}, netns))
+                   spec({**common, cri + "container-type": "sandbox"}, netns))
             _write(root, f"{base}/{cid}/init.pid", pid)
             app = f"{i + n:064x}"
-            _write(root, f"{base}/{app}/config.json", build.oci_spec(
+            _write(root, f"{base}/{app}/config.json", spec(
                 {**common, cri + "container-type": "container", cri + "container-name": "app"}, f"/proc/{pid}/ns/net"))
             _write(root, f"{base}/{app}/init.pid", pid + 1)
             cgroup = f"/kubepods/besteffort/pod{uid}/{cid}"
@@ -89,8 +100,7 @@ def make(root: str, n: int, kinds: Tuple[str, ...]) -> Tuple[List[NamespaceFacts
             podman_listing.append({"id": cid, "names": [name], "image": "0" * 64, "layer": "1" * 64,
                                    "metadata": json.dumps({"name": name}), "created": "2026-11-27T22:00:00Z"})
             graph = "/var/lib/containers/storage/overlay-containers"
-            spec = build.oci_spec({"io.container.manager": "libpod"}, netns)
-            _write(root, f"{graph}/{cid}/userdata/config.json", spec)
+            _write(root, f"{graph}/{cid}/userdata/config.json", spec({"io.container.manager": "libpod"}, netns))
             _write(root, f"/run/containers/storage/overlay-containers/{cid}/userdata/pidfile", pid)
             cgroup = f"/libpod_parent/libpod-{cid}"
             expected[inode] = ("podman", name)

@@ -119,6 +119,43 @@ def test_kubelet_pod_on_cri_o() -> None:
     assert (pod.get("containers"), pod.get("runtime")) == ("postgres", "cri-o")
 
 
+SPEC = {"ociVersion": "1.0.2", "process": {"args": ["sh", "-c", 'echo "annotations":{} "namespaces":[]']},
+        "annotations": {"io.container.manager": "libpod", "n": 1},
+        "linux": {"namespaces": [{"type": "pid"}, {"type": "network", "path": "/run/netns/x"}]}}
+
+
+@pytest.mark.parametrize(
+    ("spec", "indent", "expected"),
+    [
+        (SPEC, None, ({"io.container.manager": "libpod"}, "/run/netns/x")),
+        (SPEC, 4, ({"io.container.manager": "libpod"}, "/run/netns/x")),
+        # An annotation named like the key: the quick read is unsure and parses everything.
+        ({**SPEC, "annotations": {"namespaces": "[]"}}, None, ({"namespaces": "[]"}, "/run/netns/x")),
+        ({k: v for k, v in SPEC.items() if k != "annotations"}, None, ({}, "/run/netns/x")),
+        ({**SPEC, "linux": {"namespaces": [{"type": "pid"}]}}, None, ({"io.container.manager": "libpod"}, "")),
+        ({**SPEC, "linux": {}}, None, ({"io.container.manager": "libpod"}, None)),
+    ],
+)
+def test_oci_spec_quick_read_agrees_with_a_full_parse(spec: Dict[str, Any], indent: Optional[int],
+                                                      expected: Tuple[Dict[str, str], Optional[str]]) -> None:
+    from vethpeer.owners import storage
+
+    raw = json.dumps(spec, indent=indent).encode()
+    assert storage.read_spec(raw) == expected
+    full = json.loads(raw)
+    assert (storage.annotations_of(full), storage.spec_netns(full)) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"{", b'{"annotations":{"a":"b"', b"\xff\xfe", b'{"annotations":[],"namespaces":{}}']
+)
+def test_oci_spec_quick_read_of_broken_text(raw: bytes) -> None:
+    from vethpeer.owners import storage
+
+    result = storage.read_spec(raw)
+    assert result is None or result == ({}, None)
+
+
 # -- Podman --------------------------------------------------------------------------------
 
 def test_rootless_podman_container_from_the_users_storage() -> None:

@@ -10,8 +10,16 @@ unreadable or malformed files: a broken file just gives no owner.
 1. state: each runtime's state directory is read once, indexed by id, and tied to namespaces
    by netns path (bind mounts, ``/proc/PID/ns/net``) or by a pid it records;
 2. cgroups: for namespaces still unnamed, the cgroup paths of a few of their processes;
-3. processes: for those still unnamed, their supervisors (LXC monitor, systemd-nspawn);
-4. fallback: the first process, ``pid 81234 (nginx)``.
+3. processes: for those still unnamed, their supervisors (LXC monitor, systemd-nspawn,
+   libvirt_lxc), judged once per process however many namespaces it holds;
+4. fallback: the first process inside, ``pid 81234 (nginx)``. A process that only holds the
+   namespace (an fd, a socket: dockerd, a monitoring agent) is not its owner; ``holder_names``
+   names holders for display.
+
+A pid a runtime recorded (State.Pid, init.pid, a pidfile, machined's LEADER) counts only while
+that process's cgroup still names the container, so a stale or torn pid file names nothing.
+Measured with bench/bench_owners.py (1000 namespaces, one fake container each): 27 ms for
+Docker, 33 ms for a mix of Docker, two-task pods, Podman and LXC.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from typing import Dict, List, NamedTuple, Optional, Set, Tuple
 
 from . import storage
 from .base import Owner, Scan, pairs
-from .host import CAP_JSON, parse_json, read_int
+from .host import CAP_JSON, read_int
 
 TASK_DIRS = (
     "/run/containerd/io.containerd.runtime.v2.task",
@@ -73,14 +73,14 @@ def _tasks(scan: Scan) -> List[Task]:
             for task in host.listdir(f"{base}/{namespace}"):
                 if not _TASK_ID.fullmatch(task):
                     continue
-                spec = parse_json(host.read(f"{base}/{namespace}/{task}/config.json", CAP_JSON))
+                spec = storage.read_spec(host.read(f"{base}/{namespace}/{task}/config.json", CAP_JSON))
                 if spec is None:
                     continue
-                netns = storage.spec_netns(spec)
+                notes, netns = spec
                 pid = None
                 if scan.inode_of_path(netns) is None:  # the pid is only needed when the path says nothing
                     pid = read_int(host.read(f"{base}/{namespace}/{task}/init.pid"))
-                found.append((namespace, task, storage.annotations_of(spec), netns, pid))
+                found.append((namespace, task, notes, netns, pid))
     return found
 
 
