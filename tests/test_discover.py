@@ -280,10 +280,18 @@ def test_find_root_from_kthreadd_when_pid_1_is_unreadable(tmp_path: Path) -> Non
     assert find_root(str(tmp_path), OWN) == (ROOT_NS, "kthreadd", None)
 
 
-def test_find_root_falls_back_to_own_namespace(tmp_path: Path) -> None:
+def test_find_root_does_not_take_the_own_namespace_for_root(tmp_path: Path) -> None:
+    """Unprivileged inside a container, neither PID 1 nor kthreadd is readable: the own namespace
+    is not the root one for that (it used to be reported "root": true)."""
     inode, source, warning = find_root(str(tmp_path), OWN)
-    assert (inode, source) == (OWN, "own (fallback)")
+    assert (inode, source) == (None, "unknown")
     assert warning and "PID 1" in warning
+
+
+def test_find_root_knows_the_fixed_init_inode(tmp_path: Path) -> None:
+    from vethpeer.discover_kernel import PROC_NET_INIT_INO
+
+    assert find_root(str(tmp_path), PROC_NET_INIT_INO) == (PROC_NET_INIT_INO, "init inode", None)
 
 
 @pytest.mark.parametrize("stat", [
@@ -296,14 +304,14 @@ def test_find_root_falls_back_to_own_namespace(tmp_path: Path) -> None:
 def test_find_root_does_not_trust_an_impostor_pid_2(tmp_path: Path, stat: str) -> None:
     kthreadd(tmp_path, stat=stat)
     inode, source, warning = find_root(str(tmp_path), OWN)
-    assert (inode, source) == (OWN, "own (fallback)")
+    assert (inode, source) == (None, "unknown")
     assert warning
 
 
 def test_find_root_kthreadd_without_readable_namespace_falls_back(tmp_path: Path) -> None:
     kthreadd(tmp_path, inode=None)
     inode, source, warning = find_root(str(tmp_path), OWN)
-    assert (inode, source) == (OWN, "own (fallback)")
+    assert (inode, source) == (None, "unknown")
     assert warning
 
 

@@ -50,7 +50,7 @@ def scan(
     *,
     netns_paths: Sequence[str] = (),
     addresses: bool = True,
-    sockets: bool = True,
+    sockets: bool = False,
     proc: str = "/proc",
     save: Optional[str] = None,
 ) -> Topology:
@@ -58,7 +58,9 @@ def scan(
 
     netns_paths: namespace files to include even if discovery would not find them.
     addresses:   also read IP addresses (one more dump per namespace).
-    sockets:     also look for namespaces held only by a socket (pidfd_getfd + SIOCGSKNS).
+    sockets:     also look for namespaces held only by a socket (pidfd_getfd + SIOCGSKNS). Off by
+                 default: taking a copy of another process's socket re-tags it with our cgroup-v1
+                 net_cls classid and net_prio index.
     proc:        where procfs is mounted.
     save:        write the raw snapshot to this file (JSON) for ``vethpeer --load`` or a bug report.
 

@@ -46,9 +46,11 @@ class Namespace(NamedTuple):
     paths: Tuple[str, ...]
     #: Processes whose main thread is in the namespace.
     pids: Tuple[int, ...]
-    #: Threads in the namespace while their process's main thread is elsewhere.
+    #: Threads in the namespace while their process's main thread is elsewhere (or has exited).
     threads: Tuple[Holder, ...]
-    #: Open file descriptors referring to the namespace.
+    #: Open file descriptors referring to the namespace. ``pid`` is the id whose /proc/ID/fd shows
+    #: it: a thread's id for a thread with an fd table of its own (unshare(CLONE_FILES)), or for a
+    #: process whose main thread has exited.
     fds: Tuple[Holder, ...]
     #: Sockets that live in the namespace but are held by a process outside it.
     sockets: Tuple[Holder, ...]
@@ -62,6 +64,8 @@ class Namespace(NamedTuple):
     error: Optional[str]
     #: How many links it has; None when it could not be read.
     link_count: Optional[int]
+    #: Open tun/tap files that belong to it, held by a process outside it (``detail``: the fd).
+    tuns: Tuple[Holder, ...] = ()
 
     @property
     def name(self) -> Optional[str]:
@@ -85,6 +89,8 @@ class Namespace(NamedTuple):
             return f"pid {self.fds[0].pid} fd {self.fds[0].detail}"
         if self.sockets:
             return f"pid {self.sockets[0].pid} socket fd {self.sockets[0].detail}"
+        if self.tuns:
+            return f"pid {self.tuns[0].pid} tun fd {self.tuns[0].detail}"
         return f"net:[{self.id.inode}]"
 
 

@@ -133,7 +133,7 @@ def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True) -> 
                 dev=ns.dev, inode=ns.inode, cookie=cookie, names=ns.names, paths=ns.paths,
                 pids=ns.pids, threads=ns.threads, fds=ns.fds, sockets=ns.sockets, comm=ns.comm,
                 root=ns.inode == discovery.root_inode, own=ns.inode == discovery.own_inode,
-                error=problem, links=tuple(links), addresses=tuple(addrs),
+                error=problem, links=tuple(links), addresses=tuple(addrs), tuns=ns.tuns,
             ))
         unreadable = [r for r in records if r.error is not None]
         if unreadable:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from . import discover, reader, resolve
+from . import discover, ops, reader, resolve
 from . import snapshot as snapshot_io
 from .model import Topology
 from .reader import Reading
 from .snapshot import Snapshot
 
 
-def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = True,
+def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
               proc: str = "/proc") -> Reading:
     """Discover and read every namespace; the pairing questions are asked and answered."""
+    # Until the reader reopens namespaces it was not handed open, discovery keeps one fd each:
+    # raise the soft limit first (the reader would raise it anyway).
+    ops.raise_fd_limit()
     found = discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets)
     try:
         return reader.read(found, addresses=addresses)
@@ -21,12 +24,12 @@ def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, socket
         found.close()
 
 
-def take_snapshot(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = True,
+def take_snapshot(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
                   proc: str = "/proc") -> Snapshot:
     return read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc).snapshot
 
 
-def scan(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = True,
+def scan(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
          proc: str = "/proc", save: Optional[str] = None) -> Topology:
     reading = read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc)
     if save is not None:
