@@ -381,15 +381,13 @@ class _Collector:
         shared /run/netns mount propagates into every mount namespace made from ours).
         """
         seen: Set[Tuple[int, str]] = set()
+        mounted_here = {inode for inode, refs in self.refs.items() if refs.names or refs.paths}
         for base in self.mount_namespaces.values():
             data = _read_small_file(f"{base}/mountinfo")
             if data is None or b" nsfs " not in data:
                 continue
             for mount in parse_nsfs_mounts(data.decode("utf-8", "surrogateescape")):
-                refs = self.refs.get(mount.inode)
-                if refs is not None and (refs.names or refs.paths):
-                    continue
-                if (mount.inode, mount.path) in seen:
+                if mount.inode in mounted_here or (mount.inode, mount.path) in seen:
                     continue
                 seen.add((mount.inode, mount.path))
                 full = f"{base}/root{mount.path}"
