@@ -111,7 +111,7 @@ def test_bind_mount_only_in_another_mount_namespace(lab: Lab) -> None:
     open(target, "w").close()
     holder = lab.holder("hide", f"/run/netns/{name}", target)
     lab.forget_name(name)
-    topology = vethpeer.scan()
+    topology = vethpeer.scan(mount_namespaces=True)  # also where others keep many mount namespaces
     ns = _namespace(topology, inode)
     assert ns.paths == (f"/proc/{holder.pid}/root{target}",)
     assert ns.error is None
@@ -154,7 +154,7 @@ def test_covered_bind_mount_reachable_from_another_mount_namespace(lab: Lab) -> 
     holder = lab.holder("hide", nsfile, other)
     _mount(lab, "-t", "tmpfs", "none", directory)
     lab.forget_name(name)
-    topology = vethpeer.scan()
+    topology = vethpeer.scan(mount_namespaces=True)
     ns = _namespace(topology, inode)
     assert ns.error is None
     assert f"/proc/{holder.pid}/root{other}" in ns.paths

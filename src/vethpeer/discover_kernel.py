@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import os
 import platform
-from typing import Optional
+from typing import Callable, Optional
 
 from . import ops
 
@@ -40,17 +41,22 @@ def is_tun(st: os.stat_result) -> bool:
         and os.minor(st.st_rdev) == TUN_MINOR
 
 
+_kcmp: Optional[Callable[[int, int, int, int, int], int]] = None
+
+
 def shares_files(tid_a: int, tid_b: int) -> Optional[bool]:
     """Whether two tasks share one fd table (kcmp KCMP_FILES); None when the kernel cannot tell
-    (no kcmp on this kernel or architecture, or no ptrace access to one of them)."""
-    number = _SYS_KCMP.get(platform.machine())
-    if number is None:
-        return None
-    libc = ops._load_libc()
-    result = libc.syscall(number, tid_a, tid_b, _KCMP_FILES, 0, 0)
+    (no kcmp on this kernel or architecture, or no ptrace access to one of them). About 2 us."""
+    global _kcmp
+    if _kcmp is None:
+        number = _SYS_KCMP.get(platform.machine())
+        if number is None:
+            return None
+        _kcmp = functools.partial(ops._load_libc().syscall, number)
+    result = _kcmp(tid_a, tid_b, _KCMP_FILES, 0, 0)
     if result < 0:
         return None
-    return bool(result == 0)
+    return result == 0
 
 
 def pidfd_of_task(tid: int) -> int:
