@@ -99,6 +99,14 @@ def reopen(found: FoundNamespace, proc: str = "/proc") -> int:
     """
     denied = False
     for path, check_type in found.openers:
+        if check_type and "/fd/" in path:
+            # A reused fd number could now be a device: only an nsfs file is opened (see open_all).
+            try:
+                if os.stat(path).st_dev != found.dev:
+                    continue
+            except OSError as error:
+                denied = denied or error.errno in _DENIED
+                continue
         try:
             fd = os.open(path, _OPEN_FLAGS)
         except OSError as error:

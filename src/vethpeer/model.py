@@ -207,7 +207,8 @@ class Topology:
         self.pairs = pairs
         self.unresolved = unresolved
         self.warnings = warnings
-        #: How the root namespace was identified: "pid 1", "kthreadd" or "own (fallback)".
+        #: How the root namespace was identified: "pid 1", "kthreadd", "init inode" (the kernel's fixed
+        #: inode for it), or "unknown" (then no namespace is marked root).
         self.root_source = root_source
         self._ns_by_id: Dict[NamespaceId, Namespace] = {ns.id: ns for ns in namespaces}
         self._peer: Dict[LinkRef, LinkRef] = {}
