@@ -401,8 +401,24 @@ def test_fd_in_a_threads_private_fd_table(tmp_path: Path, monkeypatch: pytest.Mo
     base = make_process(tmp_path, 50, BLUE, threads={51: BLUE, 52: BLUE}, fds={3: f"net:[{RED}]"})
     symlink(base / "task" / "51" / "fd" / "3", f"net:[{RED}]")  # shared with the leader
     symlink(base / "task" / "52" / "fd" / "4", f"net:[{GREEN}]")  # its own table
-    monkeypatch.setattr(kernel, "shares_files", lambda a, b: b != 52)
+    symlink(base / "task" / "53" / "ns" / "net", f"net:[{BLUE}]")
+    symlink(base / "task" / "53" / "fd" / "4", f"net:[{GREEN}]")  # started by 52: shares its table
+    private = {52, 53}
+    monkeypatch.setattr(kernel, "shares_files", lambda a, b: (a in private) == (b in private))
+    collector = _Collector(proc=str(tmp_path), nsfs_dev=NO_DEV)
+    collector.pids_are_ours = True
+    collector.read_processes(own_pid=1, want_sockets=False)
+    assert collector.refs[RED].fds == [Holder(50, 3)]
+    assert collector.refs[GREEN].fds == [Holder(52, 4)]
+
+
+def test_private_fd_table_without_kcmp_is_told_by_its_fd_numbers(tmp_path: Path) -> None:
+    """On a /proc of another pid namespace (or without kcmp), differing fd numbers tell."""
+    base = make_process(tmp_path, 50, BLUE, threads={51: BLUE, 52: BLUE}, fds={3: f"net:[{RED}]"})
+    symlink(base / "task" / "51" / "fd" / "3", f"net:[{RED}]")
+    symlink(base / "task" / "52" / "fd" / "4", f"net:[{GREEN}]")
     collector = collect(tmp_path)
+    assert not collector.pids_are_ours
     assert collector.refs[RED].fds == [Holder(50, 3)]
     assert collector.refs[GREEN].fds == [Holder(52, 4)]
 

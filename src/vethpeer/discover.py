@@ -268,6 +268,8 @@ class _Collector:
         #: A /proc/PID (or /proc/PID/task/TID) base per mount namespace other than ours.
         self.mount_namespaces: Dict[str, str] = {}
         self.tun_files: List[Tuple[_TaskFiles, int]] = []
+        #: Whether pids under ``proc`` are in our pid namespace (kcmp and pidfds take ours).
+        self.pids_are_ours = _readlink_text(f"{proc}/self") == str(os.getpid())
         self.socket_files: Dict[int, List[Tuple[_TaskFiles, int]]] = {}  # socket inode -> holders
 
     def at(self, inode: int) -> _Refs:
@@ -485,9 +487,11 @@ class _Collector:
                         self.at(tinode).threads.append(Holder(pid, tid))
                     if own:
                         continue  # our own fds are the scan's, not the host's
-                    # A thread that called unshare(CLONE_FILES) has an fd table of its own.
-                    reference = first_live.holder if leader_gone and first_live else pid
-                    if kernel.shares_files(reference, tid) is False:
+                    # A thread that called unshare(CLONE_FILES) has an fd table of its own (which
+                    # threads it starts later share).
+                    reference = tables[0] if tables else _TaskFiles(pid, base, pid)
+                    if not self._same_files(reference, tbase, tid) and not any(
+                            self._same_files(other, tbase, tid) for other in tables[1:]):
                         tables.append(_TaskFiles(tid, tbase, pid))
             if own_mount_ns is not None:
                 try:
@@ -498,6 +502,19 @@ class _Collector:
                     self.mount_namespaces[mount_ns] = mount_base
             for table in tables:
                 self._read_fds(table, want_sockets, want_tuns)
+
+    def _same_files(self, table: _TaskFiles, tbase: str, tid: int) -> bool:
+        """Whether task ``tid`` shares ``table``'s fd table."""
+        if self.pids_are_ours:
+            shared = kernel.shares_files(table.holder, tid)
+            if shared is not None:
+                return shared
+        # No kcmp here, or /proc is another pid namespace's (its pids are not ours to kcmp): a
+        # table whose fd numbers differ is another table. One listing more per thread.
+        try:
+            return sorted(os.listdir(f"{table.base}/fd")) == sorted(os.listdir(f"{tbase}/fd"))
+        except OSError:
+            return True
 
     def _read_fds(self, table: _TaskFiles, want_sockets: bool, want_tuns: bool) -> None:
         readlink = os.readlink
@@ -815,6 +832,13 @@ def _read_small_file(path: str) -> Optional[bytes]:
         os.close(fd)
 
 
+def _readlink_text(path: str) -> Optional[str]:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
 def _stat_inode(path: str) -> Optional[int]:
     try:
         return os.stat(path).st_ino
@@ -930,10 +954,16 @@ def discover(
         collector.account_denied()
         if mount_namespaces is not False:
             collector.read_other_mount_namespaces(None if mount_namespaces else MOUNT_NAMESPACES_AUTO)
-        if collector.tun_files:
-            collector.read_tuns()
-        if collector.socket_files:
-            collector.read_sockets()
+        if (collector.tun_files or collector.socket_files) and not collector.pids_are_ours:
+            # pidfd_open takes pids of our pid namespace: through another one's /proc it would
+            # reach unrelated processes.
+            collector.warnings.append(f"tun/tap files and sockets not looked into: {proc} is another pid "
+                                      "namespace's")
+        else:
+            if collector.tun_files:
+                collector.read_tuns()
+            if collector.socket_files:
+                collector.read_sockets()
         errors, vanished, not_net = collector.open_all()
         for inode, path in collector.still_mounted(vanished).items():
             vanished.discard(inode)
