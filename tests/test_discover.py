@@ -569,3 +569,13 @@ def test_tun_holders_survive_a_snapshot_round_trip_and_old_snapshots_load() -> N
     data = json.loads(text)
     del data["namespaces"][0]["tuns"]
     assert snapshot_io.loads(json.dumps(data)).namespaces[0].tuns == ()
+
+
+def test_dropped_socket_only_namespace_says_why_it_cannot_be_read() -> None:
+    collector = _Collector(proc="/proc", nsfs_dev=os.stat("/proc/self/ns/net").st_dev, fd_room=0)
+    refs = collector.at(5)
+    refs.sockets.append(Holder(7, 3))
+    assert not collector.keep(5, refs, os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC), 4)
+    errors, vanished, _ = collector.open_all()
+    assert not vanished
+    assert errors[5] is not None and "only a socket reaches it" in errors[5]

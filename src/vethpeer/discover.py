@@ -260,6 +260,8 @@ class _Collector:
         #: Kept fds that ``reopen`` could replace, oldest first: given up for fd-only namespaces.
         self.evictable: List[int] = []
         self.dropped_fd_only: List[int] = []
+        #: Namespaces opened and checked once already (kept or not): not opened again.
+        self.verified: Set[int] = set()
         self.refs: Dict[int, _Refs] = {}
         self.warnings: List[str] = []
         self.denied_pids: List[int] = []
@@ -290,6 +292,8 @@ class _Collector:
         of one that can when the budget is spent.
         """
         durable = refs.durable()
+        if durable:
+            self.verified.add(inode)
         if self.fd_room <= 0 and not durable and self.evictable:
             victim = self.refs[self.evictable.pop(0)]
             if victim.fd is not None:
@@ -303,6 +307,7 @@ class _Collector:
             return False
         refs.fd, refs.dev = fd, dev
         self.fd_room -= 1
+        self.verified.add(inode)
         if durable:
             self.evictable.append(inode)
         return True
@@ -731,7 +736,7 @@ class _Collector:
         order = list(self.refs) if only is None else [i for i in dict.fromkeys(only) if i in self.refs]
         for inode in order:
             refs = self.refs[inode]
-            if refs.fd is not None:
+            if refs.fd is not None or inode in self.verified:
                 errors[inode] = None
                 continue
             last: Optional[OSError] = None
