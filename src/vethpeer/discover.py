@@ -165,10 +165,6 @@ class NsfsMount(NamedTuple):
     covered: bool
 
 
-def _is_at_or_above(upper: str, path: str) -> bool:
-    return upper in (path, "/") or path.startswith(upper + "/")
-
-
 def parse_nsfs_mounts(text: str) -> List[NsfsMount]:
     """Every network-namespace bind mount in a mountinfo text, with whether its path shows it."""
     mounts: List[Tuple[int, int, str, Optional[int]]] = []  # (id, parent id, path, netns inode)
@@ -186,22 +182,57 @@ def parse_nsfs_mounts(text: str) -> List[NsfsMount]:
     found: List[NsfsMount] = []
     if not any(inode is not None for *_, inode in mounts):
         return found
-    by_id = {mount_id: (parent_id, path) for mount_id, parent_id, path, _ in mounts}
+    by_id = {mount_id: parent_id for mount_id, parent_id, _, _ in mounts}
+    by_path: Dict[str, List[Tuple[int, int]]] = {}
+    for mount_id, parent_id, path, _ in mounts:
+        by_path.setdefault(path, []).append((mount_id, parent_id))
+    chains: Dict[int, Set[int]] = {}
+
+    def chain_of(mount: int) -> Set[int]:
+        """The mounts a path walk passes through on its way into ``mount`` (itself included)."""
+        known = chains.get(mount)
+        if known is None:
+            # (a parent mountinfo does not list, outside a chroot, is no mount we can judge by)
+            known, parent = ({mount} if mount in by_id else set()), by_id.get(mount)
+            while parent is not None and parent in by_id and parent not in known:
+                known.add(parent)
+                parent = by_id.get(parent)
+            chains[mount] = known
+        return known
+
+    # Another mount hides one when it sits on a mount of its chain, at or above its path. Only the
+    # path's own ancestors are looked up, and what is above a directory is worked out once per
+    # (directory, parent mount): thousands of /run/netns mounts stay linear.
+    above: Dict[Tuple[str, int], bool] = {}
     for mount_id, parent_id, path, inode in mounts:
         if inode is None:
             continue
-        # The mounts a path walk passes through on its way to this one.
-        chain = {mount_id}
-        parent = parent_id
-        while parent in by_id and parent not in chain:
-            chain.add(parent)
-            parent = by_id[parent][0]
-        # Another mount hides it when it sits on one of those, at or above its path.
-        covered = any(
-            other_parent in chain and other_id not in chain and _is_at_or_above(other_path, path)
-            for other_id, other_parent, other_path, _ in mounts)
+        directory = os.path.dirname(path)
+        key = (directory, parent_id)
+        covered_above = above.get(key)
+        if covered_above is None:
+            parents = chain_of(parent_id)
+            covered_above = directory != path and any(
+                other_parent in parents and other_id not in parents
+                for upper in _ancestors(directory) for other_id, other_parent in by_path.get(upper, ()))
+            above[key] = covered_above
+        chain = chain_of(mount_id)
+        covered = covered_above or any(
+            other_parent in chain and other_id not in chain for other_id, other_parent in by_path[path])
         found.append(NsfsMount(inode, path, covered))
     return found
+
+
+def _ancestors(path: str) -> Iterable[str]:
+    """``path`` and every directory above it, up to "/"."""
+    while True:
+        yield path
+        if path in ("/", ""):
+            return
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
 
 
 def parse_mountinfo(text: str) -> List[Tuple[int, str]]:
