@@ -579,3 +579,16 @@ def test_dropped_socket_only_namespace_says_why_it_cannot_be_read() -> None:
     errors, vanished, _ = collector.open_all()
     assert not vanished
     assert errors[5] is not None and "only a socket reaches it" in errors[5]
+
+
+def test_nsfs_line_pattern_finds_only_network_namespace_mounts() -> None:
+    from vethpeer.discover import _NSFS_NET_LINE
+
+    text = "\n".join([
+        ROOT_LINE,
+        f"100 22 0:4 net:[{BLUE}] /run/netns/a\\040b rw shared:5 - nsfs nsfs rw",
+        "101 22 0:4 mnt:[4026531841] /tmp/m rw - nsfs nsfs rw",
+        f"102 22 0:4 net:[{RED}] /x rw - tmpfs nsfs rw",
+        f"103 22 0:4 net:[{GREEN}] /y rw master:1 shared:2 - nsfs nsfs rw",
+    ]).encode()
+    assert [int(i) for i in _NSFS_NET_LINE.findall(text)] == [BLUE, GREEN]

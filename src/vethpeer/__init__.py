@@ -65,7 +65,7 @@ def scan(
     proc:        where procfs is mounted.
     save:        write the raw snapshot to this file (JSON) for ``vethpeer --load`` or a bug report.
     mount_namespaces: also look for bind mounts that only another mount namespace has. None (the
-                 default): only where there are few of them (each costs about 0.3 ms).
+                 default): until about 20 ms of reading mount tables, with a warning for the rest.
 
     Raises OSError when nothing can be read at all (no /proc, no netlink), ValueError when a path in
     ``netns_paths`` is not a namespace file. Everything else (a namespace that vanishes, one that
