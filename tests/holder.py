@@ -5,6 +5,11 @@
     python holder.py thread PATH        one thread inside the namespace at PATH
     python holder.py socket PATH        a socket created inside the namespace at PATH
     python holder.py hide PATH TARGET   a bind mount of PATH at TARGET in a private mount namespace
+    python holder.py zombie-thread PATH one thread inside the namespace at PATH, after the main thread
+                                        has exited (the process's leader is a zombie)
+    python holder.py private-fd PATH    an fd to PATH in the fd table of a thread that unshared it
+    python holder.py tun PATH TAP       a tap device TAP made in the namespace at PATH: the tun file
+                                        is all that holds it (the thread that made it went back)
 
 It prints one line once it holds the namespace ("ready ..."), then waits until its stdin closes,
 so it also goes away if the test runner dies.
@@ -13,8 +18,11 @@ so it also goes away if the test runner dies.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
+import platform
 import socket
+import struct
 import sys
 import threading
 
@@ -23,6 +31,11 @@ CLONE_NEWNS = 0x00020000
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+CLONE_FILES = 0x00000400
+TUNSETIFF = 0x400454CA
+IFF_TAP = 0x0002
+IFF_NO_PI = 0x1000
+SYS_EXIT = {"x86_64": 60, "aarch64": 93, "riscv64": 93}
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -80,6 +93,54 @@ def main() -> None:
         check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make private")
         check(libc.mount(sys.argv[2].encode(), sys.argv[3].encode(), None, MS_BIND, None), "bind")
         print("ready", flush=True)
+    elif mode == "zombie-thread":
+        started = threading.Event()
+        tid = []
+
+        def inside() -> None:
+            setns_path(sys.argv[2])
+            tid.append(threading.get_native_id())
+            started.set()
+            sys.stdin.read()
+            os._exit(0)
+
+        threading.Thread(target=inside, daemon=True).start()
+        started.wait()
+        print(f"ready {tid[0]}", flush=True)
+        # exit(2) of the main thread alone (os._exit would end the process). ctypes lets go of the
+        # GIL around the call, which never returns, so the other thread carries on.
+        libc.syscall(SYS_EXIT[platform.machine()], 0)
+    elif mode == "private-fd":
+        opened = threading.Event()
+        info = []
+
+        def inside() -> None:
+            check(libc.unshare(CLONE_FILES), "unshare(CLONE_FILES)")
+            fd = os.open(sys.argv[2], os.O_RDONLY)
+            info.append((threading.get_native_id(), fd))
+            opened.set()
+            threading.Event().wait()
+
+        threading.Thread(target=inside, daemon=True).start()
+        opened.wait()
+        print(f"ready {info[0][0]} {info[0][1]}", flush=True)
+    elif mode == "tun":
+        made = []
+
+        def inside() -> None:
+            home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+            setns_path(sys.argv[2])
+            tun = os.open("/dev/net/tun", os.O_RDWR)
+            fcntl.ioctl(tun, TUNSETIFF, struct.pack("16sH", sys.argv[3].encode(), IFF_TAP | IFF_NO_PI))
+            check(libc.setns(home, CLONE_NEWNET), "setns back")
+            os.close(home)
+            made.append(tun)
+
+        thread = threading.Thread(target=inside)
+        thread.start()
+        thread.join()
+        keep.append(made[0])
+        print(f"ready {made[0]}", flush=True)
     else:
         sys.exit(f"unknown mode {mode}")
     sys.stdin.read()

@@ -12,7 +12,15 @@ from typing import Mapping, Optional
 
 import pytest
 
-from vethpeer.discover import _Collector, find_root, parse_mountinfo, parse_netns_link, unescape_mount_path
+from vethpeer.discover import (
+    NsfsMount,
+    _Collector,
+    find_root,
+    parse_mountinfo,
+    parse_netns_link,
+    parse_nsfs_mounts,
+    unescape_mount_path,
+)
 from vethpeer.model import Holder
 
 ROOT_NS = 4026531840
@@ -280,10 +288,18 @@ def test_find_root_from_kthreadd_when_pid_1_is_unreadable(tmp_path: Path) -> Non
     assert find_root(str(tmp_path), OWN) == (ROOT_NS, "kthreadd", None)
 
 
-def test_find_root_falls_back_to_own_namespace(tmp_path: Path) -> None:
+def test_find_root_does_not_take_the_own_namespace_for_root(tmp_path: Path) -> None:
+    """Unprivileged inside a container, neither PID 1 nor kthreadd is readable: the own namespace
+    is not the root one for that (it used to be reported "root": true)."""
     inode, source, warning = find_root(str(tmp_path), OWN)
-    assert (inode, source) == (OWN, "own (fallback)")
+    assert (inode, source) == (None, "unknown")
     assert warning and "PID 1" in warning
+
+
+def test_find_root_knows_the_fixed_init_inode(tmp_path: Path) -> None:
+    from vethpeer.discover_kernel import PROC_NET_INIT_INO
+
+    assert find_root(str(tmp_path), PROC_NET_INIT_INO) == (PROC_NET_INIT_INO, "init inode", None)
 
 
 @pytest.mark.parametrize("stat", [
@@ -296,14 +312,14 @@ def test_find_root_falls_back_to_own_namespace(tmp_path: Path) -> None:
 def test_find_root_does_not_trust_an_impostor_pid_2(tmp_path: Path, stat: str) -> None:
     kthreadd(tmp_path, stat=stat)
     inode, source, warning = find_root(str(tmp_path), OWN)
-    assert (inode, source) == (OWN, "own (fallback)")
+    assert (inode, source) == (None, "unknown")
     assert warning
 
 
 def test_find_root_kthreadd_without_readable_namespace_falls_back(tmp_path: Path) -> None:
     kthreadd(tmp_path, inode=None)
     inode, source, warning = find_root(str(tmp_path), OWN)
-    assert (inode, source) == (OWN, "own (fallback)")
+    assert (inode, source) == (None, "unknown")
     assert warning
 
 
@@ -325,3 +341,254 @@ def test_namespace_that_vanishes_before_it_is_opened_is_a_warning(tmp_path: Path
         assert found.own_inode in {ns.inode for ns in found.namespaces}
     finally:
         found.close()
+
+
+# --- covered bind mounts ---------------------------------------------------------------------------
+
+ROOT_LINE = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw"
+
+
+def test_nsfs_mount_stacked_over_is_covered() -> None:
+    text = "\n".join([
+        ROOT_LINE,
+        f"100 22 0:4 net:[{BLUE}] /srv/ns rw - nsfs nsfs rw",
+        f"101 100 0:4 net:[{RED}] /srv/ns rw - nsfs nsfs rw",
+    ])
+    assert parse_nsfs_mounts(text) == [NsfsMount(BLUE, "/srv/ns", True), NsfsMount(RED, "/srv/ns", False)]
+    assert parse_mountinfo(text) == [(RED, "/srv/ns")]
+
+
+def test_nsfs_mount_under_a_later_mount_on_a_directory_above_is_covered() -> None:
+    text = "\n".join([
+        ROOT_LINE,
+        f"100 22 0:4 net:[{BLUE}] /srv/x/ns rw - nsfs nsfs rw",
+        "101 22 0:50 / /srv rw - tmpfs none rw",
+    ])
+    assert parse_nsfs_mounts(text) == [NsfsMount(BLUE, "/srv/x/ns", True)]
+    assert parse_mountinfo(text) == []
+
+
+def test_nsfs_mount_inside_a_mount_is_not_covered_by_it() -> None:
+    text = "\n".join([
+        ROOT_LINE,
+        "101 22 0:50 / /srv rw - tmpfs none rw",
+        f"100 101 0:4 net:[{BLUE}] /srv/x/ns rw - nsfs nsfs rw",
+        "102 22 0:51 / /other rw - tmpfs none rw",
+        "103 22 0:52 / /srv2 rw - tmpfs none rw",
+    ])
+    assert parse_nsfs_mounts(text) == [NsfsMount(BLUE, "/srv/x/ns", False)]
+
+
+# --- processes whose main thread exited, threads with their own fd table ---------------------------
+
+
+def test_threads_of_a_process_whose_main_thread_exited(tmp_path: Path) -> None:
+    """The leader is a zombie: no ns/net, no fd table; its threads still have both."""
+    base = make_process(tmp_path, 40, None, threads={41: RED, 42: BLUE})
+    (base / "task" / "40").mkdir(parents=True)  # the zombie leader's task dir, without ns
+    symlink(base / "task" / "41" / "fd" / "7", f"net:[{GREEN}]")
+    collector = collect(tmp_path)
+    assert collector.refs[RED].threads == [Holder(40, 41)]
+    assert collector.refs[BLUE].threads == [Holder(40, 42)]
+    assert collector.refs[GREEN].fds == [Holder(41, 7)]
+    assert collector.refs[GREEN].fd_paths == [f"{tmp_path}/40/task/41/fd/7"]
+    assert collector.process_netns[40] == RED
+
+
+def test_fd_in_a_threads_private_fd_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import vethpeer.discover_kernel as kernel
+
+    base = make_process(tmp_path, 50, BLUE, threads={51: BLUE, 52: BLUE}, fds={3: f"net:[{RED}]"})
+    symlink(base / "task" / "51" / "fd" / "3", f"net:[{RED}]")  # shared with the leader
+    symlink(base / "task" / "52" / "fd" / "4", f"net:[{GREEN}]")  # its own table
+    symlink(base / "task" / "53" / "ns" / "net", f"net:[{BLUE}]")
+    symlink(base / "task" / "53" / "fd" / "4", f"net:[{GREEN}]")  # started by 52: shares its table
+    private = {52, 53}
+    monkeypatch.setattr(kernel, "shares_files", lambda a, b: (a in private) == (b in private))
+    collector = _Collector(proc=str(tmp_path), nsfs_dev=NO_DEV)
+    collector.pids_are_ours = True
+    collector.read_processes(own_pid=1, want_sockets=False)
+    assert collector.refs[RED].fds == [Holder(50, 3)]
+    assert collector.refs[GREEN].fds == [Holder(52, 4)]
+
+
+def test_private_fd_table_without_kcmp_is_told_by_its_fd_numbers(tmp_path: Path) -> None:
+    """On a /proc of another pid namespace (or without kcmp), differing fd numbers tell."""
+    base = make_process(tmp_path, 50, BLUE, threads={51: BLUE, 52: BLUE}, fds={3: f"net:[{RED}]"})
+    symlink(base / "task" / "51" / "fd" / "3", f"net:[{RED}]")
+    symlink(base / "task" / "52" / "fd" / "4", f"net:[{GREEN}]")
+    collector = collect(tmp_path)
+    assert not collector.pids_are_ours
+    assert collector.refs[RED].fds == [Holder(50, 3)]
+    assert collector.refs[GREEN].fds == [Holder(52, 4)]
+
+
+def test_tun_files_are_recognised_by_device_number_not_path() -> None:
+    import stat
+
+    from vethpeer.discover_kernel import is_tun
+
+    def fake(mode: int, major: int, minor: int) -> os.stat_result:
+        return _stat(mode, os.makedev(major, minor))
+
+    assert is_tun(fake(stat.S_IFCHR | 0o600, 10, 200))
+    assert not is_tun(fake(stat.S_IFCHR | 0o600, 10, 201))
+    assert not is_tun(fake(stat.S_IFREG | 0o600, 10, 200))
+
+
+def _stat(mode: int, rdev: int) -> os.stat_result:
+    import types
+
+    return types.SimpleNamespace(st_mode=mode, st_rdev=rdev)  # type: ignore[return-value]
+
+
+# --- processes we may not inspect ------------------------------------------------------------------
+
+
+def test_denied_process_in_a_known_namespace_is_no_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/proc/PID/net/dev has one inode per namespace: a denied process matching a known one is listed,
+    one matching none is named in a warning (pid and comm)."""
+    make_process(tmp_path, 5, BLUE)
+    for pid in (1, 9):
+        (tmp_path / str(pid) / "ns").mkdir(parents=True)
+        (tmp_path / str(pid) / "comm").write_text("secret\n" if pid == 9 else "init\n")
+    (tmp_path / "5" / "net").mkdir()
+    (tmp_path / "5" / "net" / "dev").write_text("")
+    (tmp_path / "1" / "net").mkdir()
+    os.link(tmp_path / "5" / "net" / "dev", tmp_path / "1" / "net" / "dev")
+    (tmp_path / "9" / "net").mkdir()
+    (tmp_path / "9" / "net" / "dev").write_text("")
+    real_readlink = os.readlink
+
+    def readlink(path: str) -> str:
+        if path in (f"{tmp_path}/1/ns/net", f"{tmp_path}/9/ns/net"):
+            raise PermissionError(13, "Permission denied")
+        return real_readlink(path)
+
+    monkeypatch.setattr(os, "readlink", readlink)
+    collector = collect(tmp_path)
+    collector.account_denied()
+    assert collector.refs[BLUE].pids == [1, 5]
+    assert f"{tmp_path}/1/ns/net" not in dict(collector.candidates(collector.refs[BLUE]))
+    [warning] = collector.warnings
+    assert "9 (secret)" in warning and "1 (" not in warning
+
+
+# --- FIFOs and other files in /run/netns -----------------------------------------------------------
+
+
+def test_fifo_in_a_netns_dir_is_not_opened(tmp_path: Path) -> None:
+    from vethpeer.discover import discover
+
+    netns_dir = tmp_path / "netns"
+    netns_dir.mkdir()
+    os.mkfifo(netns_dir / "fifo")
+    (netns_dir / "stale").write_text("")
+    found = discover(netns_dirs=[str(netns_dir)], mount_namespaces=False)
+    try:
+        assert any("fifo is not a namespace file" in warning for warning in found.warnings)
+        assert any("stale is a stale entry" in warning for warning in found.warnings)
+    finally:
+        found.close()
+
+
+# --- the fd budget, openers and reopen -------------------------------------------------------------
+
+
+def test_keep_fds_zero_verifies_but_keeps_nothing() -> None:
+    from vethpeer.discover import discover, reopen
+
+    found = discover(keep_fds=0, mount_namespaces=False)
+    try:
+        own = next(ns for ns in found.namespaces if ns.inode == found.own_inode)
+        assert all(ns.fd is None for ns in found.namespaces)
+        assert own.error is None and own.openers
+        fd = reopen(own)
+        try:
+            assert os.fstat(fd).st_ino == own.inode
+        finally:
+            os.close(fd)
+    finally:
+        found.close()
+
+
+def test_reopen_checks_the_inode_and_says_why_it_failed() -> None:
+    import errno
+
+    from vethpeer.discover import FoundNamespace, reopen
+
+    own = os.stat("/proc/self/ns/net")
+    good = FoundNamespace(own.st_dev, own.st_ino, None, (), (), (), (), (), (), None, None, (),
+                          (("/nonexistent/ns", True), ("/proc/self/ns/net", False)))
+    fd = reopen(good)
+    try:
+        assert os.fstat(fd).st_ino == own.st_ino
+    finally:
+        os.close(fd)
+    elsewhere = good._replace(inode=own.st_ino + 1)
+    with pytest.raises(OSError) as failure:
+        reopen(elsewhere)
+    assert failure.value.errno == errno.ENOENT
+
+
+def test_budget_gives_fd_only_namespaces_a_durable_ones_slot_but_never_own_or_roots() -> None:
+    collector = _Collector(proc="/proc", nsfs_dev=os.stat("/proc/self/ns/net").st_dev, fd_room=2)
+    own, named, socket_only, second_socket_only = (collector.at(i) for i in (1, 2, 3, 4))
+    own.extra_openers.append("/proc/self/ns/net")
+    named.names.append(("blue", "/run/netns/blue"))
+    socket_only.sockets.append(Holder(7, 3))
+    second_socket_only.sockets.append(Holder(7, 4))
+
+    def new_fd() -> int:
+        return os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+    try:
+        assert collector.keep(1, own, new_fd(), 4)
+        collector.evictable.clear()  # as discover() does for the own and root namespaces
+        assert collector.keep(2, named, new_fd(), 4)
+        assert collector.keep(3, socket_only, new_fd(), 4)  # takes the named one's slot
+        assert named.fd is None and socket_only.fd is not None and own.fd is not None
+        assert not collector.keep(4, second_socket_only, new_fd(), 4)  # nothing left to give up
+        assert collector.dropped_fd_only == [4]
+    finally:
+        for refs in collector.refs.values():
+            if refs.fd is not None:
+                os.close(refs.fd)
+
+
+def test_tun_holders_survive_a_snapshot_round_trip_and_old_snapshots_load() -> None:
+    import json
+
+    from vethpeer import snapshot as snapshot_io
+    from vethpeer.snapshot import NamespaceRecord, Snapshot
+
+    record = NamespaceRecord(4, BLUE, None, (), (), (), (), (), (), None, False, False, None, (), (),
+                             tuns=(Holder(7, 9),))
+    text = snapshot_io.dumps(Snapshot((record,), (), (), (), "pid 1", ()))
+    assert snapshot_io.loads(text).namespaces[0].tuns == (Holder(7, 9),)
+    data = json.loads(text)
+    del data["namespaces"][0]["tuns"]
+    assert snapshot_io.loads(json.dumps(data)).namespaces[0].tuns == ()
+
+
+def test_dropped_socket_only_namespace_says_why_it_cannot_be_read() -> None:
+    collector = _Collector(proc="/proc", nsfs_dev=os.stat("/proc/self/ns/net").st_dev, fd_room=0)
+    refs = collector.at(5)
+    refs.sockets.append(Holder(7, 3))
+    assert not collector.keep(5, refs, os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC), 4)
+    errors, vanished, _ = collector.open_all()
+    assert not vanished
+    assert errors[5] is not None and "only a socket reaches it" in errors[5]
+
+
+def test_nsfs_line_pattern_finds_only_network_namespace_mounts() -> None:
+    from vethpeer.discover import _NSFS_NET_LINE
+
+    text = "\n".join([
+        ROOT_LINE,
+        f"100 22 0:4 net:[{BLUE}] /run/netns/a\\040b rw shared:5 - nsfs nsfs rw",
+        "101 22 0:4 mnt:[4026531841] /tmp/m rw - nsfs nsfs rw",
+        f"102 22 0:4 net:[{RED}] /x rw - tmpfs nsfs rw",
+        f"103 22 0:4 net:[{GREEN}] /y rw master:1 shared:2 - nsfs nsfs rw",
+    ]).encode()
+    assert [int(i) for i in _NSFS_NET_LINE.findall(text)] == [BLUE, GREEN]

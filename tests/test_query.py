@@ -10,7 +10,7 @@ from vethpeer.owners import Owner
 
 
 def namespace(inode: int, *owners: Owner, root: bool = False) -> Namespace:
-    return Namespace(NamespaceId(4, inode), None, (), (), (), (), (), (), None, root, False, None, 1, owners)
+    return Namespace(NamespaceId(4, inode), None, (), (), (), (), (), (), None, root, False, None, 1, owners=owners)
 
 
 WEB = Owner("docker", "web-1", "abcd1234" + "0" * 56, (("project", "shop"),), "state")

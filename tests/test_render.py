@@ -455,7 +455,7 @@ def test_owners_name_namespaces_and_travel_in_json_and_snapshots() -> None:
         return LinkRecord(index, b"eth0", 0, "veth", None, None, 1500, 6, None, peer, nsid, ())
 
     def ns(inode: int, links: tuple, owners: tuple, root: bool = False) -> NamespaceRecord:
-        return NamespaceRecord(4, inode, None, (), (), (), (), (), (), None, root, root, None, links, (), owners)
+        return NamespaceRecord(4, inode, None, (), (), (), (), (), (), None, root, root, None, links, (), owners=owners)
 
     snapshot = Snapshot((ns(1, (veth(5, 2, 0),), (), root=True), ns(2, (veth(2, 5, 0),), (web, pod))),
                         (NsidAnswer(1, 2, 0), NsidAnswer(2, 1, 0)), (), (), "pid 1", ())

@@ -53,6 +53,7 @@ def scan(
     sockets: bool = False,
     proc: str = "/proc",
     save: Optional[str] = None,
+    mount_namespaces: Optional[bool] = None,
 ) -> Topology:
     """Scan the host and return its Topology.
 
@@ -63,6 +64,8 @@ def scan(
                  caller's cgroup-v1 net_cls classid and net_prio index.
     proc:        where procfs is mounted.
     save:        write the raw snapshot to this file (JSON) for ``vethpeer --load`` or a bug report.
+    mount_namespaces: also look for bind mounts that only another mount namespace has. None (the
+                 default): until about 20 ms of reading mount tables, with a warning for the rest.
 
     Raises OSError when nothing can be read at all (no /proc, no netlink), ValueError when a path in
     ``netns_paths`` is not a namespace file. Everything else (a namespace that vanishes, one that
@@ -70,4 +73,5 @@ def scan(
     """
     from . import scanner
 
-    return scanner.scan(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc, save=save)
+    return scanner.scan(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc, save=save,
+                        mount_namespaces=mount_namespaces)

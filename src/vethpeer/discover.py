@@ -1,10 +1,13 @@
 """Finding every network namespace on the host and every reference that holds it.
 
-Sources, cheapest first: /run/netns names, nsfs bind mounts in mountinfo, processes and their
-threads, open fds, and sockets. References are collected by inode from readlink/stat (all network
-namespaces live on the one nsfs superblock), then each namespace is opened once through the first
-reference that still works and identified by fstat. Everything below ``proc`` is injectable so the
-collection logic can be tested on a fake /proc tree. No netlink here: see ``reader``.
+Sources, cheapest first: /run/netns names, nsfs bind mounts in our mountinfo, processes and every
+thread (a thread outlives its exited main thread; a thread may have its own fd table), open fds,
+tun/tap files, bind mounts visible only in other mount namespaces, and (opt-in) sockets.
+References are collected by inode from readlink/stat (all network namespaces live on the one nsfs
+superblock), then each namespace is opened through the first reference that still works and
+identified by fstat; only ``keep_fds`` of those fds stay open, the rest can be reopened later with
+``reopen``. Everything below ``proc`` is injectable so the collection logic can be tested on a fake
+/proc tree. No netlink here: see ``reader``.
 """
 
 from __future__ import annotations
@@ -12,48 +15,50 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
+import re
+import resource
+import stat as stat_module
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
+from . import discover_kernel as kernel
 from . import ops
 from .model import Holder
 
 DEFAULT_NETNS_DIRS = ("/run/netns", "/var/run/netns")
 
+#: Other mount namespaces' mountinfo read by default only up to this many bytes (about 20 ms).
+MOUNTINFO_BYTES_AUTO = 600_000
+
+# A mountinfo line of a network namespace's nsfs mount: "ID PARENT MAJ:MIN net:[INODE] PATH ... - nsfs".
+_NSFS_NET_LINE = re.compile(rb"^\d+ \d+ \d+:\d+ net:\[(\d+)\] [^\n]*? - nsfs ", re.MULTILINE)
+
+# O_NONBLOCK: a FIFO put where a namespace file should be would block open() forever. O_NOCTTY: a
+# terminal must never become ours. Neither changes anything for an nsfs file.
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
 
 
-def reopen(found: FoundNamespace) -> int:
-    """A new fd for a namespace found earlier, through the references it was found by.
+def fd_reserve(limit: int) -> int:
+    """File descriptors kept free of namespace handles: the reader's sockets need them."""
+    return max(96, min(256, limit // 4))
 
-    Each candidate is checked to still be that namespace (same inode, a network namespace), since
-    a pid can be reused and a mount point can show something else by now. Raises OSError: ENOENT
-    when every reference has gone, EACCES when one exists but may not be opened.
-    """
-    denied: Optional[OSError] = None
-    for path, check_type in found.openers:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-        except OSError as error:
-            if error.errno in (errno.EACCES, errno.EPERM):
-                denied = error
-            continue
-        try:
-            st = os.fstat(fd)
-            if st.st_ino == found.inode and st.st_dev == found.dev and (
-                    not check_type or ops.is_net_namespace(fd)):
-                return fd
-        except OSError:
-            pass
-        os.close(fd)
-    if denied is not None:
-        raise denied
-    raise OSError(errno.ENOENT, "the namespace is gone")
+
+def default_keep_fds() -> int:
+    """How many namespace fds ``discover`` keeps when the caller does not say: what the current
+    soft RLIMIT_NOFILE leaves after the fds already open and the reader's reserve."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 20
+    return max(0, soft - ops.open_fd_count() - fd_reserve(soft))
+
 
 # errnos meaning "it went away while we looked": a process exited, a mount was removed.
 _VANISHED = (errno.ENOENT, errno.ESRCH, errno.ENOTDIR)
+_DENIED = (errno.EACCES, errno.EPERM)
 
 
 class FoundNamespace(NamedTuple):
-    """A namespace and what holds it; ``fd`` is an open handle (owned by the Discovery)."""
+    """A namespace and what holds it; ``fd`` is an open handle (owned by the Discovery) or None
+    when it was verified but not kept (see ``openers`` and ``reopen``)."""
 
     dev: int
     inode: int
@@ -66,7 +71,10 @@ class FoundNamespace(NamedTuple):
     sockets: Tuple[Holder, ...]
     comm: Optional[str]
     error: Optional[str]
-    #: (path, needs a type check) that open it again, most durable first (see ``reopen``).
+    #: Open tun/tap files that belong to it, held by a process outside it.
+    tuns: Tuple[Holder, ...] = ()
+    #: (path, needs an NS_GET_NSTYPE check) that open it again, most durable first. Empty for a
+    #: namespace only a socket or tun file reaches: its ``fd`` is then the only way in.
     openers: Tuple[Tuple[str, bool], ...] = ()
 
 
@@ -74,7 +82,7 @@ class Discovery(NamedTuple):
     namespaces: Tuple[FoundNamespace, ...]
     own_inode: int
     root_inode: Optional[int]
-    #: How the root namespace was identified: "pid 1", "kthreadd", or "own (fallback)".
+    #: How the root namespace was identified: "pid 1", "kthreadd", "init inode", or "unknown".
     root_source: str
     warnings: Tuple[str, ...]
 
@@ -83,6 +91,49 @@ class Discovery(NamedTuple):
             if found.fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(found.fd)
+
+
+def reopen(found: FoundNamespace, proc: str = "/proc") -> int:
+    """A new fd for ``found``, opened through its openers and checked to be that namespace.
+
+    Raises OSError: ENOENT when every opener failed because what it named is gone (or now leads
+    elsewhere), EACCES when one was denied. A namespace without openers (held only by a socket or
+    tun file) can only be duplicated from its kept ``fd``. ``proc`` is where procfs is mounted,
+    for that duplicate.
+    """
+    denied = False
+    for path, check_type in found.openers:
+        if check_type and "/fd/" in path:
+            # A reused fd number could now be a device: only an nsfs file is opened (see open_all).
+            try:
+                if os.stat(path).st_dev != found.dev:
+                    continue
+            except OSError as error:
+                denied = denied or error.errno in _DENIED
+                continue
+        try:
+            fd = os.open(path, _OPEN_FLAGS)
+        except OSError as error:
+            denied = denied or error.errno in _DENIED
+            continue
+        try:
+            st = os.fstat(fd)
+            if st.st_ino == found.inode and st.st_dev == found.dev and (
+                    not check_type or ops.is_net_namespace(fd)):
+                return fd
+        except OSError:
+            pass
+        os.close(fd)
+    if found.fd is not None:
+        # A fresh open file of the same namespace, not a dup sharing the caller's file offset and
+        # flags; falls back to dup where /proc is not ours.
+        try:
+            return os.open(f"{proc}/self/fd/{found.fd}", _OPEN_FLAGS)
+        except OSError:
+            return os.dup(found.fd)
+    if denied:
+        raise OSError(errno.EACCES, f"net:[{found.inode}]: permission denied reopening it")
+    raise OSError(errno.ENOENT, f"net:[{found.inode}]: nothing that held it leads to it any more")
 
 
 def parse_netns_link(target: str) -> Optional[int]:
@@ -111,42 +162,125 @@ def unescape_mount_path(field: str) -> str:
     return "".join(out)
 
 
-def parse_mountinfo(text: str) -> List[Tuple[int, str]]:
-    """(inode, mount point) of every network-namespace bind mount that its path shows.
+class NsfsMount(NamedTuple):
+    inode: int
+    path: str
+    #: Another mount hides it: one stacked on it, or one mounted later on a directory above it.
+    covered: bool
 
-    When mounts stack on one path, mountinfo lists them bottom to top and the path shows the last
-    one; a namespace mount hidden under another mount is not reachable by that path.
-    """
-    shown: Dict[str, Optional[int]] = {}
+
+def parse_nsfs_mounts(text: str) -> List[NsfsMount]:
+    """Every network-namespace bind mount in a mountinfo text, with whether its path shows it."""
+    mounts: List[Tuple[int, int, str, Optional[int]]] = []  # (id, parent id, path, netns inode)
     for line in text.splitlines():
         fields = line.split(" ")
         if len(fields) < 10:
             continue
         try:
             separator = fields.index("-", 6)
+            mount_id, parent_id = int(fields[0]), int(fields[1])
         except ValueError:
             continue
-        path = unescape_mount_path(fields[4])
-        shown.pop(path, None)
-        shown[path] = parse_netns_link(fields[3]) if fields[separator + 1] == "nsfs" else None
-    return [(inode, path) for path, inode in shown.items() if inode is not None]
+        inode = parse_netns_link(fields[3]) if fields[separator + 1] == "nsfs" else None
+        mounts.append((mount_id, parent_id, unescape_mount_path(fields[4]), inode))
+    found: List[NsfsMount] = []
+    if not any(inode is not None for *_, inode in mounts):
+        return found
+    by_id = {mount_id: parent_id for mount_id, parent_id, _, _ in mounts}
+    by_path: Dict[str, List[Tuple[int, int]]] = {}
+    for mount_id, parent_id, path, _ in mounts:
+        by_path.setdefault(path, []).append((mount_id, parent_id))
+    chains: Dict[int, Set[int]] = {}
+
+    def chain_of(mount: int) -> Set[int]:
+        """The mounts a path walk passes through on its way into ``mount`` (itself included)."""
+        known = chains.get(mount)
+        if known is None:
+            # (a parent mountinfo does not list, outside a chroot, is no mount we can judge by)
+            known, parent = ({mount} if mount in by_id else set()), by_id.get(mount)
+            while parent is not None and parent in by_id and parent not in known:
+                known.add(parent)
+                parent = by_id.get(parent)
+            chains[mount] = known
+        return known
+
+    # Another mount hides one when it sits on a mount of its chain, at or above its path. Only the
+    # path's own ancestors are looked up, and what is above a directory is worked out once per
+    # (directory, parent mount): thousands of /run/netns mounts stay linear.
+    above: Dict[Tuple[str, int], bool] = {}
+    for mount_id, parent_id, path, inode in mounts:
+        if inode is None:
+            continue
+        directory = os.path.dirname(path)
+        key = (directory, parent_id)
+        covered_above = above.get(key)
+        if covered_above is None:
+            parents = chain_of(parent_id)
+            covered_above = directory != path and any(
+                other_parent in parents and other_id not in parents
+                for upper in _ancestors(directory) for other_id, other_parent in by_path.get(upper, ()))
+            above[key] = covered_above
+        chain = chain_of(mount_id)
+        covered = covered_above or any(
+            other_parent in chain and other_id not in chain for other_id, other_parent in by_path[path])
+        found.append(NsfsMount(inode, path, covered))
+    return found
+
+
+def _ancestors(path: str) -> Iterable[str]:
+    """``path`` and every directory above it, up to "/"."""
+    while True:
+        yield path
+        if path in ("/", ""):
+            return
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+
+
+def parse_mountinfo(text: str) -> List[Tuple[int, str]]:
+    """(inode, mount point) of every network-namespace bind mount that its path shows."""
+    seen: Set[str] = set()
+    shown = []
+    for mount in parse_nsfs_mounts(text):
+        if not mount.covered and mount.path not in seen:
+            seen.add(mount.path)
+            shown.append((mount.inode, mount.path))
+    return shown
 
 
 class _Refs:
-    __slots__ = ("dev", "fd", "fds", "names", "openers", "paths", "pids", "sockets", "threads", "verified")
+    __slots__ = ("covered", "dev", "extra_openers", "fd", "fd_paths", "fds", "names", "paths", "pids",
+                 "sockets", "threads", "tuns", "unopenable_pids")
 
     def __init__(self) -> None:
         self.names: List[Tuple[str, str]] = []  # (name, path)
         self.paths: List[str] = []
+        self.covered: List[str] = []  # bind-mount paths another mount hides
         self.pids: List[int] = []
+        self.unopenable_pids: Set[int] = set()  # listed by evidence other than their ns link
         self.threads: List[Holder] = []
         self.fds: List[Holder] = []
+        self.fd_paths: List[str] = []  # where each of ``fds`` can be opened, same order
         self.sockets: List[Holder] = []
+        self.tuns: List[Holder] = []
         self.fd: Optional[int] = None
-        self.verified = False
         self.dev = 0
         #: Paths that open the namespace without being a reference worth reporting.
-        self.openers: List[str] = []
+        self.extra_openers: List[str] = []
+
+    def durable(self) -> bool:
+        """Whether anything but a socket or tun fd leads to it."""
+        return bool(self.names or self.paths or self.pids or self.threads or self.fds or self.extra_openers)
+
+
+class _TaskFiles(NamedTuple):
+    """An fd table to read: ``holder`` is the id whose /proc/ID/fd shows it, ``base`` its dir."""
+
+    holder: int
+    base: str
+    process: int
 
 
 class _Collector:
@@ -157,16 +291,61 @@ class _Collector:
         self.nsfs_dev = nsfs_dev
         #: How many more namespace fds may be kept open (the reader needs the rest for sockets).
         self.fd_room = fd_room
-        self.fd_limited = 0
+        self.fd_budget = fd_room
+        #: Kept fds that ``reopen`` could replace, oldest first: given up for fd-only namespaces.
+        self.evictable: List[int] = []
+        self.dropped_fd_only: List[int] = []
+        #: Namespaces opened and checked once already (kept or not): not opened again.
+        self.verified: Set[int] = set()
         self.refs: Dict[int, _Refs] = {}
         self.warnings: List[str] = []
-        self.denied_processes = 0
+        self.denied_pids: List[int] = []
+        #: The namespace each process is in (its main thread's, or its first thread's).
+        self.process_netns: Dict[int, int] = {}
+        #: A /proc/PID (or /proc/PID/task/TID) base per mount namespace other than ours.
+        self.mount_namespaces: Dict[str, str] = {}
+        self.tun_files: List[Tuple[_TaskFiles, int]] = []
+        #: Whether pids under ``proc`` are in our pid namespace (kcmp and pidfds take ours).
+        self.pids_are_ours = _readlink_text(f"{proc}/self") == str(os.getpid())
+        self.socket_files: Dict[int, List[Tuple[_TaskFiles, int]]] = {}  # socket inode -> holders
 
     def at(self, inode: int) -> _Refs:
         refs = self.refs.get(inode)
         if refs is None:
             refs = self.refs[inode] = _Refs()
         return refs
+
+    @property
+    def denied_processes(self) -> int:
+        return len(self.denied_pids)
+
+    # -- the fd budget --------------------------------------------------------------------------
+    def keep(self, inode: int, refs: _Refs, fd: int, dev: int) -> bool:
+        """Keep ``fd`` as the namespace's handle if the budget allows; closes it otherwise.
+
+        A namespace only a socket or tun fd reaches cannot be reopened later, so it takes the slot
+        of one that can when the budget is spent.
+        """
+        durable = refs.durable()
+        if durable:
+            self.verified.add(inode)
+        if self.fd_room <= 0 and not durable and self.evictable:
+            victim = self.refs[self.evictable.pop(0)]
+            if victim.fd is not None:
+                os.close(victim.fd)
+                victim.fd = None
+                self.fd_room += 1
+        if self.fd_room <= 0:
+            os.close(fd)
+            if not durable:
+                self.dropped_fd_only.append(inode)
+            return False
+        refs.fd, refs.dev = fd, dev
+        self.fd_room -= 1
+        self.verified.add(inode)
+        if durable:
+            self.evictable.append(inode)
+        return True
 
     # -- named: /run/netns ----------------------------------------------------------------------
     def read_netns_dirs(self, dirs: Sequence[str], nsfs_dev: int) -> Set[str]:
@@ -190,23 +369,29 @@ class _Collector:
         return done
 
     def _read_name(self, name: str, path: str, nsfs_dev: int) -> None:
-        """One /run/netns entry, opened right away: the fd is what later reads it."""
+        """One /run/netns entry, opened right away when it is an nsfs file."""
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            st = os.stat(path)
         except OSError as error:
-            try:
-                st = os.stat(path)  # not allowed to open it: still worth naming
-            except OSError:
-                self.warnings.append(f"cannot open {path}: {error.strerror}")
-                return
-            if st.st_dev == nsfs_dev:
-                self.at(st.st_ino).names.append((name, path))
+            self.warnings.append(f"cannot read {path}: {error.strerror}")
+            return
+        if st.st_dev != nsfs_dev:
+            if stat_module.S_ISREG(st.st_mode):
+                # An empty file left behind when the bind mount went away (or never came): setns
+                # on it fails with EINVAL, which is what `ip netns exec` then prints.
+                self.warnings.append(f"{path} is a stale entry: no namespace is mounted on it")
+            else:
+                # Never opened: a FIFO would block open(), a device could act on it.
+                self.warnings.append(f"{path} is not a namespace file")
+            return
+        try:
+            fd = os.open(path, _OPEN_FLAGS)
+        except OSError:
+            self.at(st.st_ino).names.append((name, path))  # not allowed to open it: still worth naming
             return
         try:
             st = os.fstat(fd)
             if st.st_dev != nsfs_dev:
-                # An empty file left behind when the bind mount went away (or never came): setns
-                # on it fails with EINVAL, which is what `ip netns exec` then prints.
                 self.warnings.append(f"{path} is a stale entry: no namespace is mounted on it")
                 return
             if not ops.is_net_namespace(fd):
@@ -214,9 +399,9 @@ class _Collector:
                 return
             refs = self.at(st.st_ino)
             refs.names.append((name, path))
-            if refs.fd is None and self.fd_room > 0:
-                refs.fd, refs.dev, fd = fd, st.st_dev, -1
-                self.fd_room -= 1
+            if refs.fd is None:
+                self.keep(st.st_ino, refs, fd, st.st_dev)
+                fd = -1
         finally:
             if fd >= 0:
                 os.close(fd)
@@ -230,19 +415,63 @@ class _Collector:
         except OSError as error:
             self.warnings.append(f"cannot read {path}: {error.strerror}")
             return
-        for inode, mount_point in parse_mountinfo(text):
-            if os.path.dirname(mount_point) in netns_dirs:
+        for mount in parse_nsfs_mounts(text):
+            if os.path.dirname(mount.path) in netns_dirs and not mount.covered:
                 continue  # already known by its name
-            refs = self.at(inode)
-            if mount_point not in refs.paths:
-                refs.paths.append(mount_point)
+            refs = self.at(mount.inode)
+            if mount.covered:
+                if mount.path not in refs.covered:
+                    refs.covered.append(mount.path)
+            elif mount.path not in refs.paths:
+                refs.paths.append(mount.path)
 
-    # -- processes, threads, fds, sockets -------------------------------------------------------
-    def read_processes(self, own_pid: int, want_sockets: bool) -> None:
+    def read_other_mount_namespaces(self, byte_budget: Optional[int] = None) -> None:
+        """nsfs bind mounts that only another mount namespace has (``unshare -m`` + ``mount``).
+
+        One mountinfo per distinct mount namespace, through a process in it; its mounts are
+        reached as /proc/PID/root/PATH. The kernel writes mountinfo at about 30 bytes/us
+        (measured: 0.25 ms for 40 mounts, 350 ms for 1000 such mount namespaces, and a mount
+        namespace copied from a host with 1000 /run/netns names has 1000 lines), so once
+        ``byte_budget`` bytes were read the rest is skipped and a warning says so. Parsed only when
+        it has an nsfs mount of a namespace not already bind-mounted in ours (one shared
+        /run/netns mount propagates into every mount namespace made from ours: those copies are
+        not listed again).
+        """
+        seen: Set[Tuple[int, str]] = set()
+        mounted_here = {inode for inode, refs in self.refs.items() if refs.names or refs.paths}
+        spent = 0
+        bases = list(self.mount_namespaces.values())
+        for done, base in enumerate(bases):
+            if byte_budget is not None and spent > byte_budget:
+                self.warnings.append(
+                    f"bind mounts in {len(bases) - done} of {len(bases)} other mount namespaces not searched "
+                    "(their mount tables are large): a namespace held only by one of them is missed; ask "
+                    "for mount namespaces to search them all")
+                break
+            data = _read_small_file(f"{base}/mountinfo")
+            if data is None:
+                continue
+            spent += len(data)
+            if b" nsfs " not in data:
+                continue
+            if {int(inode) for inode in _NSFS_NET_LINE.findall(data)} <= mounted_here:
+                continue
+            for mount in parse_nsfs_mounts(data.decode("utf-8", "surrogateescape")):
+                if mount.inode in mounted_here or (mount.inode, mount.path) in seen:
+                    continue
+                seen.add((mount.inode, mount.path))
+                full = f"{base}/root{mount.path}"
+                refs = self.at(mount.inode)
+                if mount.covered:
+                    refs.covered.append(full)
+                else:
+                    refs.paths.append(full)
+
+    # -- processes, threads, fds ----------------------------------------------------------------
+    def read_processes(self, own_pid: int, want_sockets: bool, *, want_tuns: bool = True,
+                       own_mount_ns: Optional[str] = None) -> None:
         proc = self.proc
         readlink = os.readlink
-        sockets: Dict[int, List[Holder]] = {}  # socket inode -> holders
-        process_netns: Dict[int, int] = {}
         try:
             pids = sorted(int(entry) for entry in os.listdir(proc) if entry.isdigit())
         except OSError as error:
@@ -250,119 +479,258 @@ class _Collector:
             return
         for pid in pids:
             base = f"{proc}/{pid}"
+            leader_gone = False
+            inode: Optional[int] = None
             try:
                 inode = parse_netns_link(readlink(f"{base}/ns/net"))
             except OSError as error:
-                if error.errno in (errno.EACCES, errno.EPERM):
-                    self.denied_processes += 1
-                continue  # vanished, or a process we may not inspect
-            if inode is None:
+                if error.errno in _DENIED:
+                    self.denied_pids.append(pid)
+                    continue
+                if error.errno != errno.ENOENT:
+                    continue
+                # ENOENT: the process exited, or only its main thread did. A main thread that
+                # exits before its threads stays a zombie without namespaces (and without an fd
+                # table) until the last one ends, while the threads keep theirs.
+                leader_gone = True
+            if inode is None and not leader_gone:
                 continue
-            self.at(inode).pids.append(pid)
-            process_netns[pid] = inode
+            if inode is not None:
+                self.at(inode).pids.append(pid)
+                self.process_netns[pid] = inode
+            tables: List[_TaskFiles] = []
+            own = pid == own_pid
+            if not leader_gone and not own:
+                tables.append(_TaskFiles(pid, base, pid))
+            mount_base = base
             try:
-                tasks = os.listdir(f"{base}/task")
+                tasks = sorted(os.listdir(f"{base}/task"), key=lambda name: (len(name), name))
             except OSError:
                 tasks = []
-            if len(tasks) > 1:
+            if len(tasks) > 1 or leader_gone:
+                first_live: Optional[_TaskFiles] = None
                 for task in tasks:
                     if task == str(pid):
                         continue
+                    tbase = f"{base}/task/{task}"
                     try:
-                        tinode = parse_netns_link(readlink(f"{base}/task/{task}/ns/net"))
+                        tinode = parse_netns_link(readlink(f"{tbase}/ns/net"))
                     except OSError:
                         continue
-                    if tinode is not None and tinode != inode:
-                        self.at(tinode).threads.append(Holder(pid, int(task)))
-            if pid == own_pid:
-                continue  # our own fds are the scan's, not the host's
+                    if tinode is None:
+                        continue
+                    tid = int(task)
+                    if leader_gone:
+                        self.at(tinode).threads.append(Holder(pid, tid))
+                        if first_live is None:
+                            first_live = _TaskFiles(tid, tbase, pid)
+                            self.process_netns[pid] = tinode
+                            mount_base = tbase
+                            tables.append(first_live)
+                            continue
+                    elif tinode != inode:
+                        self.at(tinode).threads.append(Holder(pid, tid))
+                    if own:
+                        continue  # our own fds are the scan's, not the host's
+                    # A thread that called unshare(CLONE_FILES) has an fd table of its own (which
+                    # threads it starts later share).
+                    reference = tables[0] if tables else _TaskFiles(pid, base, pid)
+                    if not self._same_files(reference, tbase, tid) and not any(
+                            self._same_files(other, tbase, tid) for other in tables[1:]):
+                        tables.append(_TaskFiles(tid, tbase, pid))
+            if own_mount_ns is not None:
+                try:
+                    mount_ns = readlink(f"{mount_base}/ns/mnt")
+                except OSError:
+                    mount_ns = own_mount_ns
+                if mount_ns != own_mount_ns and mount_ns not in self.mount_namespaces:
+                    self.mount_namespaces[mount_ns] = mount_base
+            for table in tables:
+                self._read_fds(table, want_sockets, want_tuns)
+
+    def _same_files(self, table: _TaskFiles, tbase: str, tid: int) -> bool:
+        """Whether task ``tid`` shares ``table``'s fd table."""
+        if self.pids_are_ours:
+            shared = kernel.shares_files(table.holder, tid)
+            if shared is not None:
+                return shared
+        # No kcmp here, or /proc is another pid namespace's (its pids are not ours to kcmp): a
+        # table whose fd numbers differ is another table. One listing more per thread.
+        try:
+            return sorted(os.listdir(f"{table.base}/fd")) == sorted(os.listdir(f"{tbase}/fd"))
+        except OSError:
+            return True
+
+    def _read_fds(self, table: _TaskFiles, want_sockets: bool, want_tuns: bool) -> None:
+        readlink = os.readlink
+        fd_dir = f"{table.base}/fd"
+        try:
+            fd_entries = os.listdir(fd_dir)
+        except OSError:
+            return
+        for fd_name in fd_entries:
+            path = f"{fd_dir}/{fd_name}"
             try:
-                fd_entries = os.listdir(f"{base}/fd")
+                target = readlink(path)
             except OSError:
                 continue
-            for fd_name in fd_entries:
+            if target.startswith("net:["):
+                finode = parse_netns_link(target)
+                if finode is not None:
+                    self._add_fd(finode, Holder(table.holder, int(fd_name)), path)
+            elif target.startswith("/"):
+                # A namespace file opened through a bind mount reads back as that path (or as "/"
+                # once the mount is gone), not as net:[...]; a tun file reads back as whatever
+                # path it was opened by. Only stat tells either.
                 try:
-                    target = readlink(f"{base}/fd/{fd_name}")
+                    st = os.stat(path)
                 except OSError:
                     continue
-                if target.startswith("net:["):
-                    finode = parse_netns_link(target)
-                    if finode is not None:
-                        self.at(finode).fds.append(Holder(pid, int(fd_name)))
-                elif target.startswith("/"):
-                    # A namespace file opened through a bind mount reads back as that path (or
-                    # as "/" once the mount is gone), not as net:[...]: only stat tells.
-                    try:
-                        st = os.stat(f"{base}/fd/{fd_name}")
-                    except OSError:
-                        continue
-                    if st.st_dev == self.nsfs_dev:
-                        self.at(st.st_ino).fds.append(Holder(pid, int(fd_name)))
-                elif want_sockets and target.startswith("socket:["):
-                    try:
-                        sock_inode = int(target[8:-1])
-                    except ValueError:
-                        continue
-                    sockets.setdefault(sock_inode, []).append(Holder(pid, int(fd_name)))
-        if sockets:
-            self._read_sockets(sockets, process_netns)
+                if st.st_dev == self.nsfs_dev:
+                    self._add_fd(st.st_ino, Holder(table.holder, int(fd_name)), path)
+                elif want_tuns and kernel.is_tun(st):
+                    self.tun_files.append((table, int(fd_name)))
+            elif want_sockets and target.startswith("socket:["):
+                try:
+                    sock_inode = int(target[8:-1])
+                except ValueError:
+                    continue
+                self.socket_files.setdefault(sock_inode, []).append((table, int(fd_name)))
 
-    def _read_sockets(self, sockets: Dict[int, List[Holder]], process_netns: Dict[int, int]) -> None:
+    def _add_fd(self, inode: int, holder: Holder, path: str) -> None:
+        refs = self.at(inode)
+        if holder not in refs.fds:
+            refs.fds.append(holder)
+            refs.fd_paths.append(path)
+
+    # -- processes whose namespace link we may not read -----------------------------------------
+    def account_denied(self) -> None:
+        """Warn about processes we could not inspect, unless their namespace is known anyway.
+
+        /proc/PID/net/ is readable without ptrace access, and each namespace has its own proc
+        entries there: the inode of /proc/PID/net/dev is the same for two processes exactly when
+        they share a network namespace (while both live).
+        """
+        if not self.denied_pids:
+            return
+        by_entry: Optional[Dict[int, int]] = None
+        unknown: List[int] = []
+        for pid in self.denied_pids:
+            entry = _stat_inode(f"{self.proc}/{pid}/net/dev")
+            if entry is None:
+                continue  # exited meanwhile
+            if by_entry is None:
+                by_entry = {}
+                for known, held in self.refs.items():
+                    if held.pids:
+                        key = _stat_inode(f"{self.proc}/{held.pids[0]}/net/dev")
+                        if key is not None:
+                            by_entry.setdefault(key, known)
+            inode = by_entry.get(entry)
+            if inode is None:
+                unknown.append(pid)
+                continue
+            refs = self.refs[inode]
+            refs.pids.append(pid)
+            refs.pids.sort()
+            refs.unopenable_pids.add(pid)
+            self.process_netns[pid] = inode
+        if unknown:
+            shown = ", ".join(f"{pid} ({_comm(self.proc, pid) or '?'})" for pid in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            self.warnings.append(
+                f"could not inspect process{'es' if len(unknown) != 1 else ''} {shown}{more}: permission "
+                "denied; a namespace held only by "
+                f"{'them' if len(unknown) != 1 else 'it'} would be missed")
+
+    # -- tun/tap files --------------------------------------------------------------------------
+    def read_tuns(self) -> None:
+        """The namespace of each open tun/tap file: pidfd_getfd + TUNGETDEVNETNS.
+
+        A tun file holds the namespace it was opened in, so a namespace can be held by nothing
+        but a tap's fd in some process (qemu, openvpn). pidfd_getfd of a tun file (not a socket)
+        changes nothing: receive_fd() re-tags only files whose f_op is socket_file_ops
+        (__receive_sock via sock_from_file). The fd number is checked again on the copy: if it
+        was reused in between, the copy is closed unused.
+        """
+        denied = 0
+        for table, fd in self.tun_files:
+            nsfd = self._fd_netns(table, fd, kernel.is_tun, kernel.tun_netns)
+            if nsfd == -errno.EPERM:
+                denied += 1
+            if nsfd < 0:
+                continue
+            self._add_fd_only(nsfd, table, Holder(table.holder, fd), "tuns")
+        if denied:
+            self.warnings.append(f"could not inspect {denied} tun/tap file{'s' if denied != 1 else ''}: "
+                                 "no ptrace access to the process holding it, or no CAP_NET_ADMIN")
+
+    def _fd_netns(self, table: _TaskFiles, fd: int, check: Callable[[os.stat_result], bool],
+                  to_netns: Callable[[int], int]) -> int:
+        """A namespace fd from another task's ``fd``, or a negative errno."""
+        try:
+            pidfd = kernel.pidfd_of_task(table.holder)
+        except OSError as error:
+            return -(error.errno or errno.ESRCH)
+        try:
+            try:
+                copy = ops.pidfd_getfd(pidfd, fd)
+            except OSError as error:
+                return -errno.EPERM if error.errno in _DENIED else -(error.errno or errno.EBADF)
+        finally:
+            os.close(pidfd)
+        try:
+            if not check(os.fstat(copy)):
+                return -errno.EBADF
+            return to_netns(copy)
+        except OSError as error:
+            return -errno.EPERM if error.errno in _DENIED else -(error.errno or errno.EINVAL)
+        finally:
+            os.close(copy)
+
+    def _add_fd_only(self, nsfd: int, table: _TaskFiles, holder: Holder, field: str) -> None:
+        """Record a socket/tun holder of the namespace behind ``nsfd`` (consumed)."""
+        try:
+            st = os.fstat(nsfd)
+        except OSError:
+            os.close(nsfd)
+            return
+        if self.process_netns.get(table.process) == st.st_ino:
+            os.close(nsfd)  # in its holder's own namespace: nothing new
+            return
+        refs = self.at(st.st_ino)
+        held: List[Holder] = getattr(refs, field)
+        if holder not in held:
+            held.append(holder)
+        if refs.fd is None and not refs.durable():
+            self.keep(st.st_ino, refs, nsfd, st.st_dev)
+        else:
+            os.close(nsfd)
+
+    # -- sockets (opt-in) -----------------------------------------------------------------------
+    def read_sockets(self) -> None:
         """Which namespace each socket is in: pidfd_getfd + SIOCGSKNS (Linux >= 5.6).
 
-        A socket keeps its namespace alive, so a namespace can be held by nothing but a socket in
-        some process. Only sockets outside their holder's own namespace are recorded.
+        Opt-in: pidfd_getfd of a socket re-tags it with the caller's cgroup-v1 net_cls classid
+        and net_prio index (__receive_sock), which changes how the owner's traffic is classified.
+        Only sockets outside their holder's own namespace are recorded, each socket file once.
         """
-        # One pidfd at a time: sockets come grouped by process, and a pidfd per process would be
-        # thousands of fds on a busy host.
-        pid, pidfd = -1, -1
         denied = 0
         unsupported = False
-        try:
-            for holders in sockets.values():
-                first = holders[0]
-                if first.pid != pid:
-                    if pidfd >= 0:
-                        os.close(pidfd)
-                    pid, pidfd = first.pid, -1
-                    with contextlib.suppress(OSError):  # it exited
-                        pidfd = os.pidfd_open(pid)
-                if pidfd < 0:
-                    continue
-                try:
-                    copy = ops.pidfd_getfd(pidfd, first.detail)
-                except OSError as error:
-                    if error.errno in (errno.EPERM, errno.EACCES):
-                        denied += 1
-                    elif error.errno == errno.ENOSYS:
-                        unsupported = True
-                        break
-                    continue  # EBADF: closed meanwhile
-                try:
-                    nsfd = ops.socket_netns(copy)
-                except OSError:
-                    continue  # not every socket family answers SIOCGSKNS
-                finally:
-                    os.close(copy)
-                keep = False
-                try:
-                    inode = os.fstat(nsfd).st_ino
-                    for holder in holders:
-                        if process_netns.get(holder.pid) != inode:
-                            refs = self.at(inode)
-                            refs.sockets.append(holder)
-                            if refs.fd is None and self.fd_room > 0 and not (
-                                    refs.names or refs.paths or refs.pids or refs.threads or refs.fds):
-                                refs.fd = nsfd
-                                refs.dev = os.fstat(nsfd).st_dev
-                                self.fd_room -= 1
-                                keep = True
-                finally:
-                    if not keep:
-                        os.close(nsfd)
-        finally:
-            if pidfd >= 0:
-                os.close(pidfd)
+        for holders in self.socket_files.values():
+            table, fd = holders[0]
+            nsfd = self._fd_netns(table, fd, _is_socket, ops.socket_netns)
+            if nsfd == -errno.ENOSYS:
+                unsupported = True
+                break
+            if nsfd == -errno.EPERM:
+                denied += 1
+            if nsfd < 0:
+                continue
+            for other_table, other_fd in holders:
+                dup = os.dup(nsfd)
+                self._add_fd_only(dup, other_table, Holder(other_table.holder, other_fd), "sockets")
+            os.close(nsfd)
         if unsupported:
             self.warnings.append("socket-held namespaces not searched: pidfd_getfd needs Linux >= 5.6")
         if denied:
@@ -381,47 +749,60 @@ class _Collector:
         return st.st_ino
 
     # -- opening --------------------------------------------------------------------------------
-    def _candidates(self, refs: _Refs) -> Iterable[Tuple[str, bool]]:
+    def candidates(self, refs: _Refs) -> Iterable[Tuple[str, bool]]:
         """(path, needs a type check) for each reference, most durable first."""
         for _name, path in refs.names:
             yield path, True
         for path in refs.paths:
             yield path, True
         for pid in refs.pids:
-            yield f"{self.proc}/{pid}/ns/net", False
+            if pid not in refs.unopenable_pids:
+                yield f"{self.proc}/{pid}/ns/net", False
         for holder in refs.threads:
             yield f"{self.proc}/{holder.pid}/task/{holder.detail}/ns/net", False
-        for holder in refs.fds:
-            yield f"{self.proc}/{holder.pid}/fd/{holder.detail}", True
-        for path in refs.openers:
+        for path in refs.fd_paths:
+            yield path, True
+        for path in refs.extra_openers:
             yield path, False
 
     def open_all(self, only: Optional[Sequence[Optional[int]]] = None
                  ) -> Tuple[Dict[int, Optional[str]], Set[int], Set[int]]:
-        """Open every namespace (or those in ``only``) that is not open yet. Returns errors by
-        inode, the inodes that vanished, and those that turned out to be another type."""
+        """Open and verify every namespace (or those in ``only``) that is not open yet, keeping
+        the fd where the budget allows. Returns errors by inode, the inodes that vanished, and
+        those that turned out to be another type."""
         errors: Dict[int, Optional[str]] = {}
         vanished: Set[int] = set()
         not_net: Set[int] = set()
         order = list(self.refs) if only is None else [i for i in dict.fromkeys(only) if i in self.refs]
         for inode in order:
             refs = self.refs[inode]
-            if refs.fd is not None:
+            if refs.fd is not None or inode in self.verified:
                 errors[inode] = None
                 continue
             last: Optional[OSError] = None
             denied = False
             other_type = False
-            for path, check_type in self._candidates(refs):
+            opened = False
+            for path, check_type in self.candidates(refs):
+                if check_type and "/fd/" in path:
+                    # The fd number may have been reused since it was listed: opening a device or
+                    # FIFO through /proc/PID/fd would act on it. Only an nsfs file is opened.
+                    try:
+                        st = os.stat(path)
+                    except OSError as error:
+                        last = error
+                        continue
+                    if st.st_dev != self.nsfs_dev:
+                        continue
                 try:
-                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                    fd = os.open(path, _OPEN_FLAGS)
                 except OSError as error:
                     last = error
-                    denied = denied or error.errno in (errno.EACCES, errno.EPERM)
+                    denied = denied or error.errno in _DENIED
                     continue
                 try:
                     st = os.fstat(fd)
-                    if st.st_ino != inode:
+                    if st.st_ino != inode or st.st_dev != self.nsfs_dev:
                         # The process moved or exited and its pid was reused, or the path now
                         # shows something else: this reference no longer leads here.
                         os.close(fd)
@@ -435,38 +816,87 @@ class _Collector:
                     os.close(fd)
                     last = error
                     continue
-                refs.dev = st.st_dev
-                if self.fd_room > 0:
-                    refs.fd = fd
-                    self.fd_room -= 1
-                else:
-                    # Verified, but kept closed: the reader opens it again when it needs it.
-                    refs.verified = True
-                    os.close(fd)
+                opened = True
+                self.keep(inode, refs, fd, st.st_dev)
                 break
-            if refs.fd is not None or refs.verified:
+            if opened:
                 errors[inode] = None
             elif other_type and last is None and not denied:
                 not_net.add(inode)  # not a network namespace at all: nothing to report
             elif denied:
                 errors[inode] = "permission denied opening it"
+            elif refs.covered:
+                # The mount holds the namespace alive; only its path is hidden.
+                errors[inode] = (f"alive but unreachable: its bind mount at {refs.covered[0]} is covered "
+                                 "by another mount")
+            elif not refs.durable() and (refs.sockets or refs.tuns):
+                errors[inode] = (f"not kept open: only a {'tun/tap file' if refs.tuns else 'socket'} reaches "
+                                 "it, and the fd budget is spent")
             elif last is None or last.errno in _VANISHED:
                 vanished.add(inode)
             else:
                 errors[inode] = f"cannot open it: {last.strerror}"
         return errors, vanished, not_net
 
-    def reopenable(self, refs: _Refs) -> Iterable[Tuple[str, bool]]:
-        for path, check_type in self._candidates(refs):
-            if "/fd/" not in path:  # an fd number may be reused for anything: not worth trying
-                yield path, check_type
+    def still_mounted(self, vanished: Set[int]) -> Dict[int, str]:
+        """Of the namespaces that seemed to vanish, those our mountinfo still lists: mounted at a
+        path that did not lead to them (covered after it was read, or by a mount we misjudged)."""
+        if not vanished or not any(self.refs[i].paths for i in vanished):
+            return {}
+        data = _read_small_file(os.path.join(self.proc, "self/mountinfo"))
+        if data is None:
+            return {}
+        alive: Dict[int, str] = {}
+        for mount in parse_nsfs_mounts(data.decode("utf-8", "surrogateescape")):
+            if mount.inode in vanished:
+                alive.setdefault(mount.inode, mount.path)
+        return alive
 
-    def read_comm(self, pid: int) -> Optional[str]:
-        try:
-            with open(f"{self.proc}/{pid}/comm", "rb") as handle:
-                return handle.read().rstrip(b"\n").decode("utf-8", "surrogateescape")
-        except OSError:
-            return None
+
+def _is_socket(st: os.stat_result) -> bool:
+    return stat_module.S_ISSOCK(st.st_mode)
+
+
+def _read_small_file(path: str) -> Optional[bytes]:
+    """A /proc text file in a few reads, as bytes; None if it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _readlink_text(path: str) -> Optional[str]:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def _stat_inode(path: str) -> Optional[int]:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def _comm(proc: str, pid: int) -> Optional[str]:
+    try:
+        with open(f"{proc}/{pid}/comm", "rb") as handle:
+            return handle.read().rstrip(b"\n").decode("utf-8", "surrogateescape")
+    except OSError:
+        return None
 
 
 def _readlink_inode(path: str) -> Optional[int]:
@@ -503,9 +933,11 @@ def find_root(proc: str, own_inode: int) -> Tuple[Optional[int], str, Optional[s
         inode = _readlink_inode(f"{proc}/2/ns/net")
         if inode is not None:
             return inode, "kthreadd", None
-    return own_inode, "own (fallback)", (
-        "cannot read the namespace of PID 1: taking the tool's own namespace as the root one"
-    )
+    if own_inode == kernel.PROC_NET_INIT_INO:
+        return own_inode, "init inode", None
+    # Unprivileged, neither is readable. Our own namespace is not the root one just because we
+    # cannot see another: inside a container that would mark the container's namespace "root".
+    return None, "unknown", "cannot tell which namespace is the root one: PID 1 and kthreadd are not readable"
 
 
 def discover(
@@ -513,26 +945,42 @@ def discover(
     proc: str = "/proc",
     netns_dirs: Sequence[str] = DEFAULT_NETNS_DIRS,
     extra_paths: Sequence[str] = (),
-    sockets: bool = True,
-    keep_fds: int = 1 << 30,
+    sockets: bool = False,
+    tuns: bool = True,
+    mount_namespaces: Optional[bool] = None,
+    keep_fds: Optional[int] = None,
 ) -> Discovery:
     """Find every network namespace reachable from here. The caller must ``close()`` the result.
 
     ``extra_paths`` are namespace files the caller wants included even if no source finds them;
-    one that is not a namespace or cannot be read raises ValueError.
+    one that is not a namespace or cannot be read raises ValueError. ``sockets`` looks inside
+    every other process's sockets (off by default: it re-tags them, see ``read_sockets``).
+    ``tuns`` reads the namespace of open tun/tap files. ``mount_namespaces`` reads bind mounts
+    that only other mount namespaces have: True all of them, False none, None (the default) until
+    ``MOUNTINFO_BYTES_AUTO`` bytes of their mountinfo were read (about 20 ms). At most ``keep_fds``
+    namespace fds stay open in the result (own and root first, then those only an fd reaches);
+    every other namespace found was still opened and checked, and ``reopen`` opens it again. None: what the current soft
+    RLIMIT_NOFILE leaves (``default_keep_fds``); the limit itself is the caller's business.
     """
+    if keep_fds is None:
+        keep_fds = default_keep_fds()
     own_stat = os.stat(f"{proc}/self/ns/net")
     own_inode = own_stat.st_ino
     nsfs_dev = own_stat.st_dev
-    collector = _Collector(proc, nsfs_dev, fd_room=keep_fds)
-    collector.at(own_inode).openers.append(f"{proc}/self/ns/net")
+    collector = _Collector(proc, nsfs_dev, fd_room=max(0, keep_fds))
+    collector.at(own_inode).extra_openers.append(f"{proc}/self/ns/net")
     root_inode, root_source, root_warning = find_root(proc, own_inode)
     if root_inode is not None and root_source in _ROOT_PIDS:
-        collector.at(root_inode).openers.append(f"{proc}/{_ROOT_PIDS[root_source]}/ns/net")
-    # The own and root namespaces are opened before anything else can use up the fd room.
+        collector.at(root_inode).extra_openers.append(f"{proc}/{_ROOT_PIDS[root_source]}/ns/net")
+    # The own and root namespaces are opened before anything else can use up the fd budget.
     collector.open_all(only=(own_inode, root_inode))
-    if root_warning:
-        collector.warnings.append(root_warning)
+    collector.evictable.clear()  # the own and root fds are never given up
+    own_mount_ns: Optional[str] = None
+    if mount_namespaces is not False:
+        try:
+            own_mount_ns = os.readlink(f"{proc}/self/ns/mnt")
+        except OSError:
+            own_mount_ns = None
     try:
         for path in extra_paths:
             try:
@@ -543,12 +991,34 @@ def discover(
         dirs_read.update(os.path.realpath(d) for d in netns_dirs)
         dirs_read.update(netns_dirs)
         collector.read_mountinfo(dirs_read)
-        collector.read_processes(os.getpid(), sockets)
-        if collector.denied_processes:
-            count = collector.denied_processes
-            collector.warnings.append(
-                f"could not inspect {count} process{'es' if count != 1 else ''}: permission denied")
+        collector.read_processes(os.getpid(), sockets, want_tuns=tuns, own_mount_ns=own_mount_ns)
+        if root_inode is None and kernel.PROC_NET_INIT_INO in collector.refs:
+            root_inode, root_source, root_warning = kernel.PROC_NET_INIT_INO, "init inode", None
+        if root_warning:
+            collector.warnings.append(root_warning)
+        collector.account_denied()
+        if mount_namespaces is not False:
+            collector.read_other_mount_namespaces(None if mount_namespaces else MOUNTINFO_BYTES_AUTO)
+        if (collector.tun_files or collector.socket_files) and not collector.pids_are_ours:
+            # pidfd_open takes pids of our pid namespace: through another one's /proc it would
+            # reach unrelated processes.
+            collector.warnings.append(f"tun/tap files and sockets not looked into: {proc} is another pid "
+                                      "namespace's")
+        else:
+            if collector.tun_files:
+                collector.read_tuns()
+            if collector.socket_files:
+                collector.read_sockets()
         errors, vanished, not_net = collector.open_all()
+        for inode, path in collector.still_mounted(vanished).items():
+            vanished.discard(inode)
+            errors[inode] = f"alive but unreachable: its bind mount at {path} does not lead to it (covered?)"
+        for inode in collector.dropped_fd_only:
+            refs = collector.refs[inode]
+            what = "tun/tap file" if refs.tuns else "socket"
+            collector.warnings.append(
+                f"namespace net:[{inode}] is reached only through a {what} and was dropped: the fd budget "
+                f"({keep_fds}) is spent")
     except BaseException:
         for refs in collector.refs.values():
             if refs.fd is not None:
@@ -563,21 +1033,23 @@ def discover(
             continue
         comm = None
         if not refs.names and not refs.paths and refs.pids and inode != root_inode:
-            comm = collector.read_comm(refs.pids[0])
+            comm = _comm(proc, refs.pids[0])
+        openers = tuple(collector.candidates(refs))
         found.append(
             FoundNamespace(
                 dev=refs.dev or nsfs_dev,
                 inode=inode,
                 fd=refs.fd,
                 names=tuple(name for name, _ in refs.names),
-                paths=tuple(path for _, path in refs.names) + tuple(refs.paths),
+                paths=tuple(path for _, path in refs.names) + tuple(refs.paths) + tuple(refs.covered),
                 pids=tuple(refs.pids),
                 threads=tuple(refs.threads),
                 fds=tuple(refs.fds),
                 sockets=tuple(refs.sockets),
                 comm=comm,
                 error=errors.get(inode),
-                openers=tuple(collector.reopenable(refs)),
+                tuns=tuple(refs.tuns),
+                openers=openers,
             )
         )
     found.sort(key=lambda item: item.inode)

@@ -48,9 +48,11 @@ class Namespace(NamedTuple):
     paths: Tuple[str, ...]
     #: Processes whose main thread is in the namespace.
     pids: Tuple[int, ...]
-    #: Threads in the namespace while their process's main thread is elsewhere.
+    #: Threads in the namespace while their process's main thread is elsewhere (or has exited).
     threads: Tuple[Holder, ...]
-    #: Open file descriptors referring to the namespace.
+    #: Open file descriptors referring to the namespace. ``pid`` is the id whose /proc/ID/fd shows
+    #: it: a thread's id for a thread with an fd table of its own (unshare(CLONE_FILES)), or for a
+    #: process whose main thread has exited.
     fds: Tuple[Holder, ...]
     #: Sockets that live in the namespace but are held by a process outside it.
     sockets: Tuple[Holder, ...]
@@ -64,6 +66,8 @@ class Namespace(NamedTuple):
     error: Optional[str]
     #: How many links it has; None when it could not be read.
     link_count: Optional[int]
+    #: Open tun/tap files that belong to it, held by a process outside it (``detail``: the fd).
+    tuns: Tuple[Holder, ...] = ()
     #: Whose namespace it is (a container, a pod, a machine, a router, a process), best first.
     owners: Tuple[Owner, ...] = ()
 
@@ -92,6 +96,8 @@ class Namespace(NamedTuple):
             return f"pid {self.fds[0].pid} fd {self.fds[0].detail}"
         if self.sockets:
             return f"pid {self.sockets[0].pid} socket fd {self.sockets[0].detail}"
+        if self.tuns:
+            return f"pid {self.tuns[0].pid} tun fd {self.tuns[0].detail}"
         return f"net:[{self.id.inode}]"
 
 
@@ -209,7 +215,8 @@ class Topology:
         self.pairs = pairs
         self.unresolved = unresolved
         self.warnings = warnings
-        #: How the root namespace was identified: "pid 1", "kthreadd" or "own (fallback)".
+        #: How the root namespace was identified: "pid 1", "kthreadd", "init inode" (the kernel's fixed
+        #: inode for it), or "unknown" (then no namespace is marked root).
         self.root_source = root_source
         self._ns_by_id: Dict[NamespaceId, Namespace] = {ns.id: ns for ns in namespaces}
         self._peer: Dict[LinkRef, LinkRef] = {}

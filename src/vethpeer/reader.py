@@ -550,7 +550,8 @@ class _Reader:
             ns = self.nss[found.inode]
             records.append(NamespaceRecord(
                 dev=found.dev, inode=found.inode, cookie=ns.cookie, names=found.names, paths=found.paths,
-                pids=found.pids, threads=found.threads, fds=found.fds, sockets=found.sockets, comm=found.comm,
+                pids=found.pids, threads=found.threads, fds=found.fds, sockets=found.sockets, tuns=found.tuns,
+                comm=found.comm,
                 root=found.inode == self.discovery.root_inode, own=found.inode == self.discovery.own_inode,
                 error=ns.error, links=tuple(ns.links) if ns.error is None else (),
                 addresses=tuple(ns.addresses) if ns.error is None else (),

@@ -1,4 +1,4 @@
-"""The whole pipeline in one call: discover -> read -> resolve (and optionally save)."""
+"""The whole pipeline in one call: discover -> read -> name owners -> resolve (and optionally save)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ FD_MARGIN = 24
 
 
 def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
-              proc: str = "/proc") -> Reading:
+              proc: str = "/proc", mount_namespaces: Optional[bool] = None) -> Reading:
     """Discover and read every namespace; the pairing questions are asked and answered.
 
     The open-file limit is raised to the hard one while this runs and put back afterwards. Under a
@@ -28,7 +28,8 @@ def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, socket
         room = max(16, limit.room(FD_MARGIN))
         # Handles kept from discovery spare reopening a namespace later; half the room at most, so
         # that the reader always has its share for sockets.
-        found = discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets, keep_fds=room // 2)
+        found = discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets, keep_fds=room // 2,
+                                  mount_namespaces=mount_namespaces)
         try:
             kept = sum(1 for ns in found.namespaces if ns.fd is not None)
             reading = reader.read(found, addresses=addresses, room=room - kept, sockets_searched=sockets)
@@ -44,7 +45,8 @@ def with_owners(snapshot: Snapshot, host: owners.Host) -> Snapshot:
     facts = [
         owners.NamespaceFacts(
             record.inode, record.names, record.paths, record.pids,
-            tuple(dict.fromkeys(holder.pid for holder in (*record.threads, *record.fds, *record.sockets))),
+            tuple(dict.fromkeys(holder.pid for holder in (*record.threads, *record.fds, *record.sockets,
+                                                           *record.tuns))),
             record.root)
         for record in snapshot.namespaces
     ]
@@ -54,13 +56,15 @@ def with_owners(snapshot: Snapshot, host: owners.Host) -> Snapshot:
 
 
 def take_snapshot(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
-                  proc: str = "/proc") -> Snapshot:
-    return read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc).snapshot
+                  proc: str = "/proc", mount_namespaces: Optional[bool] = None) -> Snapshot:
+    return read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc,
+                     mount_namespaces=mount_namespaces).snapshot
 
 
 def scan(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
-         proc: str = "/proc", save: Optional[str] = None) -> Topology:
-    reading = read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc)
+         proc: str = "/proc", save: Optional[str] = None, mount_namespaces: Optional[bool] = None) -> Topology:
+    reading = read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc,
+                        mount_namespaces=mount_namespaces)
     if save is not None:
         with open(save, "w", encoding="utf-8") as handle:
             handle.write(snapshot_io.dumps(reading.snapshot))

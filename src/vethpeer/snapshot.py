@@ -34,6 +34,7 @@ class NamespaceRecord(NamedTuple):
     error: Optional[str]
     links: Tuple[LinkRecord, ...]
     addresses: Tuple[AddressRecord, ...]
+    tuns: Tuple[Holder, ...] = ()
     #: Whose namespace it is, from local state (``owners``), best first.
     owners: Tuple[Owner, ...] = ()
 
@@ -165,7 +166,7 @@ def to_json(snapshot: Snapshot) -> Dict[str, Any]:
                 "dev": ns.dev, "inode": ns.inode, "cookie": ns.cookie,
                 "names": list(ns.names), "paths": list(ns.paths), "pids": list(ns.pids),
                 "threads": [list(h) for h in ns.threads], "fds": [list(h) for h in ns.fds],
-                "sockets": [list(h) for h in ns.sockets], "comm": ns.comm,
+                "sockets": [list(h) for h in ns.sockets], "tuns": [list(h) for h in ns.tuns], "comm": ns.comm,
                 "root": ns.root, "own": ns.own, "error": ns.error,
                 "links": [_link_to_json(link) for link in ns.links],
                 "addresses": [[a.ifindex, a.family, a.prefixlen, a.address.hex()] for a in ns.addresses],
@@ -196,6 +197,7 @@ def from_json(data: Dict[str, Any]) -> Snapshot:
                 pids=tuple(_int(pid, "pid") for pid in ns["pids"]),
                 threads=_holders(ns["threads"], "threads"), fds=_holders(ns["fds"], "fds"),
                 sockets=_holders(ns["sockets"], "sockets"), comm=_opt_str(ns["comm"], "comm"),
+                tuns=_holders(ns.get("tuns", []), "tuns"),  # absent from snapshots before it
                 root=ns["root"] is True, own=ns["own"] is True, error=_opt_str(ns["error"], "error"),
                 links=tuple(_link_from_json(raw) for raw in ns["links"]),
                 addresses=tuple(AddressRecord(_int(a[0], "ifindex"), _int(a[1], "family"),

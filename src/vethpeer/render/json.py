@@ -121,6 +121,7 @@ def render_namespaces(topology: Topology) -> str:
                 "threads": [{"pid": h.pid, "tid": h.detail} for h in ns.threads],
                 "fds": [{"pid": h.pid, "fd": h.detail} for h in ns.fds],
                 "sockets": [{"pid": h.pid, "fd": h.detail} for h in ns.sockets],
+                "tuns": [{"pid": h.pid, "fd": h.detail} for h in ns.tuns],
                 "own": ns.own,
                 "error": ns.error,
                 "owners": [owner_json(owner) for owner in ns.owners],

@@ -114,6 +114,7 @@ def _held_by(ns: Namespace) -> str:
     holders("thread", [f"{h.pid}/{h.detail}" for h in ns.threads])
     holders("fd", [f"{h.pid}/{h.detail}" for h in ns.fds])
     holders("socket", [f"{h.pid}/{h.detail}" for h in ns.sockets])
+    holders("tun", [f"{h.pid}/{h.detail}" for h in ns.tuns])
     return "; ".join(parts) if parts else "-"
 
 
