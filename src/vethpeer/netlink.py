@@ -302,8 +302,18 @@ def parse_stream(data: bytes, seq: int, expect: int, parse: Callable[[bytes, int
 
     Messages of type ``expect`` with sequence ``seq`` go through ``parse``; NLMSG_DONE ends the
     stream; NLMSG_ERROR raises. The error of a failed dump arrives inside the NLMSG_DONE payload
-    (an int), so that is checked too.
+    (an int), so that is checked too. A message whose lengths point past the data raises
+    NetlinkError(EBADMSG): the parsers trust lengths for speed, and fuzzing showed struct.error
+    and IndexError escaping from them.
     """
+    try:
+        return _parse_stream(data, seq, expect, parse, out)
+    except (struct.error, IndexError) as error:
+        raise NetlinkError(errno.EBADMSG, f"malformed netlink message: {error}") from None
+
+
+def _parse_stream(data: bytes, seq: int, expect: int, parse: Callable[[bytes, int, int], Optional[T]],
+                  out: List[T]) -> Chunk:
     pos = 0
     size = len(data)
     done = interrupted = False
