@@ -788,3 +788,34 @@ def test_no_command_passes_sockets_off_by_default(monkeypatch: pytest.MonkeyPatc
         assert cli.main(argv) == EXIT_OK
         assert seen[-1] is expected, argv
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("redirect", [">&-", ">/dev/full"])
+@pytest.mark.parametrize("option", ["--help", "--version"])
+def test_help_and_version_report_a_write_error(option: str, redirect: str) -> None:
+    """Today: exit 120 with 'Exception ignored ... Bad file descriptor', or 0 with nothing written."""
+    if redirect == ">/dev/full" and not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    result = run_module(option, shell_redirect=redirect)
+    assert result.returncode == EXIT_OUTPUT
+    assert "cannot write output" in assert_one_error_line(result.stderr)
+
+
+@pytest.mark.parametrize(("cap_eff", "sockets", "named"), [
+    ("000001ffffffffff", True, []),
+    ("0000000000280004", False, []),  # exactly CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH
+    ("0000000000280004", True, ["CAP_NET_ADMIN"]),
+    ("0000000000200000", False, ["CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"]),
+    ("0000000000000000", False, ["CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"]),
+])
+def test_missing_capabilities_are_named(tmp_path: Path, cap_eff: str, sockets: bool, named: List[str]) -> None:
+    status = tmp_path / "status"
+    status.write_text(f"Name:\tvethpeer\nCapInh:\t0000000000000000\nCapEff:\t{cap_eff}\n", encoding="ascii")
+    warnings = cli.missing_capabilities(sockets, str(status))
+    assert [warning.split(",")[0] for warning in warnings] == [f"without {name}" for name in named]
+
+
+def test_missing_capabilities_unknown_is_silent(tmp_path: Path) -> None:
+    assert cli.missing_capabilities(True, str(tmp_path / "absent")) == []
+    (tmp_path / "odd").write_text("CapEff:\tzz\n", encoding="ascii")
+    assert cli.missing_capabilities(True, str(tmp_path / "odd")) == []

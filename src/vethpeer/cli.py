@@ -342,6 +342,37 @@ def _print_warnings(topology: Topology, quiet: bool) -> None:
         _say(f"{PROG}: warning: {escape(warning)}")
 
 
+# Measured (README, "Privileges"): as a non-root user these give the same answer as root.
+# (capability bit, what is missed without it)
+_NEEDED_CAPS = (
+    (21, "CAP_SYS_ADMIN", "no other network namespace can be entered and read"),
+    (19, "CAP_SYS_PTRACE", "other users' processes, and the namespaces they hold, cannot be inspected"),
+    (2, "CAP_DAC_READ_SEARCH", "other users' open files are not searched: a namespace held only by an "
+                               "open file descriptor is missed"),
+)
+_SOCKET_CAPS = (
+    (12, "CAP_NET_ADMIN", "a socket cannot be asked its namespace (SIOCGSKNS): a namespace held only "
+                          "by a socket is missed"),
+)
+
+
+def missing_capabilities(sockets: bool, status_path: str = "/proc/self/status") -> List[str]:
+    """A warning per capability the scan needs and this process lacks (none when it cannot tell).
+
+    Several of these losses are silent in discovery (an fd directory that cannot be listed looks
+    like one without namespaces), so they are named from the capability set itself.
+    """
+    try:
+        with open(status_path, "rb") as handle:
+            status = handle.read()
+        line = next(raw for raw in status.splitlines() if raw.startswith(b"CapEff:"))
+        effective = int(line.split()[1], 16)
+    except (OSError, StopIteration, ValueError, IndexError):
+        return []
+    wanted = _NEEDED_CAPS + (_SOCKET_CAPS if sockets else ())
+    return [f"without {name}, {consequence}" for bit, name, consequence in wanted if not effective >> bit & 1]
+
+
 def _read_snapshot(path: str) -> snapshot_io.Snapshot:
     """Load --load FILE: a regular file of bounded size (not /dev/zero, not a FIFO that never ends)."""
     try:
@@ -374,8 +405,18 @@ def _read_snapshot(path: str) -> snapshot_io.Snapshot:
         raise UsageError(f"cannot load {path}: {error}") from None
 
 
+def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    try:
+        return build_parser().parse_args(argv)
+    except SystemExit:
+        # --help and --version print into stdout's buffer and exit: an output error would only
+        # show at interpreter exit, as "Exception ignored" and exit code 120.
+        _write_output("")
+        raise
+
+
 def run(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     command = args.command or "list"
     as_json = getattr(args, "json", False)
     quiet = getattr(args, "quiet", False)
@@ -407,6 +448,9 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
                                               sockets=getattr(args, "sockets", False))
         except ValueError as error:
             raise UsageError(f"--netns {spec}: {error}") from None
+        lacking = missing_capabilities(getattr(args, "sockets", False))
+        if lacking:
+            snap = snap._replace(warnings=(*snap.warnings, *lacking))
         if save is not None:
             try:
                 with open(save, "w", encoding="utf-8") as handle:
