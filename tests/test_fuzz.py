@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 import pytest
+
+# A dev extra: the bare "pip install -e . pytest" run (CI's Python 3.9 one) skips this module.
+pytest.importorskip("hypothesis")
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

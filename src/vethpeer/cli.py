@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import sys
-from typing import List, NoReturn, Optional, Sequence, TextIO, Tuple
+from typing import Any, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
 from . import __version__, resolve, scanner
 from . import snapshot as snapshot_io
@@ -59,6 +59,16 @@ class OutputError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        # --help and --version: argparse >= 3.10 swallows a write error here, 3.9 lets it out as
+        # a bare OSError; either way it must be exit 5 like any other output.
+        if not message:
+            return
+        if file is None or file is sys.stdout:
+            _write_output(message)
+        else:
+            _say(message.rstrip("\n"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -405,18 +415,8 @@ def _read_snapshot(path: str) -> snapshot_io.Snapshot:
         raise UsageError(f"cannot load {path}: {error}") from None
 
 
-def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    try:
-        return build_parser().parse_args(argv)
-    except SystemExit:
-        # --help and --version print into stdout's buffer and exit: an output error would only
-        # show at interpreter exit, as "Exception ignored" and exit code 120.
-        _write_output("")
-        raise
-
-
 def run(argv: Optional[Sequence[str]] = None) -> int:
-    args = _parse(argv)
+    args = build_parser().parse_args(argv)
     command = args.command or "list"
     as_json = getattr(args, "json", False)
     quiet = getattr(args, "quiet", False)
