@@ -46,11 +46,22 @@ def printable_in(text: str, encoding: Optional[str]) -> str:
         return text
     try:
         text.encode(encoding)
+        return text
     except UnicodeEncodeError:
-        return text.encode(encoding, "backslashreplace").decode(encoding, "replace")
+        pass
     except LookupError:
-        return text.encode("ascii", "backslashreplace").decode("ascii")
-    return text
+        encoding = "ascii"
+    out: List[str] = []
+    for char in text:
+        try:
+            char.encode(encoding)
+            out.append(char)
+        except UnicodeEncodeError:
+            # Never \xNN (codec's backslashreplace for U+0080..U+00FF): escape() means a byte that
+            # was not UTF-8 by it.
+            code = ord(char)
+            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
 
 
 class Style:
