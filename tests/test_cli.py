@@ -458,3 +458,364 @@ def test_readme_mentions_every_command() -> None:
     text = readme.read_text(encoding="utf-8")
     missing = [command for command in subcommands() if f"vethpeer {command}" not in text]
     assert not missing, f"README.md never shows: {', '.join('vethpeer ' + c for c in missing)}"
+
+
+# --- honest edges (issue 5): every one is a line on stderr and a documented exit code ----------------
+
+EXIT_NETNS_UNREADABLE, EXIT_OUTPUT, EXIT_INTERRUPTED = 4, 5, 130
+
+
+def fixture_data() -> Dict[str, Any]:
+    return json.loads(Path(FIXTURE).read_text(encoding="utf-8"))
+
+
+def rename(data: Dict[str, Any], old: bytes, new: bytes) -> None:
+    hits = [link for ns in data["namespaces"] for link in ns["links"] if link[1] == old.hex()]
+    assert len(hits) == 1, old
+    hits[0][1] = new.hex()
+
+
+def write_snapshot(tmp_path: Path, data: Dict[str, Any], name: str = "snap.json") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return str(path)
+
+
+def run_module(*argv: str, shell_redirect: str = "", timeout: float = 60,
+               **env: str) -> subprocess.CompletedProcess:
+    """`python -m vethpeer ARGV` with bytes out, optionally with a shell redirection such as 2>&-."""
+    command = [sys.executable, "-m", "vethpeer", *argv]
+    if shell_redirect:
+        quoted = " ".join("'" + part.replace("'", "'\\''") + "'" for part in command)
+        return subprocess.run(["/bin/sh", "-c", f"exec {quoted} {shell_redirect}"], capture_output=True,
+                              env=env_with_src(**env), timeout=timeout, check=False)
+    return subprocess.run(command, capture_output=True, env=env_with_src(**env), timeout=timeout, check=False)
+
+
+def assert_one_error_line(err: bytes) -> str:
+    text = err.decode("utf-8", "replace")
+    assert_one_line_error(text)
+    return text
+
+
+def test_peer_in_a_namespace_that_could_not_be_read_exits_4(capsys: pytest.CaptureFixture[str],
+                                                            tmp_path: Path) -> None:
+    """Today: "no interface named eth1 in namespace vpfx-a1", exit 1, although eth1 is there."""
+    data = fixture_data()
+    (ns,) = [ns for ns in data["namespaces"] if ns["names"] == ["vpfx-a1"]]
+    ns["error"] = "cannot enter it: operation not permitted (needs CAP_SYS_ADMIN)"
+    ns["links"], ns["addresses"] = [], []
+    snap = write_snapshot(tmp_path, data)
+    for extra in ([], ["--json"]):
+        assert cli.main(["--load", snap, *extra, "peer", "eth1", "--netns", "vpfx-a1"]) == EXIT_NETNS_UNREADABLE
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert_one_line_error(err)
+        assert "vpfx-a1 could not be read" in err and "CAP_SYS_ADMIN" in err
+        assert "no interface" not in err
+
+
+def test_peer_not_found_says_how_many_namespaces_were_not_read(capsys: pytest.CaptureFixture[str],
+                                                                tmp_path: Path) -> None:
+    data = fixture_data()
+    (ns,) = [ns for ns in data["namespaces"] if ns["names"] == ["vpfx-a1"]]
+    ns["error"], ns["links"], ns["addresses"] = "permission denied opening it", [], []
+    assert cli.main(["--load", write_snapshot(tmp_path, data), "peer", "nowhere"]) == EXIT_NOT_FOUND
+    err = capsys.readouterr().err
+    assert_one_line_error(err)
+    assert "(1 more could not be read)" in err
+
+
+def test_exit_codes_are_in_the_help_the_docstring_and_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    help_text = " ".join(cli.build_parser().format_help().split())
+    for code in ("0", "1", "2", "3", "4", "5", "130"):
+        assert f"| `{code}` |" in readme, code
+        assert f"{code} " in help_text
+        assert f"{code} " in (cli.__doc__ or "")
+
+
+def test_stderr_closed_keeps_warnings_out_of_the_json(tmp_path: Path) -> None:
+    """Today: with 2>&- the warnings are printed into stdout, after the JSON."""
+    data = fixture_data()
+    data["warnings"] = ["could not inspect 3 processes: permission denied"]
+    snap = write_snapshot(tmp_path, data)
+    result = run_module("--load", snap, "--json", "list", shell_redirect="2>&-")
+    assert result.returncode == EXIT_OK
+    doc = json.loads(result.stdout)  # one JSON document, nothing after it
+    assert doc["warnings"] == data["warnings"]
+    assert b"warning" not in result.stdout.split(b"\n", 1)[1]
+
+
+def test_stdout_closed_exits_5_with_one_line() -> None:
+    """Today: an AttributeError traceback ('NoneType' object has no attribute 'write')."""
+    result = run_module("--load", FIXTURE, "list", shell_redirect=">&-")
+    assert result.returncode == EXIT_OUTPUT
+    err = assert_one_error_line(result.stderr)
+    assert "cannot write output: Bad file descriptor" in err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+@pytest.mark.parametrize("argv", [["list"], ["--json", "list"], ["namespaces"], ["peer", "eth1"]], ids=" ".join)
+def test_write_error_on_stdout_exits_5(argv: List[str]) -> None:
+    """Today: 'cannot scan this host: No space left on device', exit 3."""
+    result = run_module("--load", FIXTURE, *argv, shell_redirect=">/dev/full")
+    assert result.returncode == EXIT_OUTPUT
+    err = assert_one_error_line(result.stderr)
+    assert "cannot write output: No space left on device" in err
+    assert "scan" not in err
+
+
+def test_stderr_that_cannot_be_written_does_not_cost_the_answer(tmp_path: Path) -> None:
+    data = fixture_data()
+    data["warnings"] = ["some warning"]
+    result = run_module("--load", write_snapshot(tmp_path, data), "--json", "list", shell_redirect="2>/dev/full")
+    assert result.returncode == EXIT_OK
+    assert json.loads(result.stdout)["pairs"]
+
+
+@pytest.fixture(scope="module")
+def latin1_locale(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
+    """LOCPATH + LANG for en_US.ISO-8859-1 built with localedef into a temporary directory."""
+    localedef = "/usr/bin/localedef"
+    if not os.path.exists(localedef):
+        pytest.skip("no localedef to build a Latin-1 locale")
+    where = tmp_path_factory.mktemp("locale")
+    built = subprocess.run([localedef, "-i", "en_US", "-f", "ISO-8859-1", str(where / "en_US.ISO-8859-1")],
+                           capture_output=True, check=False, timeout=60)
+    if not (where / "en_US.ISO-8859-1").is_dir():
+        pytest.skip(f"localedef could not build en_US.ISO-8859-1: {built.stderr!r}")
+    env = {"LOCPATH": str(where), "LANG": "en_US.ISO-8859-1", "LC_ALL": ""}
+    probe = subprocess.run([sys.executable, "-c", "import sys; print(sys.stdout.encoding)"], capture_output=True,
+                           env=env_with_src(**env), check=False, timeout=60)
+    if probe.stdout.strip().lower() not in (b"iso8859-1", b"latin-1", b"iso-8859-1"):
+        pytest.skip(f"the Latin-1 locale did not take: {probe.stdout!r}")
+    return env
+
+
+LOCALES = {
+    "C-ascii": {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "PYTHONIOENCODING": ""},
+    "latin-1": {},  # from the latin1_locale fixture
+}
+
+
+@pytest.mark.parametrize("locale_name", list(LOCALES))
+@pytest.mark.parametrize("command", [["list"], ["namespaces"], ["peer", "漢字"], ["peer", "eth0", "--netns",
+                                                                                   "pid:9038"]],
+                         ids=" ".join)
+def test_names_the_terminal_encoding_cannot_show_are_escaped(request: pytest.FixtureRequest, tmp_path: Path,
+                                                              locale_name: str, command: List[str]) -> None:
+    """Today: UnicodeEncodeError traceback for list and peer; and `peer 漢字` is not found."""
+    env = dict(LOCALES[locale_name]) or request.getfixturevalue("latin1_locale")
+    data = fixture_data()
+    rename(data, b"vethc0ffee", "漢字".encode())
+    result = run_module("--load", write_snapshot(tmp_path, data), *command, **env)
+    assert result.returncode == EXIT_OK, result.stderr
+    assert result.stderr == b""
+    if command != ["namespaces"]:
+        assert b"\\u6f22\\u5b57" in result.stdout
+    assert b"Traceback" not in result.stdout + result.stderr
+
+
+def rename_get_link(data: Dict[str, Any], old: bytes, new: bytes) -> int:
+    """Rename a link; returns its IFLA_LINK (what `ip link` prints after '@if')."""
+    rename(data, old, new)
+    (link,) = [link for ns in data["namespaces"] for link in ns["links"] if link[1] == new.hex()]
+    assert isinstance(link[9], int)
+    return int(link[9])
+
+
+def test_a_name_with_at_signs_is_stripped_of_the_ip_suffix_only(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path) -> None:
+    """Today: `a@b@if9@if3` (how ip shows the interface `a@b@if9`) is answered for `a`."""
+    data = fixture_data()
+    peer_of_long = rename_get_link(data, b"vethc0ffee", b"a@b@if9")
+    peer_of_a = rename_get_link(data, b"uplink", b"a")
+    snap = write_snapshot(tmp_path, data)
+    for typed, expected in ((f"a@b@if9@if{peer_of_long}", "a@b@if9"), ("a@b@if9", "a@b@if9"),
+                            (f"a@if{peer_of_a}", "a")):
+        assert cli.main(["--load", snap, "--json", "peer", typed]) == EXIT_OK, typed
+        doc = json.loads(capsys.readouterr().out)
+        assert [m["link"]["ifname"] for m in doc["matches"]] == [expected], typed
+    # Suffixes ip would not print for that interface are not stripped.
+    for typed in ("a@b", f"a@if{peer_of_a + 1}"):
+        assert cli.main(["--load", snap, "peer", typed]) == EXIT_NOT_FOUND, typed
+        assert_one_line_error(capsys.readouterr().err)
+
+
+def test_the_exact_name_wins_over_the_stripped_one(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = fixture_data()
+    peer_of_x = rename_get_link(data, b"uplink", b"x")
+    rename(data, b"vethc0ffee", f"x@if{peer_of_x}".encode())
+    assert cli.main(["--load", write_snapshot(tmp_path, data), "--json", "peer", f"x@if{peer_of_x}"]) == EXIT_OK
+    assert [m["link"]["ifname"] for m in json.loads(capsys.readouterr().out)["matches"]] == [f"x@if{peer_of_x}"]
+
+
+def console_script_target() -> Tuple[str, str]:
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    section = text.split("[project.scripts]", 1)[1]
+    target = section.split('vethpeer = "', 1)[1].split('"', 1)[0]
+    module, function = target.split(":")
+    return module, function
+
+
+@pytest.mark.parametrize("while_importing", ["vethpeer.resolve", "argparse", "vethpeer.cli"])
+def test_ctrl_c_while_the_cli_is_importing_exits_130(while_importing: str) -> None:
+    """Today: a KeyboardInterrupt traceback. The console script is run as pip writes it."""
+    module, function = console_script_target()
+    script = f"""
+import builtins, sys
+sys.modules.pop({while_importing!r}, None)
+real_import = builtins.__import__
+def interrupted(name, globals=None, locals=None, fromlist=(), level=0):
+    resolved = name
+    if level and globals:
+        resolved = globals.get("__package__", "") + ("." + name if name else "")
+    for wanted in (resolved, *(resolved + "." + item for item in fromlist or ())):
+        if wanted == {while_importing!r}:
+            raise KeyboardInterrupt
+    return real_import(name, globals, locals, fromlist, level)
+builtins.__import__ = interrupted
+from {module} import {function}
+sys.exit({function}())
+"""
+    result = subprocess.run([sys.executable, "-c", script, "--load", FIXTURE, "list"], capture_output=True,
+                            env=env_with_src(), timeout=60, check=False)
+    assert result.returncode == EXIT_INTERRUPTED, result.stderr
+    assert result.stderr == b"vethpeer: interrupted\n"
+    assert result.stdout == b""
+
+
+def test_ctrl_c_during_the_run_exits_130(capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(resolve, "resolve", interrupted)
+    assert cli.main(["--load", FIXTURE, "list"]) == EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "vethpeer: interrupted\n"
+
+
+def hostile_snapshots() -> Dict[str, str]:
+    data = fixture_data()
+    family = json.loads(json.dumps(data))
+    (with_address,) = [ns for ns in family["namespaces"] if ns["addresses"]][:1]
+    with_address["addresses"][0][1] = 2 ** 64
+    negative = json.loads(json.dumps(data))
+    negative["namespaces"][0]["links"][0][0] = -(2 ** 70)
+    huge_inode = json.loads(json.dumps(data))
+    huge_inode["namespaces"][0]["inode"] = 2 ** 80
+    return {
+        "deeply nested": "[" * 200_000 + "]" * 200_000,
+        "deeply nested object": '{"a":' * 200_000 + "1" + "}" * 200_000,
+        "address family 2**64": json.dumps(family),
+        "ifindex -2**70": json.dumps(negative),
+        "inode 2**80": json.dumps(huge_inode),
+    }
+
+
+@pytest.mark.parametrize("name", list(hostile_snapshots()))
+def test_load_of_a_hostile_snapshot_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str) -> None:
+    """Today: RecursionError or OverflowError tracebacks."""
+    path = tmp_path / "hostile.json"
+    path.write_text(hostile_snapshots()[name], encoding="utf-8")
+    for command in (["list"], ["--json", "list"], ["peer", "eth1"]):
+        assert cli.main(["--load", str(path), *command]) == EXIT_USAGE, command
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert_one_line_error(err)
+
+
+@pytest.mark.parametrize("spec", ["pid:²", "pid:١٢", "/proc/²/ns/net", "pid:+1", "pid: 1", "pid:"])
+def test_netns_pid_with_non_ascii_digits_exits_2(capsys: pytest.CaptureFixture[str], spec: str) -> None:
+    """Today: 'pid:²' passes str.isdigit() and int() raises a ValueError traceback (with --load)."""
+    assert cli.main(["--load", FIXTURE, "peer", "eth1", "--netns", spec]) == EXIT_USAGE
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_line_error(err)
+
+
+def _limited() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # old code read /dev/zero forever
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "/dev/null", "fifo"])
+def test_load_of_something_that_is_not_a_regular_file_exits_2(tmp_path: Path, path: str) -> None:
+    """Today: --load /dev/zero reads until memory runs out."""
+    if path == "fifo":
+        path = str(tmp_path / "fifo")
+        os.mkfifo(path)
+    elif not os.path.exists(path):
+        pytest.skip(f"no {path}")
+    result = subprocess.run([sys.executable, "-m", "vethpeer", "--load", path, "list"], capture_output=True,
+                            env=env_with_src(), timeout=30, check=False, preexec_fn=_limited)
+    assert result.returncode == EXIT_USAGE
+    err = assert_one_error_line(result.stderr)
+    assert "not a regular file" in err
+
+
+def test_load_of_a_too_big_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "MAX_SNAPSHOT_BYTES", 100)
+    assert cli.main(["--load", FIXTURE, "list"]) == EXIT_USAGE
+    assert "too big" in capsys.readouterr().err
+
+
+def test_sockets_option_and_deprecated_no_sockets_parse() -> None:
+    parser = cli.build_parser()
+    assert parser.parse_args(["--sockets", "list"]).sockets is True
+    assert not hasattr(parser.parse_args(["list"]), "sockets")
+    assert parser.parse_args(["list", "--no-sockets"]).no_sockets is True
+    help_text = parser.format_help()
+    assert "--sockets" in help_text and "net_cls" in help_text and "deprecated" in help_text
+
+
+def test_no_command_passes_sockets_off_by_default(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from vethpeer import scanner
+
+    seen: List[bool] = []
+    real = snapshot.loads(Path(FIXTURE).read_text(encoding="utf-8"))
+
+    def fake_read_host(**kwargs: Any) -> Any:
+        seen.append(kwargs["sockets"])
+        return real, None
+
+    monkeypatch.setattr(scanner, "read_host", fake_read_host)
+    for argv, expected in ((["list"], False), (["--sockets", "list"], True), (["--no-sockets", "list"], False)):
+        assert cli.main(argv) == EXIT_OK
+        assert seen[-1] is expected, argv
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("redirect", [">&-", ">/dev/full"])
+@pytest.mark.parametrize("option", ["--help", "--version"])
+def test_help_and_version_report_a_write_error(option: str, redirect: str) -> None:
+    """Today: exit 120 with 'Exception ignored ... Bad file descriptor', or 0 with nothing written."""
+    if redirect == ">/dev/full" and not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    result = run_module(option, shell_redirect=redirect)
+    assert result.returncode == EXIT_OUTPUT
+    assert "cannot write output" in assert_one_error_line(result.stderr)
+
+
+@pytest.mark.parametrize(("cap_eff", "sockets", "named"), [
+    ("000001ffffffffff", True, []),
+    ("0000000000280004", False, []),  # exactly CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH
+    ("0000000000280004", True, ["CAP_NET_ADMIN"]),
+    ("0000000000200000", False, ["CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"]),
+    ("0000000000000000", False, ["CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"]),
+])
+def test_missing_capabilities_are_named(tmp_path: Path, cap_eff: str, sockets: bool, named: List[str]) -> None:
+    status = tmp_path / "status"
+    status.write_text(f"Name:\tvethpeer\nCapInh:\t0000000000000000\nCapEff:\t{cap_eff}\n", encoding="ascii")
+    warnings = cli.missing_capabilities(sockets, str(status))
+    assert [warning.split(",")[0] for warning in warnings] == [f"without {name}" for name in named]
+
+
+def test_missing_capabilities_unknown_is_silent(tmp_path: Path) -> None:
+    assert cli.missing_capabilities(True, str(tmp_path / "absent")) == []
+    (tmp_path / "odd").write_text("CapEff:\tzz\n", encoding="ascii")
+    assert cli.missing_capabilities(True, str(tmp_path / "odd")) == []

@@ -352,12 +352,12 @@ def test_unreachable_peer_is_described_without_allocating_ids(lab: Lab) -> None:
     assert host_item is not None and host_item.peer_hint is not None and host_item.peer_hint.name == "up"
 
 
-def test_no_sockets_skips_socket_held_namespaces(lab: Lab) -> None:
+def test_sockets_are_looked_into_only_with_sockets(lab: Lab) -> None:
     name = lab.netns("sk")
     inode = os.stat(f"/run/netns/{name}").st_ino
     lab.holder("socket", f"/run/netns/{name}")
     lab.forget_name(name)
-    for flags, expected in (((), True), (("--no-sockets",), False)):
+    for flags, expected in ((("--sockets",), True), ((), False), (("--no-sockets",), False)):
         result = run_cli("namespaces", "--json", *flags)
         assert result.returncode == 0, result.stderr
         inodes = {ns["inode"] for ns in json.loads(result.stdout)["namespaces"]}

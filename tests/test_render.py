@@ -483,3 +483,27 @@ def test_many_matches_answer_in_one_table(topology: Topology) -> None:
     out = table_render.render_peer_matches(topology, matches_for(topology, "lo"), Style(False))
     assert "NETNS" not in out and out.count("\n") == 1
     assert "11 more interfaces" in out
+
+
+# --- output encodings ------------------------------------------------------------------------------
+
+
+def test_printable_in_escapes_only_what_the_encoding_cannot_show() -> None:
+    from vethpeer.render.text import printable_in
+
+    assert printable_in("漢字-é", "latin-1") == "\\u6f22\\u5b57-é"
+    assert printable_in("漢字-é", "ascii") == "\\u6f22\\u5b57-\\u00e9"  # not \\xNN: a raw byte
+    assert printable_in("x\U0001f600", "latin-1") == "x\\U0001f600"
+    assert printable_in("漢字-é", "utf-8") == "漢字-é"
+    assert printable_in("漢字", None) == "漢字"
+    assert printable_in("漢字", "no-such-codec") == "\\u6f22\\u5b57"
+
+
+def test_table_escapes_cells_for_the_encoding_before_aligning() -> None:
+    from vethpeer.render.text import Style, table
+
+    text = table(["NAME", "X"], [["漢字", "1"], ["ab", "2"]], Style(False, encoding="ascii"))
+    lines = text.splitlines()
+    assert lines[1] == "\\u6f22\\u5b57  1"
+    assert lines[2].index("2") == lines[1].index("1")  # still aligned after escaping
+    text.encode("ascii")

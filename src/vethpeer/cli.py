@@ -2,7 +2,8 @@
 
 Exit codes: 0 an answer was given; 1 the interface was found nowhere; 2 a usage error (including
 a --netns that names no namespace, and a snapshot that cannot be loaded); 3 the host could not be
-scanned at all; 130 interrupted.
+scanned at all; 4 the namespace named by --netns exists but could not be read (it says why);
+5 the output could not be written (a full disk, a closed stdout); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -10,32 +11,64 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import re
+import stat
 import sys
-from typing import List, NoReturn, Optional, Sequence, TextIO, Tuple
+from typing import Any, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
 from . import __version__, resolve, scanner
 from . import snapshot as snapshot_io
 from .model import PEER_KINDS, Link, LinkRef, NamespaceId, Topology, Unresolved
 from .render import json as json_render
 from .render import table as table_render
-from .render.text import Style, escape
+from .render.text import Style, escape, printable_in
 
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
 EXIT_FAILURE = 3
+EXIT_NETNS_UNREADABLE = 4
+EXIT_OUTPUT = 5
 EXIT_INTERRUPTED = 130
 
 PROG = "vethpeer"
+
+EXIT_CODES_HELP = ("Exit codes: 0 answer, 1 interface not found, 2 usage error, 3 scan failed, "
+                   "4 the --netns namespace could not be read, 5 output could not be written, "
+                   "130 interrupted.")
+
+#: A snapshot bigger than this is not one vethpeer wrote (10000 namespaces make about 40 MB).
+MAX_SNAPSHOT_BYTES = 1 << 30
+
+# str.isdigit() is true for '²' and other digits int() refuses: a pid is ASCII digits only.
+_PID = re.compile(r"[0-9]{1,10}\Z")
 
 
 class UsageError(Exception):
     """A user mistake: reported in one line, exit code 2."""
 
 
+class NetnsUnreadable(Exception):
+    """The namespace --netns names exists but could not be read: exit code 4."""
+
+
+class OutputError(Exception):
+    """stdout refused the answer: exit code 5."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        # --help and --version: argparse >= 3.10 swallows a write error here, 3.9 lets it out as
+        # a bare OSError; either way it must be exit 5 like any other output.
+        if not message:
+            return
+        if file is None or file is sys.stdout:
+            _write_output(message)
+        else:
+            _say(message.rstrip("\n"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,23 +82,27 @@ def build_parser() -> argparse.ArgumentParser:
                         help="answer from a snapshot saved with --save instead of this host")
     common.add_argument("--save", metavar="FILE", default=argparse.SUPPRESS,
                         help="also write the raw snapshot of this host to FILE")
+    common.add_argument("--sockets", action="store_true", default=argparse.SUPPRESS,
+                        help="also look inside other processes' sockets, to find namespaces held only "
+                             "by a socket (about 5 us each). Side effect: copying a socket with "
+                             "pidfd_getfd re-tags it with vethpeer's cgroup-v1 net_cls classid and "
+                             "net_prio index, which can change how its traffic is classified")
     common.add_argument("--no-sockets", action="store_true", default=argparse.SUPPRESS,
-                        help="skip looking inside sockets (about 5 us each): faster on hosts with very "
-                             "many sockets, but misses namespaces held only by a socket")
+                        help="deprecated, does nothing: sockets are only looked into with --sockets")
 
     parser = _Parser(
         prog=PROG, parents=[common],
         description="Where is the other end of this veth? Pairs every veth and netkit across all "
                     "network namespaces by the kernel's own evidence.",
-        epilog="Without a command, 'list' runs. Exit codes: 0 answer, 1 interface not found, "
-               "2 usage error, 3 scan failed.",
+        epilog="Without a command, 'list' runs. " + EXIT_CODES_HELP,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     peer = commands.add_parser("peer", parents=[common], help="the other end of an interface",
                                description="Show the other end of IFNAME. Without --netns, every "
-                                           "namespace is searched and every match answered.")
+                                           "namespace is searched and every match answered.",
+                               epilog=EXIT_CODES_HELP)
     peer.add_argument("ifname", metavar="IFNAME",
                       help="interface name (an altname works; 'name@ifN' as ip prints it too)")
     peer.add_argument("--netns", "-n", metavar="NS",
@@ -82,6 +119,76 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# --- the standard streams -------------------------------------------------------------------------
+
+
+def guard_standard_fds() -> None:
+    """Put /dev/null on fd 0, 1 and 2 where they are closed, and streams on sys.stdout/stderr.
+
+    With fd 2 closed (``2>&-``) the first file the tool opens becomes fd 2, and Python sets
+    sys.stderr to None, so that print(file=sys.stderr) writes to *stdout*: warnings would land in
+    the JSON. A closed stdout gets /dev/null opened read-only, so writing the answer fails with
+    EBADF and is reported (exit 5) as the shell's ``>&-`` asked.
+    """
+    for fd, flags in ((0, os.O_RDONLY), (1, os.O_RDONLY), (2, os.O_WRONLY)):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        try:
+            new = os.open(os.devnull, flags)  # the lowest free number: ``fd`` itself
+        except OSError:
+            continue
+        if new != fd:
+            os.dup2(new, fd)
+            os.close(new)
+    if sys.stdout is None:
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - lives as long as the process
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", errors="backslashreplace", closefd=False)  # noqa: SIM115
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a stderr that cannot be written (2>/dev/full) costs the line, not the answer."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        stream.write(line + "\n")
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    # What is left in stdout's buffer would be flushed again at exit, with a second error.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _write_output(text: str) -> None:
+    stream = sys.stdout
+    # Names were escaped for the terminal already; what its encoding cannot show becomes \uXXXX
+    # here (table cells got that before alignment: this is the net under everything else).
+    text = printable_in(text, getattr(stream, "encoding", None))
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as error:
+        _silence_stdout()
+        reason = getattr(error, "strerror", None) or str(error)
+        raise OutputError(f"cannot write output: {reason}") from None
+
+
 def _use_color(stream: TextIO) -> bool:
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":  # no-color.org: non-empty
         return False
@@ -91,13 +198,20 @@ def _use_color(stream: TextIO) -> bool:
         return False
 
 
+# --- --netns --------------------------------------------------------------------------------------
+
+
+def _denied(error: OSError) -> bool:
+    return error.errno in (errno.EACCES, errno.EPERM)
+
+
 def resolve_netns_spec(spec: str) -> str:
     """The namespace file that ``--netns`` names; UsageError when it names none."""
     if not spec:
         raise UsageError("--netns needs a value")
     if spec.startswith("pid:"):
         pid = spec[4:]
-        if not pid.isdigit():
+        if not _PID.match(pid):
             raise UsageError(f"--netns {spec}: expected pid:NUMBER")
         path = f"/proc/{pid}/ns/net"
         if not os.path.lexists(path):
@@ -119,34 +233,102 @@ def resolve_netns_spec(spec: str) -> str:
     return path
 
 
+def netns_identity(path: str, spec: str) -> NamespaceId:
+    """(st_dev, st_ino) of the namespace file, checked to be one; errors say why it is not."""
+    try:
+        st = os.stat(path)
+    except OSError as error:
+        if _denied(error):
+            hint = " (needs CAP_SYS_PTRACE to look at another user's process)" if path.startswith("/proc/") else ""
+            raise NetnsUnreadable(f"--netns {spec}: the namespace could not be read: "
+                                  f"{error.strerror}{hint}") from None
+        raise UsageError(f"--netns {spec}: {error.strerror}") from None
+    try:
+        nsfs_dev = os.stat("/proc/self/ns/net").st_dev
+    except OSError:
+        nsfs_dev = st.st_dev
+    if st.st_dev != nsfs_dev:
+        raise UsageError(f"--netns {spec}: not a network namespace")
+    return NamespaceId(st.st_dev, st.st_ino)
+
+
+def _is_proc_path(path: str) -> bool:
+    """/proc/PID/ns/net, /proc/PID/fd/N, /proc/self/...: a way to reach a namespace, not a name
+    for it. Discovery finds those namespaces through the process; passing the path along would
+    record it as a bind mount and relabel the namespace."""
+    return os.path.abspath(path).startswith("/proc/")
+
+
 def _netns_from_snapshot(topology: Topology, spec: str) -> NamespaceId:
+    pid: Optional[int] = None
+    if spec.startswith("pid:") and _PID.match(spec[4:]):
+        pid = int(spec[4:])
+    else:
+        parts = spec.split("/")
+        if len(parts) == 5 and parts[:2] == ["", "proc"] and parts[3:] == ["ns", "net"] and _PID.match(parts[2]):
+            pid = int(parts[2])
     for ns in topology.namespaces:
-        if (spec in ns.names or spec in ns.paths
-                or (spec.startswith("pid:") and spec[4:].isdigit() and int(spec[4:]) in ns.pids)
-                or (spec.startswith("/proc/") and spec.endswith("/ns/net")
-                    and spec.split("/")[2].isdigit() and int(spec.split("/")[2]) in ns.pids)):
+        if spec in ns.names or spec in ns.paths or (pid is not None and pid in ns.pids):
             return ns.id
     raise UsageError(f"--netns {spec}: no such namespace in the snapshot")
 
 
-def _netns_live(topology: Topology, path: str, spec: str) -> NamespaceId:
-    try:
-        st = os.stat(path)
-    except OSError as error:
-        raise UsageError(f"--netns {spec}: {error.strerror}") from None
-    wanted = NamespaceId(st.st_dev, st.st_ino)
+def _netns_live(topology: Topology, wanted: NamespaceId, spec: str) -> NamespaceId:
     for ns in topology.namespaces:
         if ns.id == wanted:
             return ns.id
-    raise UsageError(f"--netns {spec}: not a network namespace")
+    raise UsageError(f"--netns {spec}: not a network namespace (or it went away during the scan)")
+
+
+# --- peer -----------------------------------------------------------------------------------------
+
+# `ip link` prints "name@ifN" (peer in another namespace) or "name@peername" (same namespace).
+_IP_SUFFIX = re.compile(r"@[^@]+\Z")
+
+
+def _kernel_name(arg: str) -> str:
+    """The name as the kernel holds it: the bytes typed, read as UTF-8 like every name it reports.
+
+    Under a non-UTF-8 locale Python decodes argv with that locale ('漢' arrives as 'æ¼¢'); the
+    bytes come back with os.fsencode.
+    """
+    try:
+        raw = os.fsencode(arg)
+    except UnicodeError:
+        return arg
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _find(topology: Topology, ifname: str, netns: Optional[NamespaceId]) -> List[Link]:
-    found = topology.find(ifname, netns)
-    if not found and "@" in ifname:
-        # `ip link` prints "ns-39d60faa-aa@if69": accept it as pasted.
-        found = topology.find(ifname.split("@", 1)[0], netns)
-    return found
+    names = list(dict.fromkeys((ifname, _kernel_name(ifname))))
+    for name in names:
+        found = topology.find(name, netns)
+        if found:
+            return found
+    for name in names:
+        # `ip link` prints "ns-39d60faa-aa@if69": accept it as pasted, stripping only the suffix
+        # ip adds, and only where ip would have added that one (a name may itself hold '@':
+        # "a@b@if9" is the interface "a@b@if9" or "a@b", never "a").
+        suffix = _IP_SUFFIX.search(name)
+        if suffix is not None and suffix.start() > 0:
+            found = [link for link in topology.find(name[: suffix.start()], netns)
+                     if _ip_would_print(topology, link, suffix.group()[1:])]
+            if found:
+                return found
+    return []
+
+
+def _ip_would_print(topology: Topology, link: Link, suffix: str) -> bool:
+    """Whether `ip link` shows ``link`` as name@suffix: "if" + IFLA_LINK, or the name of the
+    IFLA_LINK device when it is in the same namespace."""
+    if link.link is None:
+        return False
+    if suffix == f"if{link.link}":
+        return True
+    if link.link_netnsid is not None:
+        return False
+    lower = topology.links.get(LinkRef(link.ref.netns, link.link))
+    return lower is not None and lower.name == suffix
 
 
 def _matches(topology: Topology, links: Sequence[Link]) -> List[Tuple[LinkRef, Optional[LinkRef],
@@ -167,7 +349,70 @@ def _print_warnings(topology: Topology, quiet: bool) -> None:
     if quiet:
         return
     for warning in topology.warnings:
-        print(f"{PROG}: warning: {escape(warning)}", file=sys.stderr)
+        _say(f"{PROG}: warning: {escape(warning)}")
+
+
+# Measured (README, "Privileges"): as a non-root user these give the same answer as root.
+# (capability bit, what is missed without it)
+_NEEDED_CAPS = (
+    (21, "CAP_SYS_ADMIN", "no other network namespace can be entered and read"),
+    (19, "CAP_SYS_PTRACE", "other users' processes, and the namespaces they hold, cannot be inspected"),
+    (2, "CAP_DAC_READ_SEARCH", "other users' open files are not searched: a namespace held only by an "
+                               "open file descriptor is missed"),
+)
+_SOCKET_CAPS = (
+    (12, "CAP_NET_ADMIN", "a socket cannot be asked its namespace (SIOCGSKNS): a namespace held only "
+                          "by a socket is missed"),
+)
+
+
+def missing_capabilities(sockets: bool, status_path: str = "/proc/self/status") -> List[str]:
+    """A warning per capability the scan needs and this process lacks (none when it cannot tell).
+
+    Several of these losses are silent in discovery (an fd directory that cannot be listed looks
+    like one without namespaces), so they are named from the capability set itself.
+    """
+    try:
+        with open(status_path, "rb") as handle:
+            status = handle.read()
+        line = next(raw for raw in status.splitlines() if raw.startswith(b"CapEff:"))
+        effective = int(line.split()[1], 16)
+    except (OSError, StopIteration, ValueError, IndexError):
+        return []
+    wanted = _NEEDED_CAPS + (_SOCKET_CAPS if sockets else ())
+    return [f"without {name}, {consequence}" for bit, name, consequence in wanted if not effective >> bit & 1]
+
+
+def _read_snapshot(path: str) -> snapshot_io.Snapshot:
+    """Load --load FILE: a regular file of bounded size (not /dev/zero, not a FIFO that never ends)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"cannot load {path}: not a regular file")
+        if st.st_size > MAX_SNAPSHOT_BYTES:
+            raise UsageError(f"cannot load {path}: {st.st_size} bytes is too big for a snapshot")
+        chunks = []
+        size = 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_SNAPSHOT_BYTES:  # it grew while being read
+                raise UsageError(f"cannot load {path}: too big for a snapshot")
+            chunks.append(chunk)
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    finally:
+        os.close(fd)
+    try:
+        return snapshot_io.loads(b"".join(chunks).decode("utf-8"))
+    except ValueError as error:
+        raise UsageError(f"cannot load {path}: {error}") from None
 
 
 def run(argv: Optional[Sequence[str]] = None) -> int:
@@ -183,29 +428,29 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
 
         return demo.run(as_json=as_json, wait=args.wait)
 
-    netns_path = None
     spec = getattr(args, "netns", None)
+    wanted: Optional[NamespaceId] = None
+    extra_paths: List[str] = []
     if spec is not None and load is None:
         netns_path = resolve_netns_spec(spec)
+        wanted = netns_identity(netns_path, spec)
+        if not spec.startswith("pid:") and not _is_proc_path(netns_path):
+            extra_paths.append(netns_path)
     if load is not None and save is not None:
         raise UsageError("--load and --save do not go together")
 
     pairing = None
     if load is not None:
-        try:
-            with open(load, encoding="utf-8") as handle:
-                snap = snapshot_io.loads(handle.read())
-        except OSError as error:
-            raise UsageError(f"cannot read {load}: {error.strerror}") from None
-        except ValueError as error:
-            raise UsageError(f"cannot load {load}: {error}") from None
+        snap = _read_snapshot(load)
     else:
         try:
-            snap, pairing = scanner.read_host(netns_paths=[netns_path] if netns_path else [],
-                                              addresses=command != "namespaces",
-                                              sockets=not getattr(args, "no_sockets", False))
+            snap, pairing = scanner.read_host(netns_paths=extra_paths, addresses=command != "namespaces",
+                                              sockets=getattr(args, "sockets", False))
         except ValueError as error:
             raise UsageError(f"--netns {spec}: {error}") from None
+        lacking = missing_capabilities(getattr(args, "sockets", False))
+        if lacking:
+            snap = snap._replace(warnings=(*snap.warnings, *lacking))
         if save is not None:
             try:
                 with open(save, "w", encoding="utf-8") as handle:
@@ -213,55 +458,68 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
             except OSError as error:
                 raise UsageError(f"cannot write {save}: {error.strerror}") from None
     topology = resolve.resolve(snap, pairing)
-    style = Style(_use_color(sys.stdout))
+    style = Style(_use_color(sys.stdout), encoding=getattr(sys.stdout, "encoding", None))
 
     status = EXIT_OK
     if command == "peer":
         netns = None
         if spec is not None:
-            netns = (_netns_from_snapshot(topology, spec) if load is not None
-                     else _netns_live(topology, str(netns_path), spec))
+            netns = (_netns_from_snapshot(topology, spec) if wanted is None
+                     else _netns_live(topology, wanted, spec))
+            target = topology.namespace(netns)
+            if target.error is not None:
+                _print_warnings(topology, quiet)
+                raise NetnsUnreadable(f"namespace {target.label} could not be read: {target.error}")
         found = _find(topology, args.ifname, netns)
         matches = _matches(topology, found)
         output = (json_render.render_peer(topology, matches) if as_json
                   else table_render.render_peer(topology, matches, style) if matches else "")
         if not found:
-            where = (f"namespace {escape(topology.namespace(netns).label)}" if netns is not None
-                     else f"any of {len(topology.namespaces)} namespaces")
-            print(f"{PROG}: no interface named {escape(args.ifname)} in {where}", file=sys.stderr)
+            if netns is not None:
+                where = f"namespace {topology.namespace(netns).label}"
+            else:
+                where = f"any of {len(topology.namespaces)} namespaces"
+                unread = sum(1 for ns in topology.namespaces if ns.error is not None)
+                if unread:
+                    where += f" ({unread} more could not be read)"
             status = EXIT_NOT_FOUND
+            _write_output(output)
+            _say(f"{PROG}: no interface named {escape(_kernel_name(args.ifname))} in {escape(where)}")
+            _print_warnings(topology, quiet)
+            return status
     elif command == "namespaces":
         output = (json_render.render_namespaces(topology) if as_json
                   else table_render.render_namespaces(topology, style))
     else:
         output = json_render.render_list(topology) if as_json else table_render.render_list(topology, style)
-    sys.stdout.write(output)
-    sys.stdout.flush()
+    _write_output(output)
     _print_warnings(topology, quiet)
     return status
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    guard_standard_fds()
     try:
         return run(argv)
     except UsageError as error:
         # The message may quote what the user typed: escaped, it stays one harmless line.
-        print(f"{PROG}: error: {escape(str(error))}", file=sys.stderr)
+        _say(f"{PROG}: error: {escape(str(error))}")
         return EXIT_USAGE
+    except NetnsUnreadable as error:
+        _say(f"{PROG}: error: {escape(str(error))}")
+        return EXIT_NETNS_UNREADABLE
+    except OutputError as error:
+        _say(f"{PROG}: error: {escape(str(error))}")
+        return EXIT_OUTPUT
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        _say(f"{PROG}: interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`vethpeer list | head`): not an error worth a traceback.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except OSError:
-            pass
+        _silence_stdout()
         return EXIT_OK
     except OSError as error:
         reason = error.strerror or str(error)
-        hint = " (try as root)" if error.errno in (errno.EPERM, errno.EACCES) else ""
-        print(f"{PROG}: error: cannot scan this host: {reason}{hint}", file=sys.stderr)
+        hint = " (try as root)" if _denied(error) else ""
+        _say(f"{PROG}: error: cannot scan this host: {escape(reason)}{hint}")
         return EXIT_FAILURE
-

@@ -316,13 +316,23 @@ def parse_stream(data: bytes, seq: int, expect: int, parse: Callable[[bytes, int
 
     Messages of type ``expect`` with sequence ``seq`` go through ``parse``; NLMSG_DONE ends the
     stream; NLMSG_ERROR raises. The error of a failed dump arrives inside the NLMSG_DONE payload
-    (an int), so that is checked too.
+    (an int), so that is checked too. A message whose lengths point past the data raises
+    NetlinkError(EBADMSG): the parsers trust lengths for speed, and fuzzing showed struct.error
+    and IndexError escaping from them.
 
     On a watching socket (``portid`` known) a message is a reply only when it carries our portid:
     multicast notifications carry the portid and sequence number of whoever made the change (or
     0), so a sequence number alone could mistake one for a reply. Link notifications go to
     ``events``; everything else that is not the awaited reply is skipped.
     """
+    try:
+        return _parse_stream(data, seq, expect, parse, out, portid, events)
+    except (struct.error, IndexError) as error:
+        raise NetlinkError(errno.EBADMSG, f"malformed netlink message: {error}") from None
+
+
+def _parse_stream(data: bytes, seq: int, expect: int, parse: Callable[[bytes, int, int], Optional[T]],
+                  out: List[T], portid: Optional[int], events: Optional[List[LinkEvent]]) -> Chunk:
     pos = 0
     size = len(data)
     done = interrupted = False

@@ -234,11 +234,68 @@ def dumps(snapshot: Snapshot) -> str:
     return json.dumps(to_json(snapshot), separators=(",", ":"))
 
 
+_U8, _U32, _U64 = (1 << 8) - 1, (1 << 32) - 1, (1 << 64) - 1
+_S32 = (-(1 << 31), (1 << 31) - 1)
+
+
+def _check(value: Optional[int], low: int, high: int, what: str) -> None:
+    if value is not None and not low <= value <= high:
+        raise ValueError(f"malformed snapshot: {what} {value} out of range")
+
+
+def _check_link(link: LinkRecord) -> None:
+    for value, what in ((link.ifindex, "ifindex"), (link.flags, "flags"), (link.mtu, "mtu"),
+                        (link.master, "master"), (link.link, "link")):
+        _check(value, 0, _U32, what)
+    _check(link.operstate, 0, _U8, "operstate")
+    _check(link.link_netnsid, *_S32, "link_netnsid")
+
+
+def check_ranges(snapshot: Snapshot) -> None:
+    """Raise ValueError for a number no kernel gives: they would reach socket.inet_ntop, struct
+    and friends as OverflowError (an address family of 2**64) instead of a clear refusal."""
+    for ns in snapshot.namespaces:
+        _check(ns.dev, 0, _U64, "dev")
+        _check(ns.inode, 0, _U64, "inode")
+        _check(ns.cookie, 0, _U64, "cookie")
+        for pid in ns.pids:
+            _check(pid, 1, _U32, "pid")
+        for holder in (*ns.threads, *ns.fds, *ns.sockets):
+            _check(holder.pid, 1, _U32, "pid")
+            _check(holder.detail, 0, _U32, "tid or fd")
+        for link in ns.links:
+            _check_link(link)
+        for address in ns.addresses:
+            _check(address.ifindex, 0, _U32, "ifindex")
+            _check(address.family, 0, _U8, "address family")
+            _check(address.prefixlen, 0, _U8, "prefixlen")
+    for answer in snapshot.nsid_answers:
+        _check(answer.asker, 0, _U64, "inode")
+        _check(answer.target, 0, _U64, "inode")
+        _check(answer.nsid, *_S32, "nsid")
+    for via in snapshot.via_answers:
+        _check(via.asker, 0, _U64, "inode")
+        _check(via.nsid, *_S32, "nsid")
+        _check(via.hub, 0, _U64, "inode")
+        _check(via.answer, *_S32, "nsid")
+    for hint in snapshot.hints:
+        _check(hint.asker, 0, _U64, "inode")
+        _check(hint.nsid, *_S32, "nsid")
+        _check(hint.ifindex, 0, _U32, "ifindex")
+        if hint.link is not None:
+            _check_link(hint.link)
+
+
 def loads(text: str) -> Snapshot:
+    """Parse a snapshot; ValueError (with a reason) for anything that is not a sound one."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"not a snapshot: {error}") from None
+    except RecursionError:
+        raise ValueError("not a snapshot: nested too deeply") from None
     if not isinstance(data, dict):
         raise ValueError("not a snapshot: expected a JSON object")
-    return from_json(data)
+    snapshot = from_json(data)
+    check_ranges(snapshot)
+    return snapshot

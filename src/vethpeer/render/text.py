@@ -35,11 +35,44 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
-class Style:
-    """ANSI colour when enabled, plain text otherwise. Text is escaped before it is styled."""
+def printable_in(text: str, encoding: Optional[str]) -> str:
+    r"""``text`` with every character ``encoding`` cannot represent written as ``\uNNNN``.
 
-    def __init__(self, enabled: bool) -> None:
+    A terminal in a Latin-1 or ASCII locale cannot show '漢': writing it would raise
+    UnicodeEncodeError. Escaped text never holds a literal backslash sequence (``escape`` doubles
+    backslashes), so ``\u6f22`` still reads back unambiguously.
+    """
+    if not encoding or text.isascii():
+        return text
+    try:
+        text.encode(encoding)
+        return text
+    except UnicodeEncodeError:
+        pass
+    except LookupError:
+        encoding = "ascii"
+    out: List[str] = []
+    for char in text:
+        try:
+            char.encode(encoding)
+            out.append(char)
+        except UnicodeEncodeError:
+            # Never \xNN (codec's backslashreplace for U+0080..U+00FF): escape() means a byte that
+            # was not UTF-8 by it.
+            code = ord(char)
+            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
+class Style:
+    """ANSI colour when enabled, plain text otherwise. Text is escaped before it is styled.
+
+    ``encoding`` is the output's: table cells are made printable in it before they are aligned.
+    """
+
+    def __init__(self, enabled: bool, encoding: Optional[str] = None) -> None:
         self.enabled = enabled
+        self.encoding = encoding
 
     def _wrap(self, code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.enabled and text else text
@@ -67,7 +100,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], style: Style,
     ``styles`` names a Style method per column (or None) applied after padding, so colour codes
     never disturb the alignment.
     """
-    body = [list(row) for row in rows]
+    body = [[printable_in(cell, style.encoding) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in body:
         for i, cell in enumerate(row):
