@@ -7,7 +7,8 @@
 
 ``scan()`` finds every network namespace on the host, reads each one once over rtnetlink, and
 pairs veth and netkit ends by the kernel's own evidence (IFLA_LINK + IFLA_LINK_NETNSID checked with
-RTM_GETNSID). Ends whose peer cannot be proven come back in ``Topology.unresolved`` with a reason.
+RTM_GETNSID). Ends whose peer cannot be proven come back in ``Topology.unresolved`` with a reason, and every
+namespace carries its owners (container, pod, machine, router) named from the host's local state.
 Everything returned is immutable. This module only documents and delegates.
 """
 
@@ -51,9 +52,10 @@ def scan(
     netns_paths: Sequence[str] = (),
     addresses: bool = True,
     sockets: bool = False,
-    proc: str = "/proc",
+    proc: Optional[str] = None,
     save: Optional[str] = None,
     mount_namespaces: Optional[bool] = None,
+    root: str = "/",
 ) -> Topology:
     """Scan the host and return its Topology.
 
@@ -62,7 +64,9 @@ def scan(
     sockets:     also look for namespaces held only by another process's socket (pidfd_getfd +
                  SIOCGSKNS). Off by default: the kernel re-tags a socket copied that way with the
                  caller's cgroup-v1 net_cls classid and net_prio index.
-    proc:        where procfs is mounted.
+    proc:        where the host's procfs is mounted (default: ``root``/proc).
+    root:        where the host's filesystem is mounted (``/host`` from a debug container): the
+                 netns directories and every runtime's state are read under it.
     save:        write the raw snapshot to this file (JSON) for ``vethpeer --load`` or a bug report.
     mount_namespaces: also look for bind mounts that only another mount namespace has. None (the
                  default): until about 20 ms of reading mount tables, with a warning for the rest.
@@ -74,4 +78,4 @@ def scan(
     from . import scanner
 
     return scanner.scan(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc, save=save,
-                        mount_namespaces=mount_namespaces)
+                        mount_namespaces=mount_namespaces, root=root)

@@ -16,7 +16,7 @@ import stat
 import sys
 from typing import Any, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
-from . import __version__, resolve, scanner
+from . import __version__, query, resolve, scanner
 from . import snapshot as snapshot_io
 from .model import PEER_KINDS, Link, LinkRef, NamespaceId, Topology, Unresolved
 from .render import json as json_render
@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "net_prio index, which can change how its traffic is classified")
     common.add_argument("--no-sockets", action="store_true", default=argparse.SUPPRESS,
                         help="deprecated, does nothing: sockets are only looked into with --sockets")
+    common.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS,
+                        help="the host's filesystem is mounted at DIR (from a debug container: "
+                             "--root /host); /run/netns and runtime state are read under it")
+    common.add_argument("--proc", metavar="DIR", default=argparse.SUPPRESS,
+                        help="the host's procfs (default: DIR/proc with --root, else /proc)")
 
     parser = _Parser(
         prog=PROG, parents=[common],
@@ -205,32 +210,56 @@ def _denied(error: OSError) -> bool:
     return error.errno in (errno.EACCES, errno.EPERM)
 
 
-def resolve_netns_spec(spec: str) -> str:
-    """The namespace file that ``--netns`` names; UsageError when it names none."""
+class OwnerSpec(Exception):
+    """``--netns`` names an owner (docker:web-1, or a bare container name): it is looked up in the
+    scan's result, not as a file."""
+
+
+def resolve_netns_spec(spec: str, root: str = "/", proc: str = "/proc") -> str:
+    """The namespace file that ``--netns`` names; UsageError when it names none, OwnerSpec when it
+    names an owner rather than a file."""
     if not spec:
         raise UsageError("--netns needs a value")
+    if query.is_selector(spec):
+        raise OwnerSpec(spec)
     if spec.startswith("pid:"):
         pid = spec[4:]
         if not _PID.match(pid):
             raise UsageError(f"--netns {spec}: expected pid:NUMBER")
-        path = f"/proc/{pid}/ns/net"
+        path = f"{proc}/{pid}/ns/net"
         if not os.path.lexists(path):
             raise UsageError(f"--netns {spec}: no process {pid}")
         return path
     if "/" in spec:
         path = spec
     else:
-        for directory in ("/run/netns", "/var/run/netns"):
+        for directory in netns_dirs(root):
             candidate = os.path.join(directory, spec)
             if os.path.lexists(candidate):
                 path = candidate
                 break
         else:
-            raise UsageError(f"--netns {spec}: no network namespace with that name "
-                             "(try a path, pid:PID, or 'vethpeer namespaces')")
+            # Not an `ip netns` name: perhaps a container's name or id (web-1, 237c0d292145).
+            raise OwnerSpec(spec)
     if not os.path.lexists(path):
         raise UsageError(f"--netns {spec}: no such file")
     return path
+
+
+def netns_dirs(root: str) -> Tuple[str, ...]:
+    return tuple(os.path.join(root, directory.lstrip("/")) for directory in ("/run/netns", "/var/run/netns"))
+
+
+def _select_owner(topology: Topology, spec: str) -> NamespaceId:
+    try:
+        return query.select(topology, spec, any_kind=not query.is_selector(spec))
+    except query.SelectorError as error:
+        if error.candidates:
+            raise UsageError(f"--netns {error}: " + "; ".join(error.candidates)) from None
+        if not query.is_selector(spec):
+            raise UsageError(f"--netns {spec}: no network namespace has that name or owner (try a path, "
+                             "pid:PID, docker:NAME, pod:NAMESPACE/NAME, or 'vethpeer namespaces')") from None
+        raise UsageError(f"--netns {error}") from None
 
 
 def netns_identity(path: str, spec: str) -> NamespaceId:
@@ -257,6 +286,11 @@ def _is_proc_path(path: str) -> bool:
     for it. Discovery finds those namespaces through the process; passing the path along would
     record it as a bind mount and relabel the namespace."""
     return os.path.abspath(path).startswith("/proc/")
+
+
+def _owner_named(topology: Topology, spec: str) -> bool:
+    """In a loaded snapshot, whether a bare ``--netns`` word is no namespace name but an owner's."""
+    return "/" not in spec and not spec.startswith("pid:") and not any(spec in ns.names for ns in topology.namespaces)
 
 
 def _netns_from_snapshot(topology: Topology, spec: str) -> NamespaceId:
@@ -428,14 +462,25 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
 
         return demo.run(as_json=as_json, wait=args.wait)
 
+    root = getattr(args, "root", None) or "/"
+    proc = getattr(args, "proc", None) or os.path.join(root, "proc")
+    if load is None:
+        for option, directory in (("--root", root), ("--proc", proc)):
+            if not os.path.isdir(directory):
+                raise UsageError(f"{option} {directory}: not a directory")
     spec = getattr(args, "netns", None)
     wanted: Optional[NamespaceId] = None
+    by_owner = False
     extra_paths: List[str] = []
     if spec is not None and load is None:
-        netns_path = resolve_netns_spec(spec)
-        wanted = netns_identity(netns_path, spec)
-        if not spec.startswith("pid:") and not _is_proc_path(netns_path):
-            extra_paths.append(netns_path)
+        try:
+            netns_path = resolve_netns_spec(spec, root, proc)
+        except OwnerSpec:
+            by_owner = True
+        else:
+            wanted = netns_identity(netns_path, spec)
+            if not spec.startswith("pid:") and not _is_proc_path(netns_path):
+                extra_paths.append(netns_path)
     if load is not None and save is not None:
         raise UsageError("--load and --save do not go together")
 
@@ -445,7 +490,7 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     else:
         try:
             snap, pairing = scanner.read_host(netns_paths=extra_paths, addresses=command != "namespaces",
-                                              sockets=getattr(args, "sockets", False))
+                                              sockets=getattr(args, "sockets", False), root=root, proc=proc)
         except ValueError as error:
             raise UsageError(f"--netns {spec}: {error}") from None
         lacking = missing_capabilities(getattr(args, "sockets", False))
@@ -464,16 +509,24 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     if command == "peer":
         netns = None
         if spec is not None:
-            netns = (_netns_from_snapshot(topology, spec) if wanted is None
-                     else _netns_live(topology, wanted, spec))
+            if by_owner or (wanted is None and (query.is_selector(spec) or _owner_named(topology, spec))):
+                netns = _select_owner(topology, spec)
+            else:
+                netns = (_netns_from_snapshot(topology, spec) if wanted is None
+                         else _netns_live(topology, wanted, spec))
             target = topology.namespace(netns)
             if target.error is not None:
                 _print_warnings(topology, quiet)
                 raise NetnsUnreadable(f"namespace {target.label} could not be read: {target.error}")
         found = _find(topology, args.ifname, netns)
         matches = _matches(topology, found)
-        output = (json_render.render_peer(topology, matches) if as_json
-                  else table_render.render_peer(topology, matches, style) if matches else "")
+        if as_json:
+            output = json_render.render_peer(topology, matches)
+        elif len(matches) > 1:
+            # eth0 on a container host: one row per match, not a table each.
+            output = table_render.render_peer_matches(topology, matches, style)
+        else:
+            output = table_render.render_peer(topology, matches, style) if matches else ""
         if not found:
             if netns is not None:
                 where = f"namespace {topology.namespace(netns).label}"

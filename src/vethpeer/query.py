@@ -59,11 +59,16 @@ def _matches(owner: Owner, wanted: str) -> Tuple[bool, bool]:
     return exact, prefix
 
 
-def select(topology: Topology, spec: str) -> NamespaceId:
-    """The one namespace ``spec`` (KIND:NAME) names. An exact name or id wins over id prefixes;
-    several matches raise SelectorError with the candidates, none raises it with a hint."""
-    kind, _sep, wanted = spec.partition(":")
-    kinds = SELECTORS.get(kind)
+def select(topology: Topology, spec: str, any_kind: bool = False) -> NamespaceId:
+    """The one namespace ``spec`` (KIND:NAME, or a bare NAME with ``any_kind``) names. An exact
+    name or id wins over id prefixes; several matches raise SelectorError with the candidates,
+    none raises it with a hint."""
+    if any_kind:
+        wanted = spec
+        kinds: Optional[Tuple[str, ...]] = tuple(sorted({kind for group in SELECTORS.values() for kind in group}))
+    else:
+        kind, _sep, wanted = spec.partition(":")
+        kinds = SELECTORS.get(kind)
     if kinds is None or not wanted:
         raise SelectorError(f"{spec}: expected one of {', '.join(k + ':NAME' for k in SELECTORS)}")
     exact: Dict[NamespaceId, Namespace] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional, Sequence
 
 from . import discover, ops, owners, reader, resolve
@@ -16,7 +17,7 @@ FD_MARGIN = 24
 
 
 def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
-              proc: str = "/proc", mount_namespaces: Optional[bool] = None) -> Reading:
+              proc: str = "/proc", mount_namespaces: Optional[bool] = None, root: str = "/") -> Reading:
     """Discover and read every namespace; the pairing questions are asked and answered.
 
     The open-file limit is raised to the hard one while this runs and put back afterwards. Under a
@@ -28,12 +29,13 @@ def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, socket
         room = max(16, limit.room(FD_MARGIN))
         # Handles kept from discovery spare reopening a namespace later; half the room at most, so
         # that the reader always has its share for sockets.
+        netns_dirs = tuple(os.path.join(root, d.lstrip("/")) for d in discover.DEFAULT_NETNS_DIRS)
         found = discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets, keep_fds=room // 2,
-                                  mount_namespaces=mount_namespaces)
+                                  mount_namespaces=mount_namespaces, netns_dirs=netns_dirs)
         try:
             kept = sum(1 for ns in found.namespaces if ns.fd is not None)
             reading = reader.read(found, addresses=addresses, room=room - kept, sockets_searched=sockets)
-            return reading._replace(snapshot=with_owners(reading.snapshot, owners.Host(proc=proc)))
+            return reading._replace(snapshot=with_owners(reading.snapshot, owners.Host(root=root, proc=proc)))
         finally:
             found.close()
     finally:
@@ -62,9 +64,10 @@ def take_snapshot(*, netns_paths: Sequence[str] = (), addresses: bool = True, so
 
 
 def scan(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
-         proc: str = "/proc", save: Optional[str] = None, mount_namespaces: Optional[bool] = None) -> Topology:
-    reading = read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc,
-                        mount_namespaces=mount_namespaces)
+         proc: Optional[str] = None, save: Optional[str] = None, mount_namespaces: Optional[bool] = None,
+         root: str = "/") -> Topology:
+    reading = read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets,
+                        proc=proc or os.path.join(root, "proc"), mount_namespaces=mount_namespaces, root=root)
     if save is not None:
         with open(save, "w", encoding="utf-8") as handle:
             handle.write(snapshot_io.dumps(reading.snapshot))
