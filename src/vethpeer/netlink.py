@@ -152,6 +152,8 @@ def address_dump_request(seq: int) -> bytes:
 # nlmsghdr, struct rtgenmsg (one byte, padded to 4 by NLMSG_ALIGN), one u32 attribute: asked once
 # per pair, so it is packed in one go.
 _NSID_BY_FD = struct.Struct("=IHHII4xHHI")
+# The reply: nlmsghdr, rtgenmsg, NETNSA_NSID (an s32).
+_NSID_REPLY = struct.Struct("=IHHII4xHHi")
 
 
 def nsid_by_fd_request(seq: int, netns_fd: int) -> bytes:
@@ -436,6 +438,10 @@ class Channel:
         return self._seq
 
     def _receive(self, flags: int = 0) -> bytes:
+        return bytes(_recv_buffer[: self._receive_into(flags)])
+
+    def _receive_into(self, flags: int = 0) -> int:
+        """One datagram into the shared buffer; returns its size."""
         while True:
             try:
                 # MSG_TRUNC makes netlink return the datagram's real length, so truncation is detected.
@@ -453,7 +459,7 @@ class Channel:
                 continue
             if size > _RECV_SIZE:
                 raise NetlinkError(errno.EMSGSIZE, f"netlink message of {size} bytes truncated")
-            return bytes(_recv_buffer[:size])
+            return int(size)
 
     def drain(self) -> None:
         """Take in every notification already queued, without waiting."""
@@ -503,6 +509,25 @@ class Channel:
                 raise NetlinkError(errno.ENODATA, "no answer")
         return out[0]
 
+    def _nsid_reply(self, seq: int) -> int:
+        """The answer to an RTM_GETNSID: thousands are asked per scan, so the usual reply (one
+        message, NETNSA_NSID first) is read straight from the buffer; anything else (an error,
+        a notification in between) goes the general way."""
+        size = self._receive_into()
+        if size == _NSID_REPLY.size:
+            mlen, mtype, _flags, mseq, mpid, alen, atype, nsid = _NSID_REPLY.unpack_from(_recv_buffer, 0)
+            if (mlen == size and mtype == RTM_NEWNSID and mseq == seq and alen == 8
+                    and atype & _NLA_TYPE_MASK == NETNSA_NSID and (self.portid is None or mpid == self.portid)):
+                return int(nsid)
+        out: List[int] = []
+        chunk = parse_stream(bytes(_recv_buffer[:size]), seq, RTM_NEWNSID, parse_nsid, out, self.portid,
+                             self.events)
+        if out:
+            return out[0]
+        if chunk.done:
+            raise NetlinkError(errno.ENODATA, "no answer")
+        return self._reply(seq, RTM_NEWNSID, parse_nsid)
+
     def nsid_of_fd(self, netns_fd: int) -> int:
         """The id this socket's namespace gives the namespace behind ``netns_fd`` (-1: none).
 
@@ -510,7 +535,7 @@ class Channel:
         """
         self._seq += 1
         self.sock.send(nsid_by_fd_request(self._seq, netns_fd))
-        return self._reply(self._seq, RTM_NEWNSID, parse_nsid)
+        return self._nsid_reply(self._seq)
 
     def nsids_of_fds(self, netns_fds: List[int]) -> List[Optional[int]]:
         """``nsid_of_fd`` for many namespaces, pipelined: one send for up to ``PIPELINE`` questions.
@@ -523,7 +548,7 @@ class Channel:
             self.sock.send(b"".join(nsid_by_fd_request(first + i, fd) for i, fd in enumerate(chunk)))
             for i in range(len(chunk)):
                 try:
-                    answers.append(self._reply(first + i, RTM_NEWNSID, parse_nsid))
+                    answers.append(self._nsid_reply(first + i))
                 except NetlinkTimeout:
                     raise
                 except OSError:

@@ -233,7 +233,6 @@ class Pairing:
         changed = True
         while changed:
             changed = False
-            self.pending = {}
             for (asker, nsid), answers in self.via_by_end.items():
                 if nsid in self.rev.get(asker, {}):
                     continue
@@ -242,7 +241,14 @@ class Pairing:
                         target = self.rev.get(hub, {}).get(answer)
                         if target is not None and target != asker and self._learn(asker, target, nsid):
                             changed = True
+            pending = self.pending
             for end in list(self._open()):
+                key = (end.ns, end.ifindex)
+                waiting = pending.get(key)
+                if waiting is not None:
+                    if waiting not in self.fd_asked:
+                        continue  # nothing new until the peer's side answers
+                    del pending[key]
                 target = self.rev.get(end.ns, {}).get(end.nsid)
                 if target is None or target == end.ns:
                     continue
@@ -295,6 +301,8 @@ class Pairing:
         still proven like any candidate). Learned per index group (the candidates of an end with
         these ifindexes): another group, or the pairs to the root namespace, follow other
         patterns. A one-sided match already teaches it, a round before its confirmation."""
+        if len(self.index.get((end.peer_ifindex, end.ifindex), ())) <= 2:
+            return  # a single candidate: nothing to guess for its group
         learned = self._learned_deltas
         if (end.ns, end.ifindex) in learned:
             return
@@ -395,7 +403,10 @@ class Pairing:
         self.settle()
         confirm: Set[Question] = set()
         spoken_for: Set[EndKey] = set()
-        for key, (target, asker) in self.pending.items():
+        for key, (target, asker) in list(self.pending.items()):
+            if key in self.pairs or key in self.final:
+                del self.pending[key]
+                continue
             confirm.add(FdQuestion(target, asker))
             spoken_for.add(key)
             peer = self.links[target].get(self._end_peer_index(key))
