@@ -169,6 +169,12 @@ restore_tables() {  # restore_tables iptables|ip6tables FAMILY
     "$tool" -t "$table" -F 2>/dev/null; "$tool" -t "$table" -X 2>/dev/null
     if command -v nft >/dev/null && nft list table "$family" "$table" >/dev/null 2>&1; then
       try "nft delete table $family $table" nft delete table "$family" "$table"
+    else
+      # No nft (or the legacy backend): the table stays, empty; at least undo dockerd's FORWARD DROP.
+      local chain
+      for chain in $("$tool" -t "$table" -S 2>/dev/null | awk '$1 == "-P" { print $2 }'); do
+        "$tool" -t "$table" -P "$chain" ACCEPT 2>/dev/null
+      done
     fi
   done
 }
