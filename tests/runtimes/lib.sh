@@ -22,6 +22,13 @@ RUNTIME_BRIDGES="docker0 podman0 cni-podman0 cni0 lxcbr0"
 # Top-level cgroup directories the runtimes create: removed only when new and empty.
 CGROUP_NAMES='^(docker|libpod_parent|lxc\.monitor\..*|lxc\.payload\..*|lxc\.pivot|payload|supervisor|kubepods|machine\.slice|machine)$'
 
+# State the daemons write outside $STATE (dockerd even makes an identity key, /etc/docker/key.json).
+# Teardown removes each one that did not exist before setup, belongs to no package and has nothing
+# mounted under it.
+RUNTIME_PATHS="/etc/docker/key.json /etc/docker /etc/containers/networks /var/lib/docker /var/lib/containerd
+/var/lib/containers /var/lib/cni /run/docker /run/containerd /run/containers /run/libpod /run/lxc /run/docker.pid
+/run/docker.sock"
+
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 warn() { log "WARNING: $*"; }
 die() { log "ERROR: $*"; exit 1; }

@@ -80,9 +80,8 @@ done < /proc/mounts
 ls -1 /sys/class/net > "$STATE/links.before"
 ls -1 /run/netns > "$STATE/netns.before" 2>/dev/null || true
 cut -d' ' -f2 /proc/mounts > "$STATE/mounts.before"
-for dir in /var/lib/docker /var/lib/containerd /var/lib/containers /var/lib/lxc /var/lib/cni /run/docker \
-           /run/containerd /run/containers /run/libpod /run/lxc /var/log/pods /etc/cni; do
-  [ -e "$dir" ] && printf '%s\n' "$dir" >> "$STATE/dirs.before"
+for path in $RUNTIME_PATHS /var/log/pods; do
+  [ -e "$path" ] && printf '%s\n' "$path" >> "$STATE/dirs.before"
 done
 touch "$STATE/dirs.before"
 

@@ -225,6 +225,20 @@ if [ -f "$STATE/cgroups.before" ] && [ -f "$STATE/cgroup-mounts" ]; then
     done
   done < "$STATE/cgroup-mounts"
 fi
+# What the daemons wrote outside $STATE, when it was not there before (dirs.before is written before
+# any daemon starts; without it nothing is removed) and no package owns it.
+if [ -f "$STATE/dirs.before" ] && [ -f "$STATE/mounts.before" ]; then
+  for path in $RUNTIME_PATHS; do
+    [ -e "$path" ] || continue
+    grep -qxF "$path" "$STATE/dirs.before" && continue
+    dpkg-query -S "$path" >/dev/null 2>&1 && continue
+    if cut -d' ' -f2 /proc/mounts | grep -q "^$path\(/\|$\)"; then
+      problem "$path: something is still mounted there, not removed"
+      continue
+    fi
+    rm -rf -- "$path"
+  done
+fi
 T_END=$(now_ms)
 printf 'teardown: objects_ms=%s host_ms=%s total_ms=%s problems=%s\n' \
   $((T_OBJECTS - T0)) $((T_END - T_OBJECTS)) $((T_END - T0)) "$problems"
