@@ -27,7 +27,7 @@ CGROUP_NAMES='^(docker|libpod_parent|lxc\.monitor\..*|lxc\.payload\..*|lxc\.pivo
 # mounted under it.
 RUNTIME_PATHS="/etc/docker/key.json /etc/docker /etc/containers/networks /var/lib/docker /var/lib/containerd
 /var/lib/containers /var/lib/cni /run/docker /run/containerd /run/containers /run/libpod /run/lxc /run/docker.pid
-/run/docker.sock /run/systemd/nspawn /etc/cni/net.d/cni.lock"
+/run/docker.sock /run/runc /run/systemd/nspawn /etc/cni/net.d/cni.lock"
 
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 warn() { log "WARNING: $*"; }
