@@ -138,11 +138,10 @@ def test_all_veths_of_the_runtimes_paired(runtimes: Json, topology: Topology) ->
     assert all(topology.peer_of(ref) is not None for ref in ends)
 
 
-# --- OWNERS (issue 6) -----------------------------------------------------------------------------
-# Not integrated yet (src/vethpeer/owners/ is being written on another branch). When Namespace
-# gains ``owners`` (records with at least ``kind`` and ``name``), this test starts asserting: the
-# owners each runtime's own tool reports (manifest "owners": docker inspect, podman inspect,
-# lxc-info, the nspawn supervisor, ctr's task spec annotations) must all be among vethpeer's.
+# --- OWNERS -----------------------------------------------------------------------------------
+# The owners each runtime's own tool reports (manifest "owners": docker inspect, podman inspect,
+# lxc-info, the nspawn supervisor, ctr's task spec annotations) must all be among vethpeer's, and
+# the selector for each finds that very namespace, from the library and from the command line.
 # Kinds in the manifest: docker (name without "/", id, compose_project/compose_service), podman
 # (name, id, pod, infra), lxc, machine, pod (name "NAMESPACE/NAME", id = pod uid, containers).
 @pytest.mark.parametrize("case", CASES)
@@ -150,9 +149,37 @@ def test_owner(case: str, runtimes: Json, topology: Topology) -> None:
     c = container(runtimes, case)
     nid, expected = namespace_of(runtimes, c)
     ns = topology.namespace(nid)
-    owners = getattr(ns, "owners", None)
     wanted = sorted((o["kind"], o["name"]) for o in expected["owners"])
-    if owners is None:
-        pytest.skip(f"owners not integrated yet (issue 6); expected here: {wanted}")
-    got = {(o.kind, o.name) for o in owners}
+    got = {(o.kind, o.name) for o in ns.owners}
     assert set(wanted) <= got, f"{case}: expected owners {wanted}, vethpeer says {sorted(got)}"
+    if not ns.root:
+        assert ns.label != f"net:[{ns.id.inode}]" and not ns.label.startswith("pid ")
+
+
+#: manifest owner kind -> selector prefix
+_SELECTOR = {"docker": "docker", "podman": "podman", "lxc": "lxc", "machine": "machine", "pod": "pod"}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_selector_finds_the_namespace(case: str, runtimes: Json, topology: Topology) -> None:
+    from vethpeer import query
+
+    c = container(runtimes, case)
+    nid, expected = namespace_of(runtimes, c)
+    for owner in expected["owners"]:
+        prefix = _SELECTOR.get(owner["kind"])
+        if prefix is None:
+            continue
+        spec = f"{prefix}:{owner['name']}"
+        assert query.select(topology, spec) == nid, spec
+        if owner["kind"] == "docker" and owner.get("id"):
+            assert query.select(topology, f"docker:{owner['id'][:12]}") == nid
+        if topology.namespace(nid).root:
+            continue
+        peer = subprocess.run([sys.executable, "-m", "vethpeer", "peer", "lo", "--netns", spec, "--json", "-q"],
+                              capture_output=True, text=True, check=False,
+                              env=dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(HERE), "..", "src")))
+        assert peer.returncode == 0, (spec, peer.stderr)
+        [match] = json.loads(peer.stdout)["matches"]
+        assert match["link"]["netns"]["inode"] == nid.inode
+        assert {(o["kind"], o["name"]) for o in match["link"]["netns"]["owners"]} >= {(owner["kind"], owner["name"])}
