@@ -71,7 +71,7 @@ def _relevant(link: LinkRecord) -> Tuple[object, ...]:
 class _Namespace:
     """The reader's state for one namespace: its record so far and how it is being watched."""
 
-    __slots__ = ("addresses", "by_index", "channel", "cookie", "dumped", "error", "found", "inode", "links",
+    __slots__ = ("_by_index", "addresses", "channel", "cookie", "dumped", "error", "found", "inode", "links",
                  "overflow", "stuck", "taint", "until", "watching")
 
     def __init__(self, found: FoundNamespace) -> None:
@@ -81,7 +81,7 @@ class _Namespace:
         #: The channel is subscribed since before the last dump (its events say what changed).
         self.watching = False
         self.links: List[LinkRecord] = []
-        self.by_index: Dict[int, LinkRecord] = {}
+        self._by_index: Optional[Dict[int, LinkRecord]] = None
         self.addresses: List[netlink.AddressRecord] = []
         self.cookie: Optional[int] = None
         self.error: Optional[str] = found.error
@@ -95,6 +95,13 @@ class _Namespace:
         self.overflow = False
         #: Its socket stopped answering: no more questions go to it.
         self.stuck = False
+
+    @property
+    def by_index(self) -> Dict[int, LinkRecord]:
+        """The links by ifindex (built only when a notification or a retry needs it)."""
+        if self._by_index is None:
+            self._by_index = {link.ifindex: link for link in self.links}
+        return self._by_index
 
 
 class Reading(NamedTuple):
@@ -118,6 +125,9 @@ class _Reader:
         self.tick = 0
         self.warnings: List[str] = list(discovery.warnings)
         self.reread_rounds = 0
+        #: Bumped by every dump: the records built for a snapshot stay good until then.
+        self.dumps = 0
+        self._records: Optional[Tuple[object, Tuple[NamespaceRecord, ...]]] = None
 
     def _now(self) -> int:
         self.tick += 1
@@ -263,6 +273,7 @@ class _Reader:
         channel.overflow = False
         ns.taint = set()
         ns.overflow = False
+        self.dumps += 1
         ns.dumped = self._now()
         ns.until = _FOREVER
         try:
@@ -273,7 +284,7 @@ class _Reader:
             return
         ns.error = None
         ns.links = dump.records
-        ns.by_index = {link.ifindex: link for link in dump.records}
+        ns._by_index = None
         if dump.interrupted:
             self.warnings.append(f"the links of {self._label(ns)} kept changing while they were read")
         ns.addresses = []
@@ -544,7 +555,11 @@ class _Reader:
             self.pinned = saved
 
     # -- the result -----------------------------------------------------------------------------
-    def snapshot(self, answers: Iterable[Answer], changing: Iterable[EndKey]) -> Snapshot:
+    def _namespace_records(self) -> Tuple[NamespaceRecord, ...]:
+        # Keyed on the dumps made and the namespaces in error: nothing else changes a record.
+        key = (self.dumps, tuple((ns.inode, ns.error) for ns in self.nss.values() if ns.error is not None))
+        if self._records is not None and self._records[0] == key:
+            return self._records[1]
         records = []
         for found in self.discovery.namespaces:
             ns = self.nss[found.inode]
@@ -556,6 +571,11 @@ class _Reader:
                 error=ns.error, links=tuple(ns.links) if ns.error is None else (),
                 addresses=tuple(ns.addresses) if ns.error is None else (),
             ))
+        self._records = (key, tuple(records))
+        return self._records[1]
+
+    def snapshot(self, answers: Iterable[Answer], changing: Iterable[EndKey]) -> Snapshot:
+        records = self._namespace_records()
         warnings = list(dict.fromkeys(self.warnings))
         unreadable = [r for r in records if r.error is not None]
         if unreadable:
@@ -570,7 +590,7 @@ class _Reader:
                 vias.append(answer)
             else:
                 hints.append(answer)
-        return Snapshot(tuple(records), tuple(nsids), tuple(vias), tuple(hints), self.discovery.root_source,
+        return Snapshot(records, tuple(nsids), tuple(vias), tuple(hints), self.discovery.root_source,
                         tuple(warnings), tuple(sorted(set(changing))), self.sockets_searched)
 
 
