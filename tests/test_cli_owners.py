@@ -94,3 +94,26 @@ def test_many_matches_are_one_table(capsys: pytest.CaptureFixture[str], owned: s
     [row] = [line for line in out.splitlines() if "vethc0ffee" in line]
     assert row.startswith("docker: web-1") and "brqfabc7ead-3c" in row
     assert "1 more interface of that name with no peer: root" in out
+
+
+def test_neutron_ports_and_holder_commands(capsys: pytest.CaptureFixture[str], owned: str) -> None:
+    """On a Neutron node (a namespace owned by Neutron), an interface named after a port says which
+    port it is; every holder pid shown carries its command name."""
+    snap = snapshot.loads(Path(owned).read_text(encoding="utf-8"))
+    qdhcp = Owner("neutron", "qdhcp-fabc7ead-3c4d-4d5e-9f00-123456789abc", "fabc7ead-3c4d-4d5e-9f00-123456789abc",
+                  (("role", "dhcp"), ("network", "fabc7ead-3c4d-4d5e-9f00-123456789abc")), "netns name")
+    records = tuple(r._replace(owners=(qdhcp,)) if r.names and r.names[0].startswith("qdhcp-") else r
+                    for r in snap.namespaces)
+    holder = next(r for r in snap.namespaces if r.pids and not r.root and not r.names)
+    snap = snap._replace(namespaces=records, comms=((holder.pids[0], "nginx"),))
+    Path(owned).write_text(snapshot.dumps(snap), encoding="utf-8")
+    code, out, err = run(capsys, owned, "peer", "ns-39d60faa-aa", "--json")
+    assert code == 0, err
+    [match] = json.loads(out)["matches"]
+    assert match["link"]["neutron_port"]["id_prefix"] == "39d60faa-aa"
+    assert match["peer"]["neutron_port"]["prefix"] == "tap"
+    code, out, err = run(capsys, owned, "namespaces")
+    assert f"pid {holder.pids[0]} (nginx)" in out
+    code, out, err = run(capsys, owned, "namespaces", "--json")
+    [entry] = [n for n in json.loads(out)["namespaces"] if n["inode"] == holder.inode]
+    assert entry["comms"] == {str(holder.pids[0]): "nginx"}

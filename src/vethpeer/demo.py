@@ -115,7 +115,7 @@ def _subset(topology: Topology, inodes: set[int]) -> Topology:
     keep |= {ns.id for ns in topology.namespaces if ours(ns.id.inode)}
     namespaces = tuple(ns for ns in topology.namespaces if ns.id in keep)
     links = {ref: link for ref, link in topology.links.items() if ref.netns in keep}
-    return Topology(namespaces, links, pairs, unresolved, (), topology.root_source)
+    return Topology(namespaces, links, pairs, unresolved, (), topology.root_source, topology.comms)
 
 
 def _demo_inodes(picture: Picture) -> set[int]:

@@ -193,6 +193,7 @@ class Topology:
         "_ns_by_id",
         "_peer",
         "_unresolved_by_ref",
+        "comms",
         "links",
         "namespaces",
         "pairs",
@@ -209,8 +210,11 @@ class Topology:
         unresolved: Tuple[Unresolved, ...],
         warnings: Tuple[str, ...],
         root_source: str,
+        comms: Optional[Mapping[int, str]] = None,
     ) -> None:
         self.namespaces = namespaces
+        #: The command name of each holder process shown (pid -> comm), as read during the scan.
+        self.comms: Mapping[int, str] = comms or {}
         self.links = links
         self.pairs = pairs
         self.unresolved = unresolved

@@ -670,4 +670,5 @@ def resolve(snapshot: Snapshot, pairing: Optional[Pairing] = None) -> Topology:
                                      None if hint is None else _hint(hint)))
     unresolved.sort(key=lambda item: (order[item.link.netns], item.link.ifindex))
     warnings = tuple(snapshot.warnings) + tuple(dict.fromkeys(pairing.warnings))
-    return Topology(namespaces, links, tuple(pairs), tuple(unresolved), warnings, snapshot.root_source)
+    return Topology(namespaces, links, tuple(pairs), tuple(unresolved), warnings, snapshot.root_source,
+                    dict(snapshot.comms))

@@ -15,6 +15,9 @@ from .snapshot import Snapshot
 #: (Python itself, the setns thread's way home, pidfds, files being read).
 FD_MARGIN = 24
 
+#: Holders per kind and namespace named by their command (the tables show this many).
+SHOWN_HOLDERS = 6
+
 
 def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
               proc: str = "/proc", mount_namespaces: Optional[bool] = None, root: str = "/") -> Reading:
@@ -53,7 +56,13 @@ def with_owners(snapshot: Snapshot, host: owners.Host) -> Snapshot:
         for record in snapshot.namespaces
     ]
     found = owners.identify(facts, host)
-    return snapshot._replace(namespaces=tuple(
+    # The holders tables show (a few per kind and namespace) are named by their command.
+    shown = dict.fromkeys(pid for record in snapshot.namespaces for pid in (
+        *record.pids[:SHOWN_HOLDERS], *(h.pid for h in record.threads[:SHOWN_HOLDERS]),
+        *(h.pid for h in record.fds[:SHOWN_HOLDERS]), *(h.pid for h in record.sockets[:SHOWN_HOLDERS]),
+        *(h.pid for h in record.tuns[:SHOWN_HOLDERS])))
+    comms = [(pid, comm) for pid, comm in ((pid, owners.comm_of(pid, host)) for pid in shown) if comm is not None]
+    return snapshot._replace(comms=tuple(comms), namespaces=tuple(
         record._replace(owners=found.get(record.inode, ())) for record in snapshot.namespaces))
 
 

@@ -78,6 +78,8 @@ class Snapshot(NamedTuple):
     changing: Tuple[Tuple[int, int], ...] = ()
     #: Whether other processes' sockets were looked inside for namespaces (``--sockets``).
     sockets_searched: bool = True
+    #: (pid, command name) of the holder processes tables show.
+    comms: Tuple[Tuple[int, str], ...] = ()
 
 
 # --- JSON form -----------------------------------------------------------------------------------
@@ -181,6 +183,7 @@ def to_json(snapshot: Snapshot) -> Dict[str, Any]:
                   for h in snapshot.hints],
         "changing": [list(end) for end in snapshot.changing],
         "sockets_searched": snapshot.sockets_searched,
+        "comms": [[pid, comm] for pid, comm in snapshot.comms],
     }
 
 
@@ -223,6 +226,7 @@ def from_json(data: Dict[str, Any]) -> Snapshot:
             changing=tuple((_int(end[0], "changing inode"), _int(end[1], "changing ifindex"))
                            for end in data.get("changing", [])),
             sockets_searched=data.get("sockets_searched", True) is not False,
+            comms=tuple((_int(c[0], "comm pid"), _opt_str(c[1], "comm") or "") for c in data.get("comms", [])),
         )
     except (KeyError, IndexError, TypeError, AttributeError) as error:
         raise ValueError(f"malformed snapshot: {error!r}") from None

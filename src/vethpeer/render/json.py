@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..model import Link, LinkRef, Namespace, PeerHint, Topology, Unresolved
 from ..owners.base import Owner
+from ..owners.neutron import port_of
 
 VERSION = 1
 
@@ -27,8 +28,20 @@ def netns_json(ns: Namespace) -> Dict[str, Any]:
             "owners": [owner_json(owner) for owner in ns.owners]}
 
 
-def link_json(topology: Topology, ref: LinkRef, netns_cache: Optional[Dict[Any, Dict[str, Any]]] = None
-              ) -> Dict[str, Any]:
+def neutron_host(topology: Topology) -> bool:
+    """Whether any namespace is a Neutron one: only then do tap/qr-/qg-... names mean ports."""
+    return any(owner.kind == "neutron" for ns in topology.namespaces for owner in ns.owners)
+
+
+def neutron_port(name: str) -> Optional[Dict[str, str]]:
+    port = port_of(name)
+    if port is None:
+        return None
+    return {"prefix": port.prefix, "role": port.role, "id_prefix": port.id_prefix, "id_kind": port.id_kind}
+
+
+def link_json(topology: Topology, ref: LinkRef, netns_cache: Optional[Dict[Any, Dict[str, Any]]] = None,
+              ports: bool = False) -> Dict[str, Any]:
     link: Link = topology.link(ref)
     master = topology.master_of(ref)
     cached = netns_cache.get(ref.netns) if netns_cache is not None else None
@@ -50,6 +63,8 @@ def link_json(topology: Topology, ref: LinkRef, netns_cache: Optional[Dict[Any, 
         "alt_names": list(link.alt_names),
         "up": link.up,
         "link_netnsid": link.link_netnsid,
+        # On a Neutron node: the port (or router) an interface name like tap39d60faa-aa stands for.
+        "neutron_port": neutron_port(link.name) if ports else None,
     }
 
 
@@ -76,11 +91,12 @@ def dumps(document: Dict[str, Any]) -> str:
 
 
 def render_peer(topology: Topology, matches: Sequence[Match]) -> str:
+    ports = neutron_host(topology)
     out: List[Dict[str, Any]] = []
     for ref, peer, unresolved in matches:
         entry: Dict[str, Any] = {
-            "link": link_json(topology, ref),
-            "peer": link_json(topology, peer) if peer is not None else None,
+            "link": link_json(topology, ref, ports=ports),
+            "peer": link_json(topology, peer, ports=ports) if peer is not None else None,
             "unresolved": unresolved.reason if unresolved is not None else None,
         }
         entry.update(_unresolved_fields(unresolved))
@@ -90,12 +106,13 @@ def render_peer(topology: Topology, matches: Sequence[Match]) -> str:
 
 def render_list(topology: Topology) -> str:
     cache: Dict[Any, Dict[str, Any]] = {}  # one netns object per namespace (json writes it each time)
+    ports = neutron_host(topology)
     return dumps({
         "version": VERSION,
-        "pairs": [{"a": link_json(topology, pair.a, cache), "b": link_json(topology, pair.b, cache)}
+        "pairs": [{"a": link_json(topology, pair.a, cache, ports), "b": link_json(topology, pair.b, cache, ports)}
                   for pair in topology.pairs],
         "unresolved": [
-            dict({"link": link_json(topology, item.link, cache), "reason": item.reason},
+            dict({"link": link_json(topology, item.link, cache, ports), "reason": item.reason},
                  **_unresolved_fields(item))
             for item in topology.unresolved
         ],
@@ -125,6 +142,10 @@ def render_namespaces(topology: Topology) -> str:
                 "own": ns.own,
                 "error": ns.error,
                 "owners": [owner_json(owner) for owner in ns.owners],
+                # The command of each holder pid shown above, where it was read.
+                "comms": {str(pid): topology.comms[pid] for pid in dict.fromkeys(
+                    (*ns.pids, *(h.pid for h in (*ns.threads, *ns.fds, *ns.sockets, *ns.tuns))))
+                    if pid in topology.comms},
             }
             for ns in topology.namespaces
         ],

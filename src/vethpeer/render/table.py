@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 from ..model import PEER_KINDS, Link, LinkRef, Namespace, Topology, Unresolved, owner_label
 from .text import Style, escape, table
@@ -94,8 +94,14 @@ def render_peer(topology: Topology, matches: Sequence[Match], style: Style) -> s
     return "\n\n".join(blocks) + "\n"
 
 
-def _held_by(ns: Namespace) -> str:
+def _held_by(ns: Namespace, comms: Optional[Mapping[int, str]] = None) -> str:
     parts = []
+    comms = comms or {}
+
+    def who(pid: int, detail: str = "") -> str:
+        comm = comms.get(pid)
+        return f"{pid}{detail} ({escape(comm)})" if comm else f"{pid}{detail}"
+
     if ns.own:
         parts.append("vethpeer")
     if ns.names:
@@ -110,11 +116,11 @@ def _held_by(ns: Namespace) -> str:
             more = f" (+{len(items) - _MAX_HOLDERS} more)" if len(items) > _MAX_HOLDERS else ""
             parts.append(f"{label} {shown}{more}")
 
-    holders("pid" if len(ns.pids) == 1 else "pids", [str(pid) for pid in ns.pids])
-    holders("thread", [f"{h.pid}/{h.detail}" for h in ns.threads])
-    holders("fd", [f"{h.pid}/{h.detail}" for h in ns.fds])
-    holders("socket", [f"{h.pid}/{h.detail}" for h in ns.sockets])
-    holders("tun", [f"{h.pid}/{h.detail}" for h in ns.tuns])
+    holders("pid" if len(ns.pids) == 1 else "pids", [who(pid) for pid in ns.pids])
+    holders("thread", [who(h.pid, f"/{h.detail}") for h in ns.threads])
+    holders("fd", [who(h.pid, f"/{h.detail}") for h in ns.fds])
+    holders("socket", [who(h.pid, f"/{h.detail}") for h in ns.sockets])
+    holders("tun", [who(h.pid, f"/{h.detail}") for h in ns.tuns])
     return "; ".join(parts) if parts else "-"
 
 
@@ -122,7 +128,7 @@ def render_namespaces(topology: Topology, style: Style) -> str:
     rows = []
     for ns in topology.namespaces:
         links = str(ns.link_count) if ns.link_count is not None else "-"
-        held = _held_by(ns)
+        held = _held_by(ns, topology.comms)
         if ns.error is not None:
             held += f"  [{ns.error}]"
         owners = ", ".join(escape(owner_label(owner)) for owner in ns.owners) or "-"
