@@ -8,6 +8,7 @@ Holds no namespace logic: a socket is bound to whatever namespace it was created
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import socket
 import struct
@@ -406,6 +407,27 @@ class Dump(NamedTuple):
     interrupted: bool
 
 
+_portids = itertools.count()
+
+
+def _bind(sock: socket.socket) -> int:
+    """Subscribe to link notifications and return the socket's portid.
+
+    Choosing the portid ourselves spares a getsockname per namespace. Portids are per network
+    namespace and ours sit in a range autobind never hands out (it counts down from -4096); should
+    one still be taken there, the kernel picks.
+    """
+    portid = 0x40000000 | (os.getpid() & 0xFFFFF) << 10 | next(_portids) & 0x3FF
+    try:
+        sock.bind((portid, RTMGRP_LINK))
+        return portid
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+    sock.bind((0, RTMGRP_LINK))
+    return int(sock.getsockname()[0])
+
+
 class Channel:
     """Request/response on one netlink socket (which stays bound to its namespace).
 
@@ -427,8 +449,7 @@ class Channel:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
                         _TIMEVAL.pack(seconds, int((timeout - seconds) * 1_000_000)))
         if watch:
-            sock.bind((0, RTMGRP_LINK))
-            self.portid = int(sock.getsockname()[0])
+            self.portid = _bind(sock)
 
     def close(self) -> None:
         self.sock.close()

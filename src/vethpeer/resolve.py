@@ -376,13 +376,21 @@ class Pairing:
                        "with --sockets")
         return detail
 
-    def _plan_candidates(self, end: _End, group: Sequence[_End], out: Set[Question]) -> None:
-        """Ask about each candidate left after what is known rules the others out."""
+    def _plan_candidates(self, end: _End, group: Sequence[_End], out: Set[Question], both: bool = False) -> None:
+        """Ask about each candidate left after what is known rules the others out. With ``both``
+        and a single candidate, its side's confirmation is asked in the same round: it is needed
+        anyway when the candidate is the peer, which a lone candidate nearly always is."""
         candidates = [other for other in group if other.ns != end.ns and not self._excluded(end, other)]
         key = (end.ns, end.ifindex)
         if not candidates:
             self.final[key] = ("peer-netns-unreachable", self._unreachable_detail(end))
             return
+        if both and len(candidates) == 1:
+            other = candidates[0].ns
+            fresh = [FdQuestion(a, b) for a, b in ((end.ns, other), (other, end.ns)) if (a, b) not in self.fd_asked]
+            if fresh:
+                out.update(fresh)
+                return
         asked = False
         for candidate in candidates:
             asked = self._ask_fd(end.ns, candidate.ns, out) or asked
@@ -423,7 +431,7 @@ class Pairing:
             if len(group) > 2 or sum(1 for other in group if other.ns != end.ns) > 1:
                 crowded.append((end, group))
             else:
-                self._plan_candidates(end, group, single)
+                self._plan_candidates(end, group, single, both=True)
         if single:
             return sorted(single | confirm)
         hubs: Set[Question] = set()
