@@ -7,6 +7,9 @@ and D, and a flipper thread that alternates between two wirings as fast as ``ip 
 * state 1: ``A:X(ifindex 10) <-> B:Y(20)``;
 * state 2: ``A:X(10) <-> D:W(20)`` and ``B:Z(20) <-> C:V(10)`` (the freed ifindexes reused).
 
+``--filler`` empty namespaces (300 by default) are made between A and B, so that a reader spends a
+while between the two, as on a node with hundreds of pods.
+
 A tool that checks only one side of a pair, or mixes reads from before and after a flip, reports
 ``X <-> Z`` or ``X <-> Y`` at the wrong moment; vethpeer must report only X<->Y, X<->W or Z<->V,
 and ends it cannot prove as unresolved. The figures printed: runs, pairs seen, wrong pairs (must
@@ -47,14 +50,19 @@ def ip_batch(lines: Sequence[str]) -> None:
 
 
 class World:
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, filler: int = 0) -> None:
         self.names = {key: f"{prefix}{key.lower()}" for key in "ABCD"}
+        # Empty namespaces made between A and B, so that a reader takes a while to get from one
+        # to the other (on a real node hundreds of pods sit in between).
+        self.filler = [f"{prefix}a{i:04d}" for i in range(filler)]
         self.by_name = {name: key for key, name in self.names.items()}
         self.flips = 0
         self.stop = threading.Event()
 
     def build(self) -> None:
-        ip_batch([f"netns add {name}" for name in self.names.values()])
+        n = self.names
+        ip_batch([f"netns add {n['A']}", *(f"netns add {name}" for name in self.filler),
+                  *(f"netns add {n[key]}" for key in "BCD")])
         for line in self.state1():
             subprocess.run(["ip", *line.split()], capture_output=True, check=True)
 
@@ -82,7 +90,7 @@ class World:
             self.flips += 1
 
     def remove(self) -> None:
-        ip_batch([f"netns del {name}" for name in self.names.values()])
+        ip_batch([f"netns del {name}" for name in (*self.names.values(), *self.filler)])
 
     def key(self, link: Dict[str, object]) -> Optional[End]:
         netns = link.get("netns")
@@ -97,11 +105,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--runs", type=int, default=100, help="vethpeer runs (default 100)")
     parser.add_argument("--seconds", type=float, default=120.0, help="stop after this long (default 120)")
     parser.add_argument("--src", help="run the vethpeer in this src directory (default: the installed one)")
+    parser.add_argument("--filler", type=int, default=300,
+                        help="empty namespaces read between A and B (default 300)")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print("bench_churn.py needs root (it creates namespaces)", file=sys.stderr)
         return 2
-    world = World("vpc" + secrets.token_hex(2))
+    world = World("vpc" + secrets.token_hex(2), args.filler)
     env = dict(os.environ)
     if args.src:
         env["PYTHONPATH"] = args.src

@@ -17,6 +17,13 @@ reason ``changing``.
 With fewer free file descriptors than namespaces, namespaces are read in windows (the own and
 root ones stay open throughout) and pairs whose namespaces were not watched at the same time are
 read again together. No interpretation happens here beyond what choosing sockets needs.
+
+Cost (measured at 3000 namespaces): subscribing a socket and closing a subscribed one each walk
+every subscribed NETLINK_ROUTE socket on the host (netlink_update_listeners), so one watch per
+namespace is quadratic: 67 ms of binds and 70 ms of closes at 3000, about 10 ms at 1000. A
+single socket in the root namespace with NETLINK_LISTEN_ALL_NSID hears every namespace root has
+an id for (the notification carries that id), which would leave per-namespace watches to the
+namespaces root has no id for; not done yet.
 """
 
 from __future__ import annotations
