@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 from . import discover, ops, owners, reader, resolve
 from . import snapshot as snapshot_io
@@ -47,20 +47,21 @@ def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, socket
 
 def with_owners(snapshot: Snapshot, host: owners.Host) -> Snapshot:
     """The snapshot with each namespace's owners, named from the host's local state."""
-    facts = [
-        owners.NamespaceFacts(
-            record.inode, record.names, record.paths, record.pids,
-            tuple(dict.fromkeys(holder.pid for holder in (*record.threads, *record.fds, *record.sockets,
-                                                           *record.tuns))),
-            record.root)
-        for record in snapshot.namespaces
-    ]
+    facts = []
+    shown: Dict[int, None] = {}  # the holders tables show (a few per kind and namespace)
+    for record in snapshot.namespaces:
+        holders: Tuple[int, ...] = ()
+        if record.threads or record.fds or record.sockets or record.tuns:
+            held = (*record.threads, *record.fds, *record.sockets, *record.tuns)
+            holders = tuple(dict.fromkeys(holder.pid for holder in held))
+            for kind in (record.threads, record.fds, record.sockets, record.tuns):
+                for holder in kind[:SHOWN_HOLDERS]:
+                    shown[holder.pid] = None
+        for pid in record.pids[:SHOWN_HOLDERS]:
+            shown[pid] = None
+        facts.append(owners.NamespaceFacts(record.inode, record.names, record.paths, record.pids, holders,
+                                           record.root))
     found = owners.identify(facts, host)
-    # The holders tables show (a few per kind and namespace) are named by their command.
-    shown = dict.fromkeys(pid for record in snapshot.namespaces for pid in (
-        *record.pids[:SHOWN_HOLDERS], *(h.pid for h in record.threads[:SHOWN_HOLDERS]),
-        *(h.pid for h in record.fds[:SHOWN_HOLDERS]), *(h.pid for h in record.sockets[:SHOWN_HOLDERS]),
-        *(h.pid for h in record.tuns[:SHOWN_HOLDERS])))
     comms = [(pid, comm) for pid, comm in ((pid, owners.comm_of(pid, host)) for pid in shown) if comm is not None]
     return snapshot._replace(comms=tuple(comms), namespaces=tuple(
         record._replace(owners=found.get(record.inode, ())) for record in snapshot.namespaces))
