@@ -61,8 +61,6 @@ NETNSA_TARGET_NSID = 4
 #: rtnetlink multicast group mask for link changes (RTNLGRP_LINK = 1).
 RTMGRP_LINK = 0x1
 
-SOL_NETLINK = 270
-
 #: The kernel's answer for "this namespace has no id for that one".
 NSID_NOT_ASSIGNED = -1
 
@@ -113,10 +111,6 @@ class AddressRecord(NamedTuple):
 
 class NetlinkError(OSError):
     """An error the kernel returned in NLMSG_ERROR or in the NLMSG_DONE payload."""
-
-
-class DumpInterrupted(Exception):
-    """The kernel flagged NLM_F_DUMP_INTR: the table changed during the dump; retry it."""
 
 
 # --- building requests -------------------------------------------------------------------------

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional, Sequence, Tuple
 
-from .model import Namespace, NamespaceId, Topology, owner_label
-from .owners.base import Owner
+from .model import Namespace, NamespaceId, Owner, Topology, owner_label
 
 #: Selector prefix -> the owner kinds it matches.
 SELECTORS: Dict[str, Tuple[str, ...]] = {

@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import select
-from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from . import discover, netlink, ops
 from .discover import Discovery, FoundNamespace
@@ -131,7 +131,6 @@ class _Reader:
         self.open: Dict[int, _Namespace] = {}
         self.tick = 0
         self.warnings: List[str] = list(discovery.warnings)
-        self.reread_rounds = 0
         #: Bumped by every dump: the records built for a snapshot stay good until then.
         self.dumps = 0
         self._records: Optional[Tuple[object, Tuple[NamespaceRecord, ...]]] = None
@@ -246,18 +245,24 @@ class _Reader:
             self.open[ns.inode] = ns
         return len(batch)
 
-    def _ensure(self, targets: Sequence[_Namespace], watch: bool) -> None:
-        """A channel for every target that can have one (keeping them all open at once if the room
-        allows; callers never ask for more than the room)."""
-        pending = [ns for ns in targets if ns.channel is None and ns.error is None]
-        keep = {ns.inode for ns in targets}
+    def _batches(self, pending: List[_Namespace], watch: bool, keep: Set[int]) -> Iterator[List[_Namespace]]:
+        """Channels for ``pending``, as many at a time as the room allows; yields each batch made.
+        What no fd could be found for is marked unreadable."""
         while pending:
             done = self._connect(pending, watch, keep)
             if done == 0:
                 for ns in pending:
                     ns.error = "not read: no file descriptor was free for it"
                 return
-            pending = pending[done:]
+            batch, pending = pending[:done], pending[done:]
+            yield batch
+
+    def _ensure(self, targets: Sequence[_Namespace], watch: bool) -> None:
+        """A channel for every target that can have one (keeping them all open at once if the room
+        allows; callers never ask for more than the room)."""
+        pending = [ns for ns in targets if ns.channel is None and ns.error is None]
+        for _batch in self._batches(pending, watch, {ns.inode for ns in targets}):
+            pass
 
     # -- dumping --------------------------------------------------------------------------------
     def _label(self, ns: _Namespace) -> str:
@@ -311,22 +316,16 @@ class _Reader:
             if ns.cookie is None and ns.found.fd is not None:
                 ns.cookie = ops.netns_fd_cookie(ns.found.fd)
 
-    def _read(self, targets: Sequence[_Namespace], keep_open: bool, watch: bool = True) -> None:
-        """Dump each target (watched from before its dump when ``watch``), in windows when they do
-        not all fit. A namespace without cross-namespace ends is closed right after its dump
-        (nothing of it needs watching beyond its own consistency) unless ``keep_open``."""
+    def _read(self, targets: Sequence[_Namespace], keep_open: bool) -> None:
+        """Watch and dump each target, in windows when they do not all fit. A namespace without
+        cross-namespace ends is closed right after its dump (nothing of it needs watching beyond
+        its own consistency) unless ``keep_open``."""
         for ns in targets:
-            if ns.channel is not None and watch and not ns.watching:
+            if ns.channel is not None and not ns.watching:
                 self._close(ns)  # a channel made only for questions: a watched one replaces it
         pending = [ns for ns in targets if ns.error is None and ns.channel is None]
         keep = {ns.inode for ns in targets} if keep_open else set()
-        while pending:
-            done = self._connect(pending, watch, keep)
-            if done == 0:
-                for ns in pending:
-                    ns.error = "not read: no file descriptor was free for it"
-                return
-            batch, pending = pending[:done], pending[done:]
+        for batch in self._batches(pending, True, keep):
             for position, ns in enumerate(batch):
                 if ns.channel is None:
                     continue
@@ -335,8 +334,7 @@ class _Reader:
                     self._hear_pinned()
                 if ns.channel is not None and ns.inode not in self.pinned and not _has_cross_ends(ns.links):
                     self._close(ns)
-            if pending:
-                self._hear_pinned()
+            self._hear_pinned()
 
     def _hear_pinned(self) -> None:
         """Namespaces watched throughout (the root one) hear of every change on a busy host while
@@ -353,7 +351,7 @@ class _Reader:
         namespaces with 100 such pairs, 35 ms slower than watching all. See the note above.)"""
         first = [self.nss[inode] for inode in sorted(self.pinned)]
         rest = [ns for inode, ns in self.nss.items() if inode not in self.pinned]
-        self._read(first + rest, keep_open=False, watch=True)
+        self._read(first + rest, keep_open=False)
 
     # -- asking ---------------------------------------------------------------------------------
     def answer_round(self, questions: List[Question]) -> List[Answer]:
@@ -539,7 +537,6 @@ class _Reader:
         together. A namespace that is still watched and clean keeps its dump: a fresh dump of the
         other side, watched while it still is, proves the pair (a root namespace that lost
         notifications is dumped again once, not with every namespace paired to it)."""
-        self.reread_rounds += 1
         degree: Dict[int, int] = {}
         for group in groups:
             for inode in set(group):

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from .model import Holder
+from .model import Holder, Owner
 from .netlink import AddressRecord, LinkRecord
-from .owners.base import Owner
 
 SNAPSHOT_VERSION = 1
 

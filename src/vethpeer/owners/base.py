@@ -10,31 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar, cast
 
+from ..model import Owner
 from .host import Host, decode, normpath
 
-
-class Owner(NamedTuple):
-    """Who a namespace belongs to, and the evidence that says so."""
-
-    #: "docker", "pod", "podman", "containerd", "lxc", "lxd", "machine", "libvirt-lxc", "neutron",
-    #: "process".
-    kind: str
-    #: What a person calls it: the container or machine name, ``namespace/pod`` for a pod,
-    #: ``pid 81234 (nginx)`` for a process. Not escaped: renderers do that.
-    name: str
-    #: The runtime's id (container id, pod uid, machine id, network/router uuid, pid), if any.
-    id: Optional[str]
-    #: More, as (key, value) pairs in a stable order: compose project/service, pod namespace and
-    #: containers, the pod a Podman container is in, ...
-    extra: Tuple[Tuple[str, str], ...]
-    #: The evidence, e.g. ``config.v2.json SandboxKey``, ``cgroup /docker/<id>``, ``netns name``.
-    how: str
-
-    def get(self, key: str) -> Optional[str]:
-        for k, value in self.extra:
-            if k == key:
-                return value
-        return None
+# Owner is a public record of the model; the sources import it from here with the rest.
+__all__ = ["KIND_RANK", "NamespaceFacts", "Owner", "Scan", "pairs", "systemd_unescape"]
 
 
 class NamespaceFacts(NamedTuple):

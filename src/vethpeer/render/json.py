@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..model import Link, LinkRef, Namespace, PeerHint, Topology, Unresolved
-from ..owners.base import Owner
-from ..owners.neutron import port_of
+from ..model import Link, LinkRef, Namespace, Owner, PeerHint, Topology, Unresolved
 
 VERSION = 1
 
@@ -34,6 +32,8 @@ def neutron_host(topology: Topology) -> bool:
 
 
 def neutron_port(name: str) -> Optional[Dict[str, str]]:
+    from ..owners.neutron import port_of  # only on a Neutron node: the owners package loads then
+
     port = port_of(name)
     if port is None:
         return None
