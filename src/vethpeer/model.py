@@ -148,6 +148,13 @@ class Link(NamedTuple):
     alt_names: Tuple[str, ...]
     #: "address/prefixlen", IPv4 then IPv6, in the kernel's order.
     addresses: Tuple[str, ...]
+    #: vxlan/geneve parameters (None for other kinds).
+    tunnel: Optional["Tunnel"] = None
+    #: For a tun/tap device: the processes holding it open (``iff:`` in /proc/PID/fdinfo/FD).
+    tun_holders: Tuple["TunHolder", ...] = ()
+    #: For a port whose master is ``ovs-system``: the Open vSwitch bridge ovsdb puts it on, when
+    #: ovsdb's socket could be read (None otherwise).
+    ovs_bridge: Optional[str] = None
 
     @property
     def ifindex(self) -> int:
@@ -156,6 +163,52 @@ class Link(NamedTuple):
     @property
     def netns(self) -> NamespaceId:
         return self.ref.netns
+
+
+class Tunnel(NamedTuple):
+    """A vxlan or geneve device's parameters (IFLA_VXLAN_* / IFLA_GENEVE_*)."""
+
+    kind: str
+    #: VNI.
+    vni: Optional[int]
+    local: Optional[str]
+    #: The remote address, or the multicast group.
+    remote: Optional[str]
+    #: UDP destination port.
+    port: Optional[int]
+
+
+class TunHolder(NamedTuple):
+    """A process holding a tun/tap device open."""
+
+    pid: int
+    fd: int
+    comm: Optional[str]
+    #: The VM's name for qemu (``-name guest=NAME`` or ``-name NAME``), else None.
+    vm: Optional[str]
+    #: Who owns the process (the owners work), best first; may be empty.
+    owners: Tuple["Owner", ...] = ()
+
+
+#: Relation kinds, directed from ``source`` to ``target``.
+RELATION_KINDS = {
+    "master": "source is a port of target (bridge, bond, team, VRF, ovs-system)",
+    "lower": "source (macvlan, macvtap, ipvlan, vlan) sits on target",
+    "underlay": "source (vxlan, geneve) sends its packets through target",
+}
+
+
+class Relation(NamedTuple):
+    """A directed relation between two interfaces, proven from kernel evidence (never a name).
+
+    ``target`` None: not proven; ``reason`` (an Unresolved-style code) and ``detail`` say why.
+    """
+
+    kind: str
+    source: LinkRef
+    target: Optional[LinkRef]
+    reason: Optional[str] = None
+    detail: Optional[str] = None
 
 
 class PeerHint(NamedTuple):
@@ -219,6 +272,7 @@ class Topology:
         "links",
         "namespaces",
         "pairs",
+        "relations",
         "root_source",
         "unresolved",
         "warnings",
@@ -233,8 +287,11 @@ class Topology:
         warnings: Tuple[str, ...],
         root_source: str,
         comms: Optional[Mapping[int, str]] = None,
+        relations: Tuple[Relation, ...] = (),
     ) -> None:
         self.namespaces = namespaces
+        #: Master, lower and underlay relations (veth peers are ``pairs``), sorted.
+        self.relations = relations
         #: The command name of each holder process shown (pid -> comm), as read during the scan.
         self.comms: Mapping[int, str] = comms or {}
         self.links = links
