@@ -220,9 +220,11 @@ def parse_nsfs_mounts(text: str) -> List[NsfsMount]:
                 other_parent in parents and other_id not in parents
                 for upper in _ancestors(directory) for other_id, other_parent in by_path.get(upper, ()))
             above[key] = covered_above
-        chain = chain_of(mount_id)
-        covered = covered_above or any(
-            other_parent in chain and other_id not in chain for other_id, other_parent in by_path[path])
+        same_path = by_path[path]
+        # (alone at its path, nothing stacked on it: the usual /run/netns entry needs no chain)
+        covered = covered_above or (len(same_path) > 1 and any(
+            other_parent in chain and other_id not in chain
+            for chain in (chain_of(mount_id),) for other_id, other_parent in same_path))
         found.append(NsfsMount(inode, path, covered))
     return found
 

@@ -10,7 +10,6 @@ import errno
 import fcntl
 import functools
 import os
-import platform
 from typing import Callable, Optional
 
 from . import ops
@@ -49,7 +48,7 @@ def shares_files(tid_a: int, tid_b: int) -> Optional[bool]:
     (no kcmp on this kernel or architecture, or no ptrace access to one of them). About 2 us."""
     global _kcmp
     if _kcmp is None:
-        number = _SYS_KCMP.get(platform.machine())
+        number = _SYS_KCMP.get(os.uname().machine)  # (platform costs 2 ms to import)
         if number is None:
             return None
         _kcmp = functools.partial(ops._load_libc().syscall, number)
