@@ -49,13 +49,35 @@ def hook_after_dump(monkeypatch: pytest.MonkeyPatch, netns: Sequence[str],
     return calls
 
 
-def _rewire_world(lab: Lab) -> Dict[str, str]:
+def _rewire_world(lab: Lab, rooted: bool = False) -> Dict[str, str]:
     """A:X(10) <-> B:Y(20), and the commands that turn it into A:X'(10) <-> D:W(20) and
-    B:Z(20) <-> C:V(10): the freed ifindexes are reused at once, as in the issue."""
+    B:Z(20) <-> C:V(10): the freed ifindexes are reused at once, as in the issue. ``rooted``:
+    each namespace also has a veth to the root namespace (then root has an id for each, and
+    the root socket hears them all: the hub)."""
     names = {key: lab.netns(key.lower()) for key in "ABCD"}
     lab.ip("-n", names["A"], "link", "add", "X", "index", "10", "type", "veth", "peer", "name", "Y",
            "index", "20", "netns", names["B"])
+    if rooted:
+        for key in "ABCD":
+            lab.veth(lab.link_name(f"r{key.lower()}"), None, "up0", names[key])
     return names
+
+
+def use_hub(monkeypatch: pytest.MonkeyPatch, hub: bool) -> List[int]:
+    """Force watching through the root socket (or not); returns a list that gains the number of
+    namespaces watched through it at each confirmation (so a test can show the hub was used)."""
+    from vethpeer import reader
+
+    monkeypatch.setattr(reader, "HUB_WATCH", hub)
+    update = reader._Reader._update_proxies
+    seen: List[int] = []
+
+    def counting(self: Any, pairing: Any) -> None:
+        update(self, pairing)
+        seen.append(sum(1 for ns in self.nss.values() if ns.proxy))
+
+    monkeypatch.setattr(reader._Reader, "_update_proxies", counting)
+    return seen
 
 
 def _rewire(lab: Lab, names: Dict[str, str]) -> None:
@@ -66,10 +88,14 @@ def _rewire(lab: Lab, names: Dict[str, str]) -> None:
            "index", "10", "netns", names["C"])
 
 
-def test_a_pair_rewired_between_two_reads_is_never_reported(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("hub", [False, True], ids=["own-watches", "hub"])
+def test_a_pair_rewired_between_two_reads_is_never_reported(lab: Lab, monkeypatch: pytest.MonkeyPatch,
+                                                            hub: bool) -> None:
     """The issue's churn, made deterministic: the rewiring happens right after the first of A and
-    B is read. The old code reported X <-> Z, a pair that never existed."""
-    names = _rewire_world(lab)
+    B is read. The old code reported X <-> Z, a pair that never existed. Through the hub, the
+    root socket hears the change in A and B."""
+    names = _rewire_world(lab, rooted=hub)
+    proxied = use_hub(monkeypatch, hub)
     calls = hook_after_dump(monkeypatch, [names["A"], names["B"]], lambda: _rewire(lab, names))
     topology = vethpeer.scan()
     assert calls, "the hook never ran"
@@ -81,12 +107,17 @@ def test_a_pair_rewired_between_two_reads_is_never_reported(lab: Lab, monkeypatc
     # Read again after the notifications, both are proven as they now are.
     assert peer_name(topology, x) == (names["D"], "W")
     assert peer_name(topology, z) == (names["C"], "V")
+    if hub:
+        assert proxied and proxied[0] >= 4, proxied
 
 
-def test_ends_that_never_stop_changing_are_reported_as_changing(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("hub", [False, True], ids=["own-watches", "hub"])
+def test_ends_that_never_stop_changing_are_reported_as_changing(lab: Lab, monkeypatch: pytest.MonkeyPatch,
+                                                                hub: bool) -> None:
     """A namespace that changes after every read of it: its end is never paired, it is listed as
     ``changing`` after a bounded number of reads."""
-    names = _rewire_world(lab)
+    names = _rewire_world(lab, rooted=hub)
+    proxied = use_hub(monkeypatch, hub)
     flips = [0]
 
     def flip() -> None:
@@ -104,6 +135,8 @@ def test_ends_that_never_stop_changing_are_reported_as_changing(lab: Lab, monkey
     item = topology.unresolved_of(x)
     assert item is not None and item.reason == "changing", item
     assert 2 <= flips[0] <= 6, "rereads must be bounded"
+    if hub:
+        assert proxied and proxied[0] >= 4, proxied
 
 
 def test_address_trouble_never_costs_the_links(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,6 +212,22 @@ def test_a_namespace_that_does_not_answer_is_reported_and_skipped(lab: Lab, monk
     assert root is not None
     item = topology.unresolved_of(only(topology, lab.link_name("m"), root))
     assert item is not None and item.reason == "peer-netns-unreachable"
+
+
+def test_a_read_that_would_wait_forever_is_bounded() -> None:
+    """The bound is applied where a read would wait (no per-socket timeout is set): a socket
+    with nothing coming gives up after its timeout, and still answers normally otherwise."""
+    import time
+
+    channel = netlink.Channel(netlink.new_socket(), timeout=0.2)
+    try:
+        started = time.monotonic()
+        with pytest.raises(netlink.NetlinkTimeout):
+            channel._receive()
+        assert 0.15 <= time.monotonic() - started < 2.0
+        assert any(record.name == b"lo" for record in channel.dump_links().records)
+    finally:
+        channel.close()
 
 
 # --- read-only: other processes' sockets -----------------------------------------------------------
@@ -312,11 +361,16 @@ def test_a_peer_that_may_be_held_by_a_socket_names_the_option(lab: Lab) -> None:
     assert topology.peer_of(only(topology, host_end, root)) is not None
 
 
-def test_lost_notifications_in_root_cost_one_more_read_of_root(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("hub", [False, True], ids=["own-watches", "hub"])
+def test_lost_notifications_in_root_cost_one_more_read_of_root(lab: Lab, monkeypatch: pytest.MonkeyPatch,
+                                                                hub: bool) -> None:
     """When the kernel had to drop the root namespace's notifications (a burst on a busy node),
-    every root pair is suspect, but only the root namespace needs reading again: the other ends
-    were watched all along. All pairs are still proven."""
+    every root pair is suspect. With every namespace watched itself only the root namespace needs
+    reading again; with the others watched through root's socket (the hub), what they did is
+    lost too, so they are read again as well. All pairs are still proven either way."""
     from vethpeer import reader
+
+    monkeypatch.setattr(reader, "HUB_WATCH", hub)
 
     names = [lab.netns(f"ov{i}") for i in range(5)]
     for i, name in enumerate(names):
@@ -334,7 +388,8 @@ def test_lost_notifications_in_root_cost_one_more_read_of_root(lab: Lab, monkeyp
     def overflow_once(self: Any, pairing: Any) -> Any:
         if not dumps.get("overflowed"):
             dumps["overflowed"] = 1
-            self.nss[self.discovery.root_inode].overflow = True
+            # As the kernel reports it: ENOBUFS on the root socket's next read.
+            self.nss[self.discovery.root_inode].channel.overflow = True
         return confirm(self, pairing)
 
     monkeypatch.setattr(reader._Reader, "_dump", counting_dump)
@@ -342,5 +397,5 @@ def test_lost_notifications_in_root_cost_one_more_read_of_root(lab: Lab, monkeyp
     topology = vethpeer.scan()
     for i, name in enumerate(names):
         assert peer_name(topology, only(topology, "eth0", ns_named(topology, name))) == ("root", lab.link_name(f"o{i}"))
-        assert dumps.get(name) == 1, dumps
+        assert dumps.get(name) == (2 if hub else 1), dumps
     assert dumps["root"] == 2

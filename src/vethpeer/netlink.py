@@ -7,9 +7,11 @@ Holds no namespace logic: a socket is bound to whatever namespace it was created
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
+import select
 import socket
 import struct
 from typing import Callable, List, NamedTuple, Optional, Tuple, TypeVar
@@ -31,6 +33,7 @@ RTM_GETLINK = 18
 RTM_NEWADDR = 20
 RTM_GETADDR = 22
 RTM_NEWNSID = 88
+RTM_DELNSID = 89
 RTM_GETNSID = 90
 
 IFLA_ADDRESS = 1
@@ -60,6 +63,10 @@ NETNSA_TARGET_NSID = 4
 
 #: rtnetlink multicast group mask for link changes (RTNLGRP_LINK = 1).
 RTMGRP_LINK = 0x1
+#: RTNLGRP_NSID (28): ids given to or taken from other namespaces in this one's table.
+RTMGRP_NSID = 1 << (28 - 1)
+SOL_NETLINK = 270
+NETLINK_LISTEN_ALL_NSID = 8
 
 #: The kernel's answer for "this namespace has no id for that one".
 NSID_NOT_ASSIGNED = -1
@@ -153,6 +160,11 @@ _NSID_REPLY = struct.Struct("=IHHII4xHHi")
 
 def nsid_by_fd_request(seq: int, netns_fd: int) -> bytes:
     return _NSID_BY_FD.pack(_NSID_BY_FD.size, RTM_GETNSID, NLM_F_REQUEST, seq, 0, 8, NETNSA_FD, netns_fd)
+
+
+def nsid_dump_request(seq: int) -> bytes:
+    """Every id in the asking namespace's table (what `ip netns list-id` shows)."""
+    return _message(RTM_GETNSID, NLM_F_REQUEST | NLM_F_DUMP, seq, b"\0\0\0\0")
 
 
 def nsid_via_request(seq: int, nsid: int, target_nsid: int) -> bytes:
@@ -297,6 +309,9 @@ class LinkEvent(NamedTuple):
 
     deleted: bool
     link: LinkRecord
+    #: On a channel hearing every namespace (``listen_all``): the id its namespace gives the
+    #: namespace the change happened in; None for its own.
+    nsid: Optional[int] = None
 
 
 class Chunk(NamedTuple):
@@ -308,7 +323,8 @@ class Chunk(NamedTuple):
 
 def parse_stream(data: bytes, seq: int, expect: int, parse: Callable[[bytes, int, int], Optional[T]],
                  out: List[T], portid: Optional[int] = None,
-                 events: Optional[List[LinkEvent]] = None) -> Chunk:
+                 events: Optional[List[LinkEvent]] = None, nsid: Optional[int] = None,
+                 nsid_changes: Optional[List[int]] = None) -> Chunk:
     """Parse the netlink messages in ``data`` (one recv's worth) into ``out``.
 
     Messages of type ``expect`` with sequence ``seq`` go through ``parse``; NLMSG_DONE ends the
@@ -320,16 +336,20 @@ def parse_stream(data: bytes, seq: int, expect: int, parse: Callable[[bytes, int
     On a watching socket (``portid`` known) a message is a reply only when it carries our portid:
     multicast notifications carry the portid and sequence number of whoever made the change (or
     0), so a sequence number alone could mistake one for a reply. Link notifications go to
-    ``events``; everything else that is not the awaited reply is skipped.
+    ``events``; everything else that is not the awaited reply is skipped. ``nsid`` is the id the
+    datagram came tagged with (NETLINK_LISTEN_ALL_NSID), put on its events. ``nsid_changes``
+    collects the ids of RTM_NEWNSID/RTM_DELNSID notifications (ids given or taken back); those
+    a request of ours caused carry our portid and that request's sequence number.
     """
     try:
-        return _parse_stream(data, seq, expect, parse, out, portid, events)
+        return _parse_stream(data, seq, expect, parse, out, portid, events, nsid, nsid_changes)
     except (struct.error, IndexError) as error:
         raise NetlinkError(errno.EBADMSG, f"malformed netlink message: {error}") from None
 
 
 def _parse_stream(data: bytes, seq: int, expect: int, parse: Callable[[bytes, int, int], Optional[T]],
-                  out: List[T], portid: Optional[int], events: Optional[List[LinkEvent]]) -> Chunk:
+                  out: List[T], portid: Optional[int], events: Optional[List[LinkEvent]],
+                  nsid: Optional[int] = None, nsid_changes: Optional[List[int]] = None) -> Chunk:
     pos = 0
     size = len(data)
     done = interrupted = False
@@ -337,7 +357,15 @@ def _parse_stream(data: bytes, seq: int, expect: int, parse: Callable[[bytes, in
         mlen, mtype, mflags, mseq, mpid = _NLMSGHDR.unpack_from(data, pos)
         if mlen < 16 or pos + mlen > size:
             raise NetlinkError(errno.EBADMSG, "truncated netlink message")
-        if portid is not None and mpid != portid:
+        if nsid is not None:
+            # From another namespace (only notifications are): its link changes are news; its
+            # own table's ids are not ours.
+            if events is not None and mtype in (RTM_NEWLINK, RTM_DELLINK) and mlen >= 32:
+                events.append(LinkEvent(mtype == RTM_DELLINK, parse_link(data, pos + 16, pos + mlen), nsid))
+        elif (nsid_changes is not None and mtype in (RTM_NEWNSID, RTM_DELNSID)
+                and not (mpid == portid and mseq == seq and expect == RTM_NEWNSID)):
+            nsid_changes.append(parse_nsid(data, pos + 16, pos + mlen))
+        elif portid is not None and mpid != portid:
             if events is not None and mtype in (RTM_NEWLINK, RTM_DELLINK) and mlen >= 32:
                 events.append(LinkEvent(mtype == RTM_DELLINK, parse_link(data, pos + 16, pos + mlen)))
         elif mseq == seq:
@@ -386,10 +414,12 @@ ANSWER_TIMEOUT_S = 2.0
 #: it is (each record is still something the kernel said; the change that cut it is a watched event).
 DUMP_ATTEMPTS = 8
 
-_TIMEVAL = struct.Struct("@ll")  # struct timeval: native longs
 # Plain ints: or-ing the socket module's enum members costs more than the recv they are for.
 _MSG_TRUNC = int(socket.MSG_TRUNC)
 _MSG_DONTWAIT = int(socket.MSG_DONTWAIT)
+_ANCILLARY_SIZE = socket.CMSG_SPACE(4)
+_SO_RCVBUFFORCE = 33
+_HUB_RCVBUF = 4 << 20
 #: Questions sent in one go on one socket before their answers are read (each answer is an skb
 #: in the socket's receive queue: a few dozen stay far below its size).
 PIPELINE = 32
@@ -404,8 +434,8 @@ class Dump(NamedTuple):
 _portids = itertools.count()
 
 
-def _bind(sock: socket.socket) -> int:
-    """Subscribe to link notifications and return the socket's portid.
+def _bind(sock: socket.socket, groups: int = RTMGRP_LINK) -> int:
+    """Subscribe to link notifications (or ``groups``) and return the socket's portid.
 
     Choosing the portid ourselves spares a getsockname per namespace. Portids are per network
     namespace and ours sit in a range autobind never hands out (it counts down from -4096); should
@@ -413,12 +443,12 @@ def _bind(sock: socket.socket) -> int:
     """
     portid = 0x40000000 | (os.getpid() & 0xFFFFF) << 10 | next(_portids) & 0x3FF
     try:
-        sock.bind((portid, RTMGRP_LINK))
+        sock.bind((portid, groups))
         return portid
     except OSError as error:
         if error.errno != errno.EADDRINUSE:
             raise
-    sock.bind((0, RTMGRP_LINK))
+    sock.bind((0, groups))
     return int(sock.getsockname()[0])
 
 
@@ -429,20 +459,47 @@ class Channel:
     through it: every link change in its namespace from then on lands in ``events`` (or sets
     ``overflow`` when the kernel had to drop some), which is how a scan knows what changed while it
     read. Subscribing needs no privilege and changes nothing anyone else can see.
+
+    A *listen_all* channel hears, besides its own namespace, every namespace its namespace has an
+    id for (NETLINK_LISTEN_ALL_NSID; the kernel tags each such notification with that id, and
+    delivers it only with CAP_NET_BROADCAST over the other namespace), and the ids its
+    namespace's table gains or loses (``nsid_changes``). One such channel in the root namespace
+    watches a whole host for the price of one subscription, where a subscription per namespace
+    costs a walk over every subscribed socket on the host each (quadratic). ``listen_all`` is
+    False after construction when the kernel refused it.
     """
 
-    __slots__ = ("_seq", "events", "overflow", "portid", "sock")
+    __slots__ = ("_datagram_nsid", "_seq", "_timeout_ms", "events", "listen_all", "nsid_changes", "overflow",
+                 "portid", "sock")
 
-    def __init__(self, sock: socket.socket, watch: bool = False, timeout: float = ANSWER_TIMEOUT_S) -> None:
+    def __init__(self, sock: socket.socket, watch: bool = False, timeout: float = ANSWER_TIMEOUT_S,
+                 listen_all: bool = False) -> None:
         self.sock = sock
         self._seq = 0
         self.events: List[LinkEvent] = []
         self.overflow = False
         self.portid: Optional[int] = None
-        seconds = int(timeout)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
-                        _TIMEVAL.pack(seconds, int((timeout - seconds) * 1_000_000)))
-        if watch:
+        self.listen_all = False
+        self.nsid_changes: Optional[List[int]] = None
+        self._datagram_nsid: Optional[int] = None
+        # The bound on waiting is applied only when a read would wait (see _receive_into): an
+        # answer is nearly always queued by the time send() returns, since the kernel handles a
+        # request in the sender's context, and a per-socket SO_RCVTIMEO costs a syscall per namespace.
+        self._timeout_ms = max(1, int(timeout * 1000))
+        if listen_all:
+            self.portid = _bind(sock, RTMGRP_LINK | RTMGRP_NSID)
+            try:
+                sock.setsockopt(SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, 1)
+            except OSError:
+                pass
+            else:
+                self.listen_all = True
+                self.nsid_changes = []
+                # Every namespace's news lands here: room for bursts between reads (our own
+                # socket's buffer; needs CAP_NET_ADMIN beyond rmem_max, else the default stays).
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _HUB_RCVBUF)
+        elif watch:
             self.portid = _bind(sock)
 
     def close(self) -> None:
@@ -455,16 +512,34 @@ class Channel:
     def _receive(self, flags: int = 0) -> bytes:
         return bytes(_recv_buffer[: self._receive_into(flags)])
 
+    def _recv_tagged(self, flags: int) -> int:
+        """recvmsg, keeping the id a notification from another namespace is tagged with."""
+        size, ancillary, _flags, _address = self.sock.recvmsg_into([_recv_buffer], _ANCILLARY_SIZE, flags)
+        self._datagram_nsid = None
+        for level, kind, data in ancillary:
+            if level == SOL_NETLINK and kind == NETLINK_LISTEN_ALL_NSID and len(data) >= 4:
+                self._datagram_nsid = int(_S32.unpack_from(data)[0])
+        return int(size)
+
     def _receive_into(self, flags: int = 0) -> int:
         """One datagram into the shared buffer; returns its size."""
         while True:
             try:
                 # MSG_TRUNC makes netlink return the datagram's real length, so truncation is detected.
-                size = self.sock.recv_into(_recv_buffer, _RECV_SIZE, _MSG_TRUNC | flags)
+                if self.listen_all:
+                    size = self._recv_tagged(_MSG_TRUNC | _MSG_DONTWAIT)
+                else:
+                    size = self.sock.recv_into(_recv_buffer, _RECV_SIZE, _MSG_TRUNC | _MSG_DONTWAIT)
             except BlockingIOError:
                 if flags:
                     raise
-                raise NetlinkTimeout(errno.ETIMEDOUT, f"no answer within {ANSWER_TIMEOUT_S:g} s") from None
+                # Nothing queued yet: wait, within the bound.
+                poller = select.poll()
+                poller.register(self.sock.fileno(), select.POLLIN)
+                if not poller.poll(self._timeout_ms):
+                    raise NetlinkTimeout(errno.ETIMEDOUT,
+                                         f"no answer within {self._timeout_ms / 1000:g} s") from None
+                continue
             except OSError as error:
                 if error.errno != errno.ENOBUFS:
                     raise
@@ -484,7 +559,8 @@ class Channel:
                 data = self._receive(_MSG_DONTWAIT)
             except BlockingIOError:
                 return
-            parse_stream(data, -1, -1, parse_link, unused, self.portid, self.events)
+            parse_stream(data, -1, -1, parse_link, unused, self.portid, self.events,
+                         self._datagram_nsid, self.nsid_changes)
 
     def _exchange(self, request_for_seq: Callable[[int], bytes], expect: int,
                   parse: Callable[[bytes, int, int], Optional[T]]) -> Tuple[List[T], bool]:
@@ -495,7 +571,8 @@ class Channel:
             out = []
             interrupted = False
             while True:
-                chunk = parse_stream(self._receive(), seq, expect, parse, out, self.portid, self.events)
+                chunk = parse_stream(self._receive(), seq, expect, parse, out, self.portid, self.events,
+                         self._datagram_nsid, self.nsid_changes)
                 interrupted = interrupted or chunk.interrupted
                 if chunk.done:
                     break
@@ -506,6 +583,11 @@ class Channel:
     def dump_links(self) -> Dump:
         records, interrupted = self._exchange(link_dump_request, RTM_NEWLINK, parse_link)
         return Dump(records, interrupted)
+
+    def dump_nsids(self) -> List[int]:
+        """Every id in this namespace's table (ids only: which namespace each is, is asked apart)."""
+        ids, _interrupted = self._exchange(nsid_dump_request, RTM_NEWNSID, parse_nsid)
+        return ids
 
     def dump_addresses(self) -> Tuple[List[AddressRecord], bool]:
         return self._exchange(address_dump_request, RTM_NEWADDR, parse_address)
@@ -519,7 +601,8 @@ class Channel:
     def _reply(self, seq: int, expect: int, parse: Callable[[bytes, int, int], Optional[T]]) -> T:
         out: List[T] = []
         while not out:
-            chunk = parse_stream(self._receive(), seq, expect, parse, out, self.portid, self.events)
+            chunk = parse_stream(self._receive(), seq, expect, parse, out, self.portid, self.events,
+                         self._datagram_nsid, self.nsid_changes)
             if chunk.done and not out:
                 raise NetlinkError(errno.ENODATA, "no answer")
         return out[0]
@@ -529,14 +612,14 @@ class Channel:
         message, NETNSA_NSID first) is read straight from the buffer; anything else (an error,
         a notification in between) goes the general way."""
         size = self._receive_into()
-        if size == _NSID_REPLY.size:
+        if size == _NSID_REPLY.size and self._datagram_nsid is None:
             mlen, mtype, _flags, mseq, mpid, alen, atype, nsid = _NSID_REPLY.unpack_from(_recv_buffer, 0)
             if (mlen == size and mtype == RTM_NEWNSID and mseq == seq and alen == 8
                     and atype & _NLA_TYPE_MASK == NETNSA_NSID and (self.portid is None or mpid == self.portid)):
                 return int(nsid)
         out: List[int] = []
         chunk = parse_stream(bytes(_recv_buffer[:size]), seq, RTM_NEWNSID, parse_nsid, out, self.portid,
-                             self.events)
+                             self.events, self._datagram_nsid, self.nsid_changes)
         if out:
             return out[0]
         if chunk.done:

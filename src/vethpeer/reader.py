@@ -18,18 +18,26 @@ With fewer free file descriptors than namespaces, namespaces are read in windows
 root ones stay open throughout) and pairs whose namespaces were not watched at the same time are
 read again together. No interpretation happens here beyond what choosing sockets needs.
 
-Cost (measured at 3000 namespaces): subscribing a socket and closing a subscribed one each walk
-every subscribed NETLINK_ROUTE socket on the host (netlink_update_listeners), so one watch per
-namespace is quadratic: 67 ms of binds and 70 ms of closes at 3000, about 10 ms at 1000. A
-single socket in the root namespace with NETLINK_LISTEN_ALL_NSID hears every namespace root has
-an id for (the notification carries that id), which would leave per-namespace watches to the
-namespaces root has no id for; not done yet.
+One socket watches for many (the hub). Subscribing a socket and closing a subscribed one each
+walk every subscribed NETLINK_ROUTE socket on the host (netlink_update_listeners), so one watch
+per namespace is quadratic: measured 67 ms of binds and 70 ms of closes at 3000 namespaces, about
+10 ms at 1000. The root namespace's socket is therefore subscribed with NETLINK_LISTEN_ALL_NSID
+(and to id changes, RTNLGRP_NSID) before anything is read: it hears every namespace root has an
+id for, each notification tagged with that id. A namespace is watched through it (``proxy``)
+when root's id for it is proven by the kernel (RTM_GETNSID, asked anyway to confirm the pairs to
+root) and no id change for that id was heard since the hub was subscribed (so the id meant that
+namespace the whole time). Where root's veths reach most namespaces (container hosts) the others
+are read without a subscription of their own; where they do not (labs wired namespace to
+namespace) every namespace is watched itself, as before. The kernel delivers another
+namespace's notifications only with CAP_NET_BROADCAST over it, so the hub is used only from the
+initial user namespace with that capability.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import select
 from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple
 
@@ -44,6 +52,31 @@ from .snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnsw
 REREADS = 3
 
 _FOREVER = 1 << 62
+
+#: Watch namespaces through the root namespace's socket: None decides by the host's wiring (root's
+#: veths reach at least ``HUB_SHARE`` of the namespaces), True/False force it (tests).
+HUB_WATCH: Optional[bool] = None
+HUB_SHARE = 0.9
+
+#: The kernel's fixed inode for the initial user namespace (PROC_USER_INIT_INO).
+_INIT_USER_NS_INODE = 0xEFFFFFFD
+_CAP_NET_BROADCAST = 11
+
+
+def hub_allowed(proc: str = "/proc") -> bool:
+    """Whether another namespace's notifications can reach us: NETLINK_LISTEN_ALL_NSID delivers
+    them only to a socket whose opener has CAP_NET_BROADCAST in that namespace's user namespace,
+    which holding it in the initial user namespace guarantees."""
+    try:
+        if os.stat(f"{proc}/self/ns/user").st_ino != _INIT_USER_NS_INODE:
+            return False
+        with open(f"{proc}/self/status", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"CapEff:"):
+                    return bool(int(line.split()[1], 16) >> _CAP_NET_BROADCAST & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
 
 #: Reasons that may be an artefact of reading while things changed.
 _RETRY = frozenset(("peer-missing", "unproven", "peer-gone", "peer-netns-unreachable"))
@@ -79,7 +112,7 @@ class _Namespace:
     """The reader's state for one namespace: its record so far and how it is being watched."""
 
     __slots__ = ("_by_index", "addresses", "channel", "cookie", "dumped", "error", "found", "inode", "links",
-                 "overflow", "stuck", "taint", "until", "watching")
+                 "overflow", "proxy", "stuck", "taint", "until", "watching")
 
     def __init__(self, found: FoundNamespace) -> None:
         self.found = found
@@ -102,6 +135,9 @@ class _Namespace:
         self.overflow = False
         #: Its socket stopped answering: no more questions go to it.
         self.stuck = False
+        #: Not watched itself but through the hub, without a gap since its last dump (as of the
+        #: last ``confirm``; ``taint`` then holds what the hub heard about it).
+        self.proxy = False
 
     @property
     def by_index(self) -> Dict[int, LinkRecord]:
@@ -109,6 +145,10 @@ class _Namespace:
         if self._by_index is None:
             self._by_index = {link.ifindex: link for link in self.links}
         return self._by_index
+
+
+def _watched(ns: _Namespace) -> bool:
+    return ns.watching or ns.proxy
 
 
 class Reading(NamedTuple):
@@ -133,6 +173,15 @@ class _Reader:
         self.warnings: List[str] = list(discovery.warnings)
         #: Bumped by every dump: the records built for a snapshot stay good until then.
         self.dumps = 0
+        #: The namespace whose socket hears every namespace it has an id for (root), if allowed.
+        self.hub: Optional[_Namespace] = None
+        if discovery.root_inode in self.nss and (HUB_WATCH is not False) and hub_allowed():
+            self.hub = self.nss[discovery.root_inode]
+        #: Whether namespaces other than the pinned ones are read without a watch of their own.
+        self.proxied = False
+        #: What the hub heard from other namespaces: (tick taken, event), and the tick it last lost some.
+        self.hub_events: List[Tuple[int, netlink.LinkEvent]] = []
+        self.hub_lost = -1
         self._records: Optional[Tuple[object, Tuple[NamespaceRecord, ...]]] = None
 
     def _now(self) -> int:
@@ -161,7 +210,15 @@ class _Reader:
             ns.overflow = True
         if channel.overflow:
             ns.overflow = True
+        tick = -1
+        if ns is self.hub:
+            tick = self._now()
+            if ns.overflow:
+                self.hub_lost = tick
         for event in channel.events:
+            if event.nsid is not None:
+                self.hub_events.append((tick, event))
+                continue
             index = event.link.ifindex
             if event.deleted:
                 ns.taint.add(index)
@@ -236,7 +293,7 @@ class _Reader:
                 ns.error = _enter_error(sock)
                 continue
             try:
-                ns.channel = netlink.Channel(sock, watch=watch)
+                ns.channel = netlink.Channel(sock, watch=watch, listen_all=watch and ns is self.hub)
             except OSError as error:
                 sock.close()
                 ns.error = f"cannot watch it: {error.strerror}"
@@ -278,7 +335,9 @@ class _Reader:
         assert channel is not None
         # What was queued before this dump belongs to before it (a channel made just now has
         # nothing queued worth a system call: anything that came would only make it cautious).
-        if ns.dumped >= 0:
+        if ns is self.hub:
+            self._take_events(ns)  # what it heard of others stays news
+        elif ns.dumped >= 0:
             with contextlib.suppress(OSError):
                 channel.drain()
         channel.events.clear()
@@ -316,7 +375,7 @@ class _Reader:
             if ns.cookie is None and ns.found.fd is not None:
                 ns.cookie = ops.netns_fd_cookie(ns.found.fd)
 
-    def _read(self, targets: Sequence[_Namespace], keep_open: bool) -> None:
+    def _read(self, targets: Sequence[_Namespace], keep_open: bool, watch: bool = True) -> None:
         """Watch and dump each target, in windows when they do not all fit. A namespace without
         cross-namespace ends is closed right after its dump (nothing of it needs watching beyond
         its own consistency) unless ``keep_open``."""
@@ -325,12 +384,12 @@ class _Reader:
                 self._close(ns)  # a channel made only for questions: a watched one replaces it
         pending = [ns for ns in targets if ns.error is None and ns.channel is None]
         keep = {ns.inode for ns in targets} if keep_open else set()
-        for batch in self._batches(pending, True, keep):
+        for batch in self._batches(pending, watch, keep):
             for position, ns in enumerate(batch):
                 if ns.channel is None:
                     continue
                 self._dump(ns)
-                if position % 256 == 255:
+                if position % 64 == 63:
                     self._hear_pinned()
                 if ns.channel is not None and ns.inode not in self.pinned and not _has_cross_ends(ns.links):
                     self._close(ns)
@@ -351,7 +410,22 @@ class _Reader:
         namespaces with 100 such pairs, 35 ms slower than watching all. See the note above.)"""
         first = [self.nss[inode] for inode in sorted(self.pinned)]
         rest = [ns for inode, ns in self.nss.items() if inode not in self.pinned]
-        self._read(first + rest, keep_open=False)
+        self._read(first, keep_open=False)
+        self.proxied = self._hub_serves(rest)
+        self._read(rest, keep_open=False, watch=not self.proxied)
+
+    def _hub_serves(self, others: Sequence[_Namespace]) -> bool:
+        """Whether to read ``others`` without watches of their own: the hub hears every namespace
+        root has an id for, and root's veths point into most of them (ids it surely has)."""
+        hub = self.hub
+        if hub is None or hub.channel is None or not hub.channel.listen_all:
+            return False
+        if HUB_WATCH is not None:
+            return HUB_WATCH
+        reached = {link.link_netnsid for link in hub.links
+                   if link.kind in PEER_KINDS and link.link_netnsid is not None and link.link_netnsid >= 0}
+        readable = sum(1 for ns in others if ns.error is None)
+        return readable > 0 and len(reached) >= HUB_SHARE * readable
 
     # -- asking ---------------------------------------------------------------------------------
     def answer_round(self, questions: List[Question]) -> List[Answer]:
@@ -463,6 +537,9 @@ class _Reader:
         """Whether ``watched`` was watched, without a change to its end ``index``, from its dump
         until after ``other`` was dumped: then, at the moment ``other``'s end was read, both ends
         were what was read. (The same namespace: one dump holds both ends, and only they matter.)"""
+        if watched.proxy and not watched.watching:
+            # Watched through the hub, which has listened since before any dump.
+            return index not in watched.taint and (watched is other or watched.dumped <= other.dumped)
         until = _FOREVER if watched.watching else watched.until
         if watched is other:
             return not watched.overflow and index not in watched.taint if until >= 0 else True
@@ -487,6 +564,7 @@ class _Reader:
             assert ns.channel is not None
             if ns.inode in ready or ns.channel.events or ns.channel.overflow:
                 self._take_events(ns)
+        self._update_proxies(pairing)
         bad: Set[EndKey] = set()
         groups: Dict[Tuple[int, int], None] = {}
         for key, other in pairing.pairs.items():
@@ -516,7 +594,7 @@ class _Reader:
                 peer_index = link.link if link.link is not None else link.ifindex
                 # Unwatched, a contradiction is itself the sign of a change: read both, watched.
                 unknown = (reason != "peer-netns-unreachable" and peer_ns.error is None
-                           and (not ns.watching or not peer_ns.watching))
+                           and not (_watched(ns) and _watched(peer_ns)))
                 if not (unknown or key[1] in ns.taint or ns.overflow or peer_index in peer_ns.taint
                         or peer_ns.overflow):
                     continue
@@ -528,9 +606,47 @@ class _Reader:
                     groups[(min(ns.inode, inode), max(ns.inode, inode))] = None
         return bad, list(groups)
 
+    def _update_proxies(self, pairing: Pairing) -> None:
+        """Which namespaces not watched themselves the hub watched since their last dump, and what
+        it heard about each (into ``taint``). Root's id for a namespace counts once the kernel
+        has confirmed it and only if no id was given or taken back since the hub listened: then
+        the id meant that namespace throughout (ids are never reused while both live)."""
+        hub = self.hub
+        usable = (self.proxied and hub is not None and hub.channel is not None and hub.watching
+                  and hub.channel.listen_all)
+        for ns in self.nss.values():
+            ns.proxy = False
+        if not usable:
+            return
+        assert hub is not None and hub.channel is not None
+        ids = pairing.table.get(hub.inode, {})
+        changed_ids = set(hub.channel.nsid_changes or ())
+        heard: Dict[int, List[Tuple[int, netlink.LinkEvent]]] = {}
+        for tick, event in self.hub_events:
+            assert event.nsid is not None
+            heard.setdefault(event.nsid, []).append((tick, event))
+        for ns in self.nss.values():
+            if ns.watching or ns is hub or ns.error is not None or ns.dumped < 0:
+                continue
+            nsid = ids.get(ns.inode)
+            if nsid is None or nsid in changed_ids or self.hub_lost >= ns.dumped:
+                continue
+            taint: Set[int] = set()
+            for tick, event in heard.get(nsid, ()):
+                if tick < ns.dumped:
+                    continue  # taken before its dump began, so it happened before too
+                index = event.link.ifindex
+                record = ns.by_index.get(index)
+                if event.deleted or record is None or _relevant(record) != _relevant(event.link):
+                    taint.add(index)
+            ns.proxy = True
+            ns.taint = taint
+
     def _clean(self, ns: _Namespace) -> bool:
-        """Watched without a break since its last dump, and nothing in it has changed since."""
-        return ns.channel is not None and ns.watching and not ns.taint and not ns.overflow and ns.error is None
+        """Watched (itself or through the hub) without a break since its last dump, and nothing in
+        it has changed since."""
+        watched = (ns.channel is not None and ns.watching) or ns.proxy
+        return watched and not ns.taint and not ns.overflow and ns.error is None
 
     def reread(self, groups: Sequence[Tuple[int, int]]) -> None:
         """Dump the namespaces of each group again so that every group's namespaces are watched
