@@ -111,6 +111,64 @@ def test_a_pair_rewired_between_two_reads_is_never_reported(lab: Lab, monkeypatc
         assert proxied and proxied[0] >= 4, proxied
 
 
+def test_root_ids_are_vouched_for_only_when_nothing_moved(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub answers root's id for a namespace without asking only when its watch shows it.
+    Here root's end h first has its peer in C; right after root is read, the peer moves to M
+    (silent in root, heard from C). Root's record then names C's id, and the watch must not
+    vouch that this id is M's: the pair is found, and every id root is said to give is the
+    kernel's own."""
+    from vethpeer import ops, reader, scanner
+
+    use_hub(monkeypatch, True)
+    c, m = lab.netns("c"), lab.netns("m")
+    h = lab.link_name("h")
+    # p keeps its ifindex when it moves (10 is free in M): root's stale record then fits M's end.
+    lab.ip("link", "add", h, "type", "veth", "peer", "name", "p", "index", "10", "netns", c)
+    lab.root_links.append(h)
+    fd = os.open("/proc/self/ns/net", os.O_RDONLY)
+    try:
+        root_cookie = ops.netns_fd_cookie(fd)
+    finally:
+        os.close(fd)
+    moved: List[int] = []
+    original = netlink.Channel.dump_links
+
+    def dump_links(self: netlink.Channel) -> Any:
+        result = original(self)
+        if not moved and self.cookie() == root_cookie:
+            moved.append(1)
+            lab.ip("-n", c, "link", "set", "p", "netns", m)
+        return result
+
+    monkeypatch.setattr(netlink.Channel, "dump_links", dump_links)
+    reading = scanner.read_host()
+    assert moved
+    snapshot = reading.snapshot
+    root = next(ns for ns in snapshot.namespaces if ns.root)
+    by_cookie = {ns.cookie: ns for ns in snapshot.namespaces}
+    m_record = by_cookie[cookie_of(m)]
+    ids = {}
+    probe = netlink.Channel(netlink.new_socket())
+    try:
+        for name in (c, m):
+            fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
+            try:
+                ids[by_cookie[cookie_of(name)].inode] = probe.nsid_of_fd(fd)
+            finally:
+                os.close(fd)
+    finally:
+        probe.close()
+    for answer in snapshot.nsid_answers:
+        if answer.asker == root.inode and answer.target in ids and answer.nsid is not None:
+            assert answer.nsid == ids[answer.target], answer
+    assert any(a.watched for a in snapshot.nsid_answers), "the hub vouched for nothing"
+    topology = vethpeer.resolve.resolve(snapshot, reading.pairing)
+    p = only(topology, "p", ns_named(topology, m))
+    assert peer_name(topology, p) == ("root", h)
+    assert m_record.error is None
+    del reader
+
+
 @pytest.mark.parametrize("hub", [False, True], ids=["own-watches", "hub"])
 def test_ends_that_never_stop_changing_are_reported_as_changing(lab: Lab, monkeypatch: pytest.MonkeyPatch,
                                                                 hub: bool) -> None:

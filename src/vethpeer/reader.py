@@ -182,6 +182,8 @@ class _Reader:
         #: What the hub heard from other namespaces: (tick taken, event), and the tick it last lost some.
         self.hub_events: List[Tuple[int, netlink.LinkEvent]] = []
         self.hub_lost = -1
+        #: Positive ids the kernel gave: (asker, target) -> id.
+        self.given: Dict[Tuple[int, int], int] = {}
         self._records: Optional[Tuple[object, Tuple[NamespaceRecord, ...]]] = None
 
     def _now(self) -> int:
@@ -433,6 +435,11 @@ class _Reader:
         for question in questions:
             by_asker.setdefault(question.asker, []).append(question)
         askers = list(by_asker)
+        hub = self.hub
+        if hub is not None and hub.inode in by_asker:
+            # The hub answers last: what it can vouch for rests on the other sides' answers.
+            askers.remove(hub.inode)
+            askers.append(hub.inode)
         # Where the fd limit is low, the askers of one round take turns at the channels.
         turn_size = max(1, (self.room - 2) // 2)
         out: List[Answer] = []
@@ -441,6 +448,11 @@ class _Reader:
             self._ensure([ns for ns in turn if not ns.stuck], watch=False)
             for asker in askers[start : start + turn_size]:
                 fd_questions = [q for q in by_asker[asker] if isinstance(q, FdQuestion)]
+                if hub is not None and asker == hub.inode and fd_questions:
+                    vouched = self._vouch_all(fd_questions)
+                    out.extend(vouched)
+                    done = {answer.target for answer in vouched}
+                    fd_questions = [q for q in fd_questions if q.target not in done]
                 if len(fd_questions) > 1:
                     out.extend(self._answer_fds(asker, fd_questions))
                 else:
@@ -480,7 +492,65 @@ class _Reader:
                 finally:
                     for fd in owned:
                         ops.close_quietly(fd)
+        for question, nsid in zip(questions, nsids):
+            if nsid is not None and nsid >= 0:
+                self.given[(question.asker, question.target)] = nsid
         return [NsidAnswer(q.asker, q.target, nsid) for q, nsid in zip(questions, nsids)]
+
+    def _vouch_all(self, questions: Sequence[FdQuestion]) -> List[NsidAnswer]:
+        """Root's ids that its watch shows, without asking (each RTM_GETNSID on root walks root's
+        whole id table: 10 ms per thousand namespaces, and quadratic in them).
+
+        Root's end h reported its peer at (ifindex e, id X) when root was dumped. If, since then,
+        root saw no change at h and heard nothing from (X, e) (a peer moving away is a
+        notification at its old place, tagged with root's id for that namespace), and X was
+        neither given nor taken back, then h's peer sat at (X, e) the whole time. A namespace M
+        dumped after root, with an end at e whose peer the kernel places at root's h (M's own id
+        for root, which M's socket confirmed), is where h's peer is: veth peers are mutual, so X
+        names M."""
+        hub = self.hub
+        assert hub is not None
+        channel = hub.channel
+        if (channel is None or not hub.watching or not channel.listen_all or not self.proxied
+                or hub.overflow or self.hub_lost >= hub.dumped or hub.error is not None):
+            return []
+        self._take_events(hub)
+        if hub.overflow or self.hub_lost >= hub.dumped:
+            return []
+        changed = set(channel.nsid_changes or ())
+        heard = {(event.nsid, event.link.ifindex) for tick, event in self.hub_events if tick >= hub.dumped}
+        out: List[NsidAnswer] = []
+        for question in questions:
+            target = self.nss.get(question.target)
+            if target is None:
+                continue
+            nsid = self._vouch(hub, target, changed, heard)
+            if nsid is not None:
+                self.given[(hub.inode, target.inode)] = nsid
+                out.append(NsidAnswer(hub.inode, target.inode, nsid, watched=True))
+        return out
+
+    def _vouch(self, hub: _Namespace, target: _Namespace, changed: Set[int],
+               heard: Set[Tuple[Optional[int], int]]) -> Optional[int]:
+        back = self.given.get((target.inode, hub.inode))
+        if back is None or target.error is not None or target.dumped <= hub.dumped:
+            return None
+        found: Optional[int] = None
+        for link in target.links:
+            if link.kind not in PEER_KINDS or link.link_netnsid != back:
+                continue
+            index = link.link if link.link is not None else link.ifindex
+            end = hub.by_index.get(index)
+            if (end is None or end.kind not in PEER_KINDS or end.link_netnsid is None or end.link_netnsid < 0
+                    or (end.link if end.link is not None else end.ifindex) != link.ifindex or index in hub.taint):
+                continue
+            nsid = end.link_netnsid
+            if nsid in changed or (nsid, link.ifindex) in heard:
+                continue
+            if found is not None and found != nsid:
+                return None  # two ends disagree: let the kernel say
+            found = nsid
+        return found
 
     def _channel(self, inode: int) -> Optional[Channel]:
         ns = self.nss.get(inode)
@@ -514,6 +584,8 @@ class _Reader:
                     finally:
                         if mine:
                             ops.close_quietly(fd)
+            if nsid is not None and nsid >= 0:
+                self.given[(question.asker, question.target)] = nsid
             return NsidAnswer(question.asker, question.target, nsid)
         if isinstance(question, ViaQuestion):
             via: Optional[int] = None
@@ -625,6 +697,14 @@ class _Reader:
         for tick, event in self.hub_events:
             assert event.nsid is not None
             heard.setdefault(event.nsid, []).append((tick, event))
+        # A root end whose peer was reported at a place something happened since root was read
+        # (the peer moved away, silently for root) is as suspect as one that changed itself.
+        places = {(event.nsid, event.link.ifindex) for tick, event in self.hub_events if tick >= hub.dumped}
+        if places:
+            for link in hub.links:
+                if (link.kind in PEER_KINDS and link.link_netnsid is not None
+                        and (link.link_netnsid, link.link if link.link is not None else link.ifindex) in places):
+                    hub.taint.add(link.ifindex)
         for ns in self.nss.values():
             if ns.watching or ns is hub or ns.error is not None or ns.dumped < 0:
                 continue

@@ -40,11 +40,17 @@ class NamespaceRecord(NamedTuple):
 
 class NsidAnswer(NamedTuple):
     """RTM_GETNSID(NETNSA_FD) sent on ``asker``'s socket about ``target``: the id, -1 for none,
-    None when the query failed."""
+    None when the query failed.
+
+    ``watched``: not asked but shown by the root namespace's watch (reader.py, "the hub"): a root
+    end whose peer the kernel reported at (id, ifindex) in root's table, with nothing heard from
+    there since, is the peer of an end in ``target`` that the kernel proved points back at it;
+    so root's id names ``target``. Saved as a fourth element "watched"."""
 
     asker: int
     target: int
     nsid: Optional[int]
+    watched: bool = False
 
 
 class ViaAnswer(NamedTuple):
@@ -176,7 +182,8 @@ def to_json(snapshot: Snapshot) -> Dict[str, Any]:
             }
             for ns in snapshot.namespaces
         ],
-        "nsid_answers": [list(a) for a in snapshot.nsid_answers],
+        "nsid_answers": [[a.asker, a.target, a.nsid, *(["watched"] if a.watched else [])]
+                         for a in snapshot.nsid_answers],
         "via_answers": [list(a) for a in snapshot.via_answers],
         "hints": [[h.asker, h.nsid, h.ifindex, None if h.link is None else _link_to_json(h.link)]
                   for h in snapshot.hints],
@@ -212,7 +219,8 @@ def from_json(data: Dict[str, Any]) -> Snapshot:
         )
         return Snapshot(
             namespaces=namespaces,
-            nsid_answers=tuple(NsidAnswer(_int(a[0], "asker"), _int(a[1], "target"), _opt_int(a[2], "nsid"))
+            nsid_answers=tuple(NsidAnswer(_int(a[0], "asker"), _int(a[1], "target"), _opt_int(a[2], "nsid"),
+                                          len(a) > 3 and a[3] == "watched")
                                for a in data["nsid_answers"]),
             via_answers=tuple(ViaAnswer(_int(a[0], "asker"), _int(a[1], "nsid"), _int(a[2], "hub"),
                                         _opt_int(a[3], "answer")) for a in data["via_answers"]),
