@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "new namespaces, show it, remove it (root)")
     demo.add_argument("--wait", action="store_true",
                       help="keep the picture up until Enter or Ctrl-C, to explore it")
+    demo.add_argument("--graph", metavar="FORMAT",
+                      help="instead of the tables, draw the picture as 'vethpeer graph --format FORMAT' "
+                           "would (dot, mermaid, json, svg, png)")
     return parser
 
 
@@ -495,7 +498,12 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     if command == "demo":
         from . import demo
 
-        return demo.run(as_json=as_json, wait=args.wait)
+        if args.graph is not None:
+            from .render import graph as graph_render
+
+            if args.graph not in graph_render.formats():
+                raise UsageError(f"--graph {args.graph}: expected one of {', '.join(graph_render.formats())}")
+        return demo.run(as_json=as_json, wait=args.wait, graph=args.graph)
 
     root = getattr(args, "root", None) or "/"
     proc = getattr(args, "proc", None) or os.path.join(root, "proc")

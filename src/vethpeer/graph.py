@@ -100,9 +100,12 @@ def build(topology: Topology) -> Graph:
         if is_loopback(link):
             continue
         nodes[link_id(ref)] = _link_node(topology, link)
+    index = RelationIndex(topology)
     for pair in topology.pairs:
-        a, b = sorted((link_id(pair.a), link_id(pair.b)))
-        edges.append(Edge(a, b, "veth", False))
+        # Undirected, but the order guides layout: the end plugged into something (a bridge port)
+        # second, so namespaces' ends sit left of the bridges they reach.
+        a, b = sorted((pair.a, pair.b), key=lambda ref: (bool(index.by_source.get(ref)), link_id(ref)))
+        edges.append(Edge(link_id(a), link_id(b), "veth", False))
     for item in topology.unresolved:
         if item.reason == "no-peer" or link_id(item.link) not in nodes:
             continue
@@ -111,7 +114,6 @@ def build(topology: Topology) -> Graph:
         name = hint.name if hint is not None else (f"if{item.peer_ifindex}" if item.peer_ifindex is not None else "?")
         nodes[stub] = Node(stub, "stub", name, item.reason, None, detail=item.detail)
         edges.append(Edge(link_id(item.link), stub, "unresolved", True))
-    index = RelationIndex(topology)
     for number, relation in enumerate(index.relations):
         source = link_id(relation.source)
         if source not in nodes:

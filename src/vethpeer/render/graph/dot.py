@@ -56,7 +56,7 @@ def _node(node: Node) -> str:
 
 _EDGE_STYLE = {
     "veth": "dir=none, penwidth=2",
-    "master": "label=\"master\", style=dashed",
+    "master": "label=\"master\"",
     "lower": "label=\"lower\"",
     "underlay": "label=\"underlay\", color=blue",
     "tun": "label=\"tun\"",
