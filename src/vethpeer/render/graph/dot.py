@@ -8,15 +8,20 @@ HTML entity, which Graphviz decodes in labels. The output is therefore ASCII wha
 
 from __future__ import annotations
 
+import re
 from typing import Dict, List
 
 from ...graph import Graph, Node
 from ..text import escape
 from . import GraphFormat
 
+_PLAIN = re.compile(r'[ !#-%\'-\[\]-~]*\Z')  # printable ASCII but for '"', '&' and '\\'
+
 
 def quote(text: str) -> str:
     """``text`` (already escaped for humans) as a DOT double-quoted string, ASCII only."""
+    if _PLAIN.match(text):
+        return f'"{text}"'
     out: List[str] = ['"']
     for char in text:
         if char == "\\":

@@ -11,18 +11,21 @@ through ``text.escape`` first (control and undecodable bytes become ``\\xNN``). 
 from __future__ import annotations
 
 import re
-from typing import List
+from typing import Dict, List
 
 from ...graph import Graph, Node
 from ..text import escape
 from . import GraphFormat
 
-_SAFE = re.compile(r"[A-Za-z0-9 _.,:/@()+=\-]")
+_SAFE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 _.,:/@()+=-")
+_ALL_SAFE = re.compile(r"[A-Za-z0-9 _.,:/@()+=\-]*\Z")
 
 
 def text(value: str) -> str:
     """``value`` (already escaped for humans) made safe inside a quoted Mermaid label."""
-    return "".join(char if _SAFE.match(char) else f"#{ord(char)};" for char in value)
+    if _ALL_SAFE.match(value):
+        return value
+    return "".join(char if char in _SAFE_CHARS else f"#{ord(char)};" for char in value)
 
 
 def label(*lines: str) -> str:
@@ -46,13 +49,15 @@ _ARROWS = {"veth": "---", "master": "-->|master|", "lower": "-->|lower|", "under
 def render(graph: Graph) -> str:
     lines = ["flowchart LR"]
     loose: List[Node] = []
-    members = {cluster.id: [n for n in graph.nodes if n.cluster == cluster.id] for cluster in graph.clusters}
+    members: Dict[str, List[Node]] = {}
     for node in graph.nodes:
         if node.cluster is None:
             loose.append(node)
+        else:
+            members.setdefault(node.cluster, []).append(node)
     for cluster in graph.clusters:
         lines.append(f"  subgraph {cluster.id} [{label(cluster.label)}]")
-        lines.extend(f"    {_node(node)}" for node in members[cluster.id])
+        lines.extend(f"    {_node(node)}" for node in members.get(cluster.id, ()))
         lines.append("  end")
     lines.extend(f"  {_node(node)}" for node in loose)
     for edge in graph.edges:
