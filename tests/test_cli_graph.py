@@ -72,8 +72,13 @@ def test_graph_kind_repeatable_and_comma_separated(capsys: pytest.CaptureFixture
     assert sorted(n["name"] for n in json.loads(out)["nodes"]) == ["brqfabc7ead-3c", "eth0"]
 
 
+def test_graph_json_flag_is_format_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "graph", "--json")[1] == run(capsys, "graph", "--format", "json")[1]
+
+
 @pytest.mark.parametrize("argv", [
     ["graph", "--format", "gif"],
+    ["graph", "--json", "--format", "svg"],
     ["graph", "--hops", "2"],
     ["graph", "--around", "tap39d60faa-aa", "--hops", "-1"],
     ["graph", "--hops", "x"],

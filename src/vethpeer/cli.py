@@ -137,12 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
                                             "interface, veth pair and master/lower/underlay relation as a "
                                             "graph. Unproven ends dangle, dashed. Loopbacks are left out.",
                                 epilog=EXIT_CODES_HELP)
-    graph.add_argument("--format", "-f", default="dot", metavar="FORMAT",
-                       help="dot (default), mermaid, json, svg or png (svg and png need Graphviz's dot)")
+    graph.add_argument("--format", "-f", metavar="FORMAT",
+                       help="dot (default), mermaid, json (also --json), svg or png (svg and png need "
+                            "Graphviz's dot)")
     graph.add_argument("--netns", "-n", metavar="NS",
                        help="only this namespace and what is one edge away from it: " + netns_help)
     graph.add_argument("--around", metavar="IFNAME",
-                       help="only what is connected to IFNAME (within --hops edges if given)")
+                       help="only what is connected to IFNAME (within --hops edges if given); with "
+                            "--netns, IFNAME is looked up in that namespace")
     graph.add_argument("--hops", type=int, metavar="N", help="with --around: at most N edges away")
     graph.add_argument("--kind", metavar="KIND[,KIND]", action="append",
                        help="only interfaces of these kinds (veth, bridge, vxlan, ..., 'device' for those "
@@ -570,7 +572,8 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
         return _trace_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet),
                               as_json, style, quiet)
     elif command == "graph":
-        return _graph_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet), quiet)
+        return _graph_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet), as_json,
+                              quiet)
     elif command == "namespaces":
         output = (json_render.render_namespaces(topology) if as_json
                   else table_render.render_namespaces(topology, style))
@@ -625,14 +628,18 @@ def _trace_command(topology: Topology, args: argparse.Namespace, netns: Optional
     return EXIT_OK if found else EXIT_NOT_FOUND
 
 
-def _graph_command(topology: Topology, args: argparse.Namespace, netns: Optional[NamespaceId], quiet: bool) -> int:
+def _graph_command(topology: Topology, args: argparse.Namespace, netns: Optional[NamespaceId], as_json: bool,
+                   quiet: bool) -> int:
     from . import graph as graph_lib
     from .render import graph as graph_render
 
     known = graph_render.formats()
-    fmt = known.get(args.format)
+    if as_json and args.format not in (None, "json"):
+        raise UsageError(f"--json and --format {args.format} do not go together")
+    name = args.format or ("json" if as_json else "dot")
+    fmt = known.get(name)
     if fmt is None:
-        raise UsageError(f"--format {args.format}: expected one of {', '.join(known)}")
+        raise UsageError(f"--format {name}: expected one of {', '.join(known)}")
     if args.hops is not None and (args.around is None or args.hops < 0):
         raise UsageError("--hops needs --around and a number >= 0")
     around: List[LinkRef] = []
