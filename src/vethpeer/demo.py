@@ -116,7 +116,9 @@ def _subset(topology: Topology, inodes: set[int]) -> Topology:
     keep |= {ns.id for ns in topology.namespaces if ours(ns.id.inode)}
     namespaces = tuple(ns for ns in topology.namespaces if ns.id in keep)
     links = {ref: link for ref, link in topology.links.items() if ref.netns in keep}
-    return Topology(namespaces, links, pairs, unresolved, (), topology.root_source, topology.comms)
+    relations = tuple(r for r in topology.relations if r.source.netns in keep)
+    return Topology(namespaces, links, pairs, unresolved, (), topology.root_source, topology.comms,
+                    relations=relations)
 
 
 def _demo_inodes(picture: Picture) -> set[int]:
