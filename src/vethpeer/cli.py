@@ -3,7 +3,8 @@
 Exit codes: 0 an answer was given; 1 the interface was found nowhere; 2 a usage error (including
 a --netns that names no namespace, and a snapshot that cannot be loaded); 3 the host could not be
 scanned at all; 4 the namespace named by --netns exists but could not be read (it says why);
-5 the output could not be written (a full disk, a closed stdout); 130 interrupted.
+5 the output could not be written (a full disk, a closed stdout); 6 the picture could not be drawn
+(``graph --format svg/png`` without Graphviz's ``dot``, or ``dot`` failed); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ EXIT_USAGE = 2
 EXIT_FAILURE = 3
 EXIT_NETNS_UNREADABLE = 4
 EXIT_OUTPUT = 5
+EXIT_NO_GRAPHVIZ = 6
 EXIT_INTERRUPTED = 130
 
 PROG = "vethpeer"
 
 EXIT_CODES_HELP = ("Exit codes: 0 answer, 1 interface not found, 2 usage error, 3 scan failed, "
                    "4 the --netns namespace could not be read, 5 output could not be written, "
-                   "130 interrupted.")
+                   "6 graph could not be drawn (Graphviz missing or failed), 130 interrupted.")
 
 #: A snapshot bigger than this is not one vethpeer wrote (10000 namespaces make about 40 MB).
 MAX_SNAPSHOT_BYTES = 1 << 30
@@ -54,6 +56,10 @@ class NetnsUnreadable(Exception):
 
 class OutputError(Exception):
     """stdout refused the answer: exit code 5."""
+
+
+class DrawError(Exception):
+    """Graphviz is missing or failed to draw: exit code 6."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -113,6 +119,37 @@ def build_parser() -> argparse.ArgumentParser:
     peer.add_argument("--netns", "-n", metavar="NS",
                       help="only in this namespace: a /run/netns name, a path to a namespace file "
                            "(/run/docker/netns/ID, /proc/PID/ns/net), or pid:PID")
+    netns_help = ("a /run/netns name, a path to a namespace file, pid:PID, or an owner "
+                  "(docker:NAME, pod:NAMESPACE/NAME, a bare container name)")
+    trace = commands.add_parser("trace", parents=[common], help="hop by hop from an interface to where its "
+                                "traffic leaves the host",
+                                description="Follow IFNAME's veth peer, master (bridge, bond), lower device "
+                                            "and tunnel underlay, forking at a bridge to every port that "
+                                            "leads further, until a physical device (no IFLA_INFO_KIND, a "
+                                            "non-zero MAC), a tunnel, a process holding a tap, or an end "
+                                            "that cannot be proven. Routes are not followed.",
+                                epilog=EXIT_CODES_HELP)
+    trace.add_argument("ifname", metavar="IFNAME", help="interface name (altname and name@ifN work)")
+    trace.add_argument("--netns", "-n", metavar="NS", help="only in this namespace: " + netns_help)
+    graph = commands.add_parser("graph", parents=[common], help="the host as a picture: DOT, Mermaid, "
+                                "JSON, SVG or PNG",
+                                description="Every namespace (a cluster labelled with its owner), "
+                                            "interface, veth pair and master/lower/underlay relation as a "
+                                            "graph. Unproven ends dangle, dashed. Loopbacks are left out.",
+                                epilog=EXIT_CODES_HELP)
+    graph.add_argument("--format", "-f", metavar="FORMAT",
+                       help="dot (default), mermaid, json (also --json), svg or png (svg and png need "
+                            "Graphviz's dot)")
+    graph.add_argument("--netns", "-n", metavar="NS",
+                       help="only this namespace and what is one edge away from it: " + netns_help)
+    graph.add_argument("--around", metavar="IFNAME",
+                       help="only what is connected to IFNAME (within --hops edges if given); with "
+                            "--netns, IFNAME is looked up in that namespace")
+    graph.add_argument("--hops", type=int, metavar="N", help="with --around: at most N edges away")
+    graph.add_argument("--kind", metavar="KIND[,KIND]", action="append",
+                       help="only interfaces of these kinds (veth, bridge, vxlan, ..., 'device' for those "
+                            "without a kind: physical NICs); repeatable")
+    graph.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     commands.add_parser("list", parents=[common], help="every veth pair on the host, then the "
                         "ends whose peer could not be resolved (the default)")
     commands.add_parser("namespaces", parents=[common], help="every network namespace and what "
@@ -121,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "new namespaces, show it, remove it (root)")
     demo.add_argument("--wait", action="store_true",
                       help="keep the picture up until Enter or Ctrl-C, to explore it")
+    demo.add_argument("--graph", metavar="FORMAT",
+                      help="instead of the tables, draw the picture as 'vethpeer graph --format FORMAT' "
+                           "would (dot, mermaid, json, svg, png)")
     return parser
 
 
@@ -460,7 +500,12 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     if command == "demo":
         from . import demo
 
-        return demo.run(as_json=as_json, wait=args.wait)
+        if args.graph is not None:
+            from .render import graph as graph_render
+
+            if args.graph not in graph_render.formats():
+                raise UsageError(f"--graph {args.graph}: expected one of {', '.join(graph_render.formats())}")
+        return demo.run(as_json=as_json, wait=args.wait, graph=args.graph)
 
     root = getattr(args, "root", None) or "/"
     proc = getattr(args, "proc", None) or os.path.join(root, "proc")
@@ -507,17 +552,7 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
 
     status = EXIT_OK
     if command == "peer":
-        netns = None
-        if spec is not None:
-            if by_owner or (wanted is None and (query.is_selector(spec) or _owner_named(topology, spec))):
-                netns = _select_owner(topology, spec)
-            else:
-                netns = (_netns_from_snapshot(topology, spec) if wanted is None
-                         else _netns_live(topology, wanted, spec))
-            target = topology.namespace(netns)
-            if target.error is not None:
-                _print_warnings(topology, quiet)
-                raise NetnsUnreadable(f"namespace {target.label} could not be read: {target.error}")
+        netns = _chosen_netns(topology, spec, by_owner, wanted, quiet)
         found = _find(topology, args.ifname, netns)
         matches = _matches(topology, found)
         if as_json:
@@ -528,18 +563,17 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
         else:
             output = table_render.render_peer(topology, matches, style) if matches else ""
         if not found:
-            if netns is not None:
-                where = f"namespace {topology.namespace(netns).label}"
-            else:
-                where = f"any of {len(topology.namespaces)} namespaces"
-                unread = sum(1 for ns in topology.namespaces if ns.error is not None)
-                if unread:
-                    where += f" ({unread} more could not be read)"
             status = EXIT_NOT_FOUND
             _write_output(output)
-            _say(f"{PROG}: no interface named {escape(_kernel_name(args.ifname))} in {escape(where)}")
+            _say(_not_found(topology, args.ifname, netns))
             _print_warnings(topology, quiet)
             return status
+    elif command == "trace":
+        return _trace_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet),
+                              as_json, style, quiet)
+    elif command == "graph":
+        return _graph_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet), as_json,
+                              quiet)
     elif command == "namespaces":
         output = (json_render.render_namespaces(topology) if as_json
                   else table_render.render_namespaces(topology, style))
@@ -548,6 +582,116 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     _write_output(output)
     _print_warnings(topology, quiet)
     return status
+
+
+def _chosen_netns(topology: Topology, spec: Optional[str], by_owner: bool, wanted: Optional[NamespaceId],
+                  quiet: bool) -> Optional[NamespaceId]:
+    """The namespace ``--netns`` names, checked to have been read; None without ``--netns``."""
+    if spec is None:
+        return None
+    if by_owner or (wanted is None and (query.is_selector(spec) or _owner_named(topology, spec))):
+        netns = _select_owner(topology, spec)
+    else:
+        netns = _netns_from_snapshot(topology, spec) if wanted is None else _netns_live(topology, wanted, spec)
+    target = topology.namespace(netns)
+    if target.error is not None:
+        _print_warnings(topology, quiet)
+        raise NetnsUnreadable(f"namespace {target.label} could not be read: {target.error}")
+    return netns
+
+
+def _not_found(topology: Topology, ifname: str, netns: Optional[NamespaceId]) -> str:
+    if netns is not None:
+        where = f"namespace {topology.namespace(netns).label}"
+    else:
+        where = f"any of {len(topology.namespaces)} namespaces"
+        unread = sum(1 for ns in topology.namespaces if ns.error is not None)
+        if unread:
+            where += f" ({unread} more could not be read)"
+    return f"{PROG}: no interface named {escape(_kernel_name(ifname))} in {escape(where)}"
+
+
+def _trace_command(topology: Topology, args: argparse.Namespace, netns: Optional[NamespaceId], as_json: bool,
+                   style: Style, quiet: bool) -> int:
+    from . import trace as trace_lib
+    from .render import trace as trace_render
+
+    found = _find(topology, args.ifname, netns)
+    traces = [trace_lib.trace(topology, link.ref) for link in found]
+    if as_json:
+        _write_output(trace_render.render_json(topology, traces))
+    elif traces:
+        _write_output(trace_render.render_text(topology, traces, style))
+    if not found:
+        _say(_not_found(topology, args.ifname, netns))
+    _print_warnings(topology, quiet)
+    return EXIT_OK if found else EXIT_NOT_FOUND
+
+
+def _graph_command(topology: Topology, args: argparse.Namespace, netns: Optional[NamespaceId], as_json: bool,
+                   quiet: bool) -> int:
+    from . import graph as graph_lib
+    from .render import graph as graph_render
+
+    known = graph_render.formats()
+    if as_json and args.format not in (None, "json"):
+        raise UsageError(f"--json and --format {args.format} do not go together")
+    name = args.format or ("json" if as_json else "dot")
+    fmt = known.get(name)
+    if fmt is None:
+        raise UsageError(f"--format {name}: expected one of {', '.join(known)}")
+    if args.hops is not None and (args.around is None or args.hops < 0):
+        raise UsageError("--hops needs --around and a number >= 0")
+    around: List[LinkRef] = []
+    if args.around is not None:
+        found = _find(topology, args.around, netns)
+        if not found:
+            _say(_not_found(topology, args.around, netns))
+            _print_warnings(topology, quiet)
+            return EXIT_NOT_FOUND
+        around = [link.ref for link in found]
+        netns = None  # --netns said where IFNAME is
+    kinds = None
+    if args.kind:
+        kinds = frozenset(k.strip() for item in args.kind for k in item.split(",") if k.strip())
+        if not kinds:
+            raise UsageError("--kind needs at least one kind")
+    picture = graph_lib.narrow(graph_lib.build(topology), netns=netns, around=around, hops=args.hops, kinds=kinds)
+    try:
+        output = fmt.render(picture)
+    except graph_render.GraphvizMissing as error:
+        raise DrawError(str(error)) from None
+    except graph_render.GraphvizFailed as error:
+        raise DrawError(str(error)) from None
+    data = output.encode("utf-8", "surrogateescape") if isinstance(output, str) else output
+    if args.output is not None:
+        try:
+            with open(args.output, "wb") as handle:
+                handle.write(data)
+        except OSError as error:
+            raise OutputError(f"cannot write {args.output}: {error.strerror}") from None
+    elif isinstance(output, str):
+        _write_output(output)
+    else:
+        _write_bytes(data)
+    _print_warnings(topology, quiet)
+    return EXIT_OK
+
+
+def _write_bytes(data: bytes) -> None:
+    stream = getattr(sys.stdout, "buffer", None)
+    try:
+        if stream is None:
+            raise OSError(errno.EBADF, "stdout takes no bytes")
+        sys.stdout.flush()
+        stream.write(data)
+        stream.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as error:
+        _silence_stdout()
+        reason = getattr(error, "strerror", None) or str(error)
+        raise OutputError(f"cannot write output: {reason}") from None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -564,6 +708,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except OutputError as error:
         _say(f"{PROG}: error: {escape(str(error))}")
         return EXIT_OUTPUT
+    except DrawError as error:
+        _say(f"{PROG}: error: {escape(str(error))}")
+        return EXIT_NO_GRAPHVIZ
     except KeyboardInterrupt:
         _say(f"{PROG}: interrupted")
         return EXIT_INTERRUPTED

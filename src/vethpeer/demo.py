@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Dict, List, Optional
 
 from .model import Topology
+from .render.graph import GraphvizFailed, GraphvizMissing
 
 # The process that holds the container-like namespace: it unshares, says so, and lives until its
 # stdin closes, so it also goes away if the demo itself is killed.
@@ -115,7 +116,9 @@ def _subset(topology: Topology, inodes: set[int]) -> Topology:
     keep |= {ns.id for ns in topology.namespaces if ours(ns.id.inode)}
     namespaces = tuple(ns for ns in topology.namespaces if ns.id in keep)
     links = {ref: link for ref, link in topology.links.items() if ref.netns in keep}
-    return Topology(namespaces, links, pairs, unresolved, (), topology.root_source, topology.comms)
+    relations = tuple(r for r in topology.relations if r.source.netns in keep)
+    return Topology(namespaces, links, pairs, unresolved, (), topology.root_source, topology.comms,
+                    relations=relations)
 
 
 def _demo_inodes(picture: Picture) -> set[int]:
@@ -176,7 +179,22 @@ def _missing_privilege() -> Optional[str]:
     return f"needs {' and '.join(missing)}" if missing else None
 
 
-def run(as_json: bool = False, wait: bool = False) -> int:
+def _draw(topology: Topology, fmt: str) -> None:
+    """The demo's namespaces as ``vethpeer graph --format FMT`` draws them, on stdout."""
+    from . import graph as graph_lib
+    from .render import graph as graph_render
+
+    output = graph_render.formats()[fmt].render(graph_lib.build(topology))
+    if isinstance(output, str):
+        sys.stdout.write(output)
+        sys.stdout.flush()
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(output)
+        sys.stdout.buffer.flush()
+
+
+def run(as_json: bool = False, wait: bool = False, graph: Optional[str] = None) -> int:
     missing = _missing_privilege()
     if missing:
         print(f"vethpeer demo: {missing} (it creates network namespaces and veth pairs); "
@@ -194,12 +212,18 @@ def run(as_json: bool = False, wait: bool = False) -> int:
         try:
             picture.build()
             topology = _subset(scanner.scan(), _demo_inodes(picture))
-            _show(topology, picture, as_json)
+            if graph is not None:
+                _draw(topology, graph)
+            else:
+                _show(topology, picture, as_json)
             if wait:
                 _wait_for_user(picture, as_json)
         except DemoError as error:
             print(f"vethpeer demo: {error}", file=sys.stderr)
             status = 3
+        except (GraphvizMissing, GraphvizFailed) as error:
+            print(f"vethpeer demo: {error}", file=sys.stderr)
+            status = 6
         except KeyboardInterrupt:
             if not (wait and picture.shown):
                 status = 130
@@ -215,7 +239,7 @@ def run(as_json: bool = False, wait: bool = False) -> int:
         for problem in problems:
             print(f"vethpeer demo: cleanup: {problem}", file=sys.stderr)
     if status == 0:
-        print("(demo namespaces removed)", file=sys.stderr if as_json else sys.stdout)
+        print("(demo namespaces removed)", file=sys.stderr if as_json or graph else sys.stdout)
     return status
 
 

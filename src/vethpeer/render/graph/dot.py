@@ -1,0 +1,96 @@
+"""Graphviz DOT: one cluster per namespace labelled with its owner; veth pairs undirected,
+relations directed; what could not be proven drawn dashed and red, dangling off its end.
+
+Every name goes through ``text.escape`` (control and undecodable bytes become ``\\xNN``), then is
+made a DOT string: backslash and quote escaped, ``&`` and every non-ASCII character written as an
+HTML entity, which Graphviz decodes in labels. The output is therefore ASCII whatever names hold.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, List
+
+from ...graph import Graph, Node
+from ..text import escape
+from . import GraphFormat
+
+_PLAIN = re.compile(r'[ !#-%\'-\[\]-~]*\Z')  # printable ASCII but for '"', '&' and '\\'
+
+
+def quote(text: str) -> str:
+    """``text`` (already escaped for humans) as a DOT double-quoted string, ASCII only."""
+    if _PLAIN.match(text):
+        return f'"{text}"'
+    out: List[str] = ['"']
+    for char in text:
+        if char == "\\":
+            out.append("\\\\")
+        elif char == '"':
+            out.append('\\"')
+        elif char == "&":
+            out.append("&amp;")
+        elif ord(char) > 0x7E or ord(char) < 0x20:
+            out.append(f"&#{ord(char)};")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def label(*lines: str) -> str:
+    """A label of several lines, each escaped; lines are joined with DOT's centred line break."""
+    body = "\\n".join(quote(escape(line))[1:-1] for line in lines if line)
+    return f'"{body}"'
+
+
+_SHAPES = {"bridge": "box, style=\"rounded,bold\"", "bond": "box, style=\"rounded,bold\"",
+           "vxlan": "cds", "geneve": "cds", "tun": "box, style=filled, fillcolor=\"#eeeeff\""}
+
+
+def _node(node: Node) -> str:
+    if node.role == "stub":
+        return (f"{node.id} [label={label(node.name + '?', node.kind)}, shape=box, style=dashed, "
+                f"color=red, fontcolor=red, tooltip={quote(escape(node.detail))}];")
+    if node.role == "holder":
+        return f"{node.id} [label={label(node.name, node.kind, node.detail)}, shape=component];"
+    kind = "physical" if node.physical else node.kind
+    shape = "box3d, style=bold" if node.physical else _SHAPES.get(node.kind, "box")
+    return f"{node.id} [label={label(node.name, kind + ' ' + node.detail)}, shape={shape}];"
+
+
+_EDGE_STYLE = {
+    "veth": "dir=none, penwidth=2",
+    "master": "label=\"master\"",
+    "lower": "label=\"lower\"",
+    "underlay": "label=\"underlay\", color=blue",
+    "tun": "label=\"tun\"",
+    "unresolved": "style=dashed, color=red, arrowhead=none",
+}
+
+
+def render(graph: Graph) -> str:
+    lines = ["digraph vethpeer {",
+             '  graph [rankdir=LR, fontname="Helvetica", fontsize=11];',
+             '  node [fontname="Helvetica", fontsize=10];',
+             '  edge [fontname="Helvetica", fontsize=9];']
+    by_cluster: Dict[str, List[Node]] = {}
+    loose: List[Node] = []
+    for node in graph.nodes:
+        if node.cluster is None:
+            loose.append(node)
+        else:
+            by_cluster.setdefault(node.cluster, []).append(node)
+    for cluster in graph.clusters:
+        lines.append(f"  subgraph cluster_{cluster.id} {{")
+        lines.append(f"    label={label(cluster.label)}; style=rounded; color={'black' if cluster.root else 'gray50'};")
+        lines.extend(f"    {_node(node)}" for node in by_cluster.get(cluster.id, ()))
+        lines.append("  }")
+    lines.extend(f"  {_node(node)}" for node in loose)
+    for edge in graph.edges:
+        lines.append(f"  {edge.source} -> {edge.target} [{_EDGE_STYLE.get(edge.kind, '')}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+FORMAT = GraphFormat("dot", "Graphviz DOT text", render)
