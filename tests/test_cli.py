@@ -529,7 +529,7 @@ def test_peer_not_found_says_how_many_namespaces_were_not_read(capsys: pytest.Ca
 def test_exit_codes_are_in_the_help_the_docstring_and_the_readme() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     help_text = " ".join(cli.build_parser().format_help().split())
-    for code in ("0", "1", "2", "3", "4", "5", "130"):
+    for code in ("0", "1", "2", "3", "4", "5", "6", "130"):
         assert f"| `{code}` |" in readme, code
         assert f"{code} " in help_text
         assert f"{code} " in (cli.__doc__ or "")
