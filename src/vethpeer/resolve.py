@@ -162,15 +162,20 @@ class Pairing:
 
     # -- classification --------------------------------------------------------------------------
     def _classify(self, namespaces: Sequence[NamespaceRecord]) -> None:
+        changing = self.changing
+        cross = self.cross
+        index = self.index
+        cross_count = self.cross_count
         for ns in namespaces:
             if ns.error is not None:
                 continue
             by_index = self.links[ns.inode]
+            count = 0
             for link in ns.links:
-                if not _is_peer_kind(link):
+                if link.kind not in PEER_KINDS:
                     continue
                 key = (ns.inode, link.ifindex)
-                if key in self.changing:
+                if changing and key in changing:
                     self.final[key] = ("changing", "it or its peer changed every time it was read during "
                                        "the scan (being rebuilt?)")
                     continue
@@ -186,9 +191,15 @@ class Pairing:
                         self.final[key] = ("peer-gone", "IFLA_LINK is 0: the pair is being torn down")
                         continue
                     end = _End(ns.inode, link.ifindex, peer, link.link_netnsid)
-                    self.cross.append(end)
-                    self.index.setdefault((end.ifindex, end.peer_ifindex), []).append(end)
-                    self.cross_count[ns.inode] = self.cross_count.get(ns.inode, 0) + 1
+                    cross.append(end)
+                    group = index.get((link.ifindex, peer))
+                    if group is None:
+                        index[(link.ifindex, peer)] = [end]
+                    else:
+                        group.append(end)
+                    count += 1
+            if count:
+                cross_count[ns.inode] = count
 
     def _classify_local(self, inode: int, link: LinkRecord, by_index: Dict[int, LinkRecord]) -> None:
         """Both ends in one namespace: ifindexes are unique there, so the dump itself is proof."""
@@ -301,7 +312,8 @@ class Pairing:
         still proven like any candidate). Learned per index group (the candidates of an end with
         these ifindexes): another group, or the pairs to the root namespace, follow other
         patterns. A one-sided match already teaches it, a round before its confirmation."""
-        if len(self.index.get((end.peer_ifindex, end.ifindex), ())) <= 2:
+        group = self.index.get((end.peer_ifindex, end.ifindex))
+        if group is None or len(group) <= 2:
             return  # a single candidate: nothing to guess for its group
         learned = self._learned_deltas
         if (end.ns, end.ifindex) in learned:
@@ -620,13 +632,17 @@ def _links(ns: NamespaceRecord, netns: NamespaceId) -> Iterable[Tuple[LinkRef, L
     for record in ns.addresses:
         addresses.setdefault(record.ifindex, []).append(
             format_address(record.family, record.address, record.prefixlen))
+    no_addresses: Tuple[str, ...] = ()
     for link in ns.links:
         ref = LinkRef(netns, link.ifindex)
+        mac = link.mac
+        shown = addresses.get(link.ifindex)
         yield ref, Link(
-            ref, decode_name(link.name), link.kind, link.slave_kind, format_mac(link.mac), link.mtu,
-            operstate_name(link.operstate), bool(link.flags & IFF_UP), link.master, link.link,
-            link.link_netnsid, tuple(decode_name(name) for name in link.alt_names),
-            tuple(addresses.get(link.ifindex, ())),
+            ref, link.name.decode("utf-8", "surrogateescape"), link.kind, link.slave_kind,
+            mac.hex(":") if mac else None, link.mtu, operstate_name(link.operstate), bool(link.flags & IFF_UP),
+            link.master, link.link, link.link_netnsid,
+            tuple([decode_name(name) for name in link.alt_names]) if link.alt_names else (),
+            tuple(shown) if shown else no_addresses,
         )
 
 
