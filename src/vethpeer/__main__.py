@@ -19,7 +19,23 @@ def main() -> int:
         with contextlib.suppress(OSError):
             os.write(2, b"vethpeer: interrupted\n")
         return EXIT_INTERRUPTED
-    return cli_main()
+    code = cli_main()
+    _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End the process without tearing the interpreter down object by object: everything was
+    written and every socket and namespace handle closed already, and freeing a scan of 1000
+    namespaces one object at a time took 7-10 ms (strace: from the last write to exit_group).
+    Returns only when the output streams cannot be flushed (then the usual exit reports it)."""
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
 
 
 if __name__ == "__main__":
