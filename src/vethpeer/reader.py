@@ -344,7 +344,8 @@ class _Reader:
                 channel.drain()
         channel.events.clear()
         channel.overflow = False
-        ns.taint = set()
+        if ns.taint:
+            ns.taint = set()
         ns.overflow = False
         self.dumps += 1
         ns.dumped = self._now()

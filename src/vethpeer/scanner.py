@@ -64,7 +64,8 @@ def with_owners(snapshot: Snapshot, host: owners.Host) -> Snapshot:
     found = owners.identify(facts, host)
     comms = [(pid, comm) for pid, comm in ((pid, owners.comm_of(pid, host)) for pid in shown) if comm is not None]
     return snapshot._replace(comms=tuple(comms), namespaces=tuple(
-        record._replace(owners=found.get(record.inode, ())) for record in snapshot.namespaces))
+        record._replace(owners=found[record.inode]) if record.inode in found else record
+        for record in snapshot.namespaces))
 
 
 def take_snapshot(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,

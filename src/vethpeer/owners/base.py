@@ -7,11 +7,10 @@ Sources look their own state up in it by path or pid; nothing here is read per n
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar, cast
 
 from ..model import Owner
-from .host import Host, decode, normpath
+from .host import Host, decode, normpath, pattern
 
 # Owner is a public record of the model; the sources import it from here with the rest.
 __all__ = ["KIND_RANK", "NamespaceFacts", "Owner", "Scan", "pairs", "systemd_unescape"]
@@ -42,7 +41,7 @@ KIND_RANK = {"pod": 0, "process": 9}
 #: processes is named by its first few as well as by all of them.
 PIDS_PER_NAMESPACE = 8
 
-_SYSTEMD_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
+_SYSTEMD_ESCAPE = pattern(r"\\x([0-9a-fA-F]{2})")
 
 
 def systemd_unescape(text: str) -> str:

@@ -17,11 +17,10 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple
 
 from .base import Owner, Scan, pairs
-from .host import CAP_JSON, Host, normpath, parse_json
+from .host import CAP_JSON, Host, normpath, parse_json, pattern
 from .kubernetes import Pod, pod_owner
 
 DEFAULT_ROOT = "/var/lib/docker"
@@ -29,11 +28,11 @@ TASK_DIRS = (
     "/run/containerd/io.containerd.runtime.v2.task/moby",
     "/run/docker/containerd/daemon/io.containerd.runtime.v2.task/moby",
 )
-_ID = re.compile(r"[0-9a-f]{64}")
+_ID = pattern(r"[0-9a-f]{64}")
 # Stopped containers own no namespace and are most of a busy host's state: skip them before paying
 # for a JSON parse. dockerd writes this file with Go's encoder (no spaces), the \s* is for others.
-_RUNNING = re.compile(rb'"Running"\s*:\s*true')
-_CGROUP = re.compile(r"(?:^|/)docker[-/]([0-9a-f]{64})(?:\.scope)?(?:/|$)")
+_RUNNING = pattern(rb'"Running"\s*:\s*true')
+_CGROUP = pattern(r"(?:^|/)docker[-/]([0-9a-f]{64})(?:\.scope)?(?:/|$)")
 _HOST_NETNS = "/run/docker/netns/default"
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
-from typing import Any, List, Optional
+from typing import Any, AnyStr, List, Optional, Pattern, cast
 
 #: Caps by what is read: one /proc line file, a runtime's JSON state, a whole state database.
 CAP_SMALL = 64 * 1024
@@ -22,6 +23,27 @@ MAX_ENTRIES = 200_000
 
 # O_NONBLOCK: opening a FIFO planted where a state file should be must not hang the scan.
 _FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+
+
+class _LazyPattern:
+    """A regular expression compiled when it is first used."""
+
+    __slots__ = ("_args", "_compiled")
+
+    def __init__(self, pattern: Any, flags: int) -> None:
+        self._args = (pattern, flags)
+        self._compiled: Optional[Pattern[Any]] = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return getattr(self._compiled, name)
+
+
+def pattern(text: AnyStr, flags: int = 0) -> Pattern[AnyStr]:
+    """``re.compile`` on first use: the sources hold 26 patterns, 1.9 ms to compile at every
+    start, and a host runs one or two of the runtimes they are for."""
+    return cast("Pattern[AnyStr]", _LazyPattern(text, flags))
 
 
 def decode(raw: bytes) -> str:

@@ -17,12 +17,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Dict, List, NamedTuple, Optional, Set, Tuple
 
 from . import storage
 from .base import Owner, Scan, pairs
-from .host import CAP_JSON, read_int
+from .host import CAP_JSON, pattern, read_int
 
 TASK_DIRS = (
     "/run/containerd/io.containerd.runtime.v2.task",
@@ -31,8 +30,8 @@ TASK_DIRS = (
 )
 LOG_DIR = "/var/log/pods"
 _UID = r"[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}"
-_POD_CGROUP = re.compile(r"kubepods.*?pod(" + _UID + r")(?:\.slice)?(?:/|$)")
-_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,255}")
+_POD_CGROUP = pattern(r"kubepods.*?pod(" + _UID + r")(?:\.slice)?(?:/|$)")
+_TASK_ID = pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,255}")
 
 CRI = "io.kubernetes.cri."
 CRIO = "io.kubernetes.cri-o."

@@ -11,17 +11,17 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Dict, Optional, Sequence, Tuple
 
 from .base import Owner, Scan, systemd_unescape
+from .host import pattern
 
 STATE = "/run/libvirt/lxc"
-_INIT = re.compile(r"<init\s+pid=['\"](\d+)['\"]")
-_NAME = re.compile(r"<name>([^<]{1,1024})</name>")
-_UUID = re.compile(r"<uuid>([0-9a-fA-F-]{32,36})</uuid>")
-_SCOPE = re.compile(r"(?:^|/)machine-lxc-\d+-(.+?)\.scope(?:/|$)")
-_CGROUPFS = re.compile(r"(?:^|/)machine/([^/]+)\.libvirt-lxc(?:/|$)")
+_INIT = pattern(r"<init\s+pid=['\"](\d+)['\"]")
+_NAME = pattern(r"<name>([^<]{1,1024})</name>")
+_UUID = pattern(r"<uuid>([0-9a-fA-F-]{32,36})</uuid>")
+_SCOPE = pattern(r"(?:^|/)machine-lxc-\d+-(.+?)\.scope(?:/|$)")
+_CGROUPFS = pattern(r"(?:^|/)machine/([^/]+)\.libvirt-lxc(?:/|$)")
 
 
 def read_domains(scan: Scan) -> Dict[str, Tuple[Optional[str], Optional[int]]]:

@@ -14,14 +14,15 @@ import re
 from typing import List, Optional, Tuple
 
 from .base import Owner, Scan, pairs
+from .host import pattern
 
 LXC_PATH = "/var/lib/lxc"
 LXD_PATHS = ("/var/snap/lxd/common/lxd/containers", "/var/lib/lxd/containers", "/var/lib/incus/containers")
-_PAYLOAD = re.compile(r"(?:^|/)lxc\.payload[./]([^/]+)")
-_LEGACY = re.compile(r"^/lxc/([^/]+)")
-_MONITOR_CGROUP = re.compile(r"(?:^|/)lxc\.monitor[./]([^/]+)")
-_MONITOR = re.compile(r"^\[lxc monitor\] (/\S*) (.+?)\s*$")
-_UTSNAME = re.compile(r"^\s*lxc\.(?:uts\.name|utsname)\s*=\s*(.*?)\s*$", re.MULTILINE)
+_PAYLOAD = pattern(r"(?:^|/)lxc\.payload[./]([^/]+)")
+_LEGACY = pattern(r"^/lxc/([^/]+)")
+_MONITOR_CGROUP = pattern(r"(?:^|/)lxc\.monitor[./]([^/]+)")
+_MONITOR = pattern(r"^\[lxc monitor\] (/\S*) (.+?)\s*$")
+_UTSNAME = pattern(r"^\s*lxc\.(?:uts\.name|utsname)\s*=\s*(.*?)\s*$", re.MULTILINE)
 
 
 def _unquote(value: str) -> str:

@@ -9,13 +9,13 @@ after a prefix (an interface name holds at most 15): ``tap``, ``ns-``, ``qr-``, 
 
 from __future__ import annotations
 
-import re
 from typing import NamedTuple, Optional
 
 from .base import Owner, Scan
+from .host import pattern
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_NETNS = re.compile(r"(qdhcp|qrouter|snat|fip|qlbaas|ovnmeta)-(" + _UUID + ")")
+_NETNS = pattern(r"(qdhcp|qrouter|snat|fip|qlbaas|ovnmeta)-(" + _UUID + ")")
 #: prefix -> (role of the namespace, what the uuid is)
 ROLES = {
     "qdhcp": ("dhcp", "network"),
@@ -40,7 +40,7 @@ PORT_PREFIXES = {
     "rfp-": "router-to-fip link",
     "fpr-": "fip-to-router link",
 }
-_PORT = re.compile(r"(tap|ns-|qr-|qg-|sg-|fg-|qvb|qvo|qvm|ha-|rfp-|fpr-)([0-9a-f]{8}-[0-9a-f]{1,3})")
+_PORT = pattern(r"(tap|ns-|qr-|qg-|sg-|fg-|qvb|qvo|qvm|ha-|rfp-|fpr-)([0-9a-f]{8}-[0-9a-f]{1,3})")
 
 
 class PortName(NamedTuple):

@@ -17,11 +17,11 @@ import re
 from typing import Dict, Optional, Sequence
 
 from .base import Owner, Scan, pairs, systemd_unescape
-from .host import read_int
+from .host import pattern, read_int
 
 MACHINES = "/run/systemd/machines"
-_SCOPE = re.compile(r"(?:^|/)machine\.slice/machine-([^/]+)\.scope(?:/|$)")
-_OTHER_DRIVERS = re.compile(r"(?:lxc|qemu)-\d+-")  # libvirt's machines (libvirt_lxc reads those)
+_SCOPE = pattern(r"(?:^|/)machine\.slice/machine-([^/]+)\.scope(?:/|$)")
+_OTHER_DRIVERS = pattern(r"(?:lxc|qemu)-\d+-")  # libvirt's machines (libvirt_lxc reads those)
 
 
 def _unquote(value: str) -> str:

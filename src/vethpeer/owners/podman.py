@@ -15,17 +15,16 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Dict, List, Optional, Tuple
 
 from . import storage
 from .base import Owner, Scan, pairs
-from .host import CAP_DB, decode
+from .host import CAP_DB, decode, pattern
 
-_INFRA = re.compile(r"([0-9a-f]{12})-infra")
-_DB_CONFIG = re.compile(rb'\{"id":"([0-9a-f]{64})","name":("(?:[^"\\]|\\.){1,512}")')
-_CGROUP = re.compile(r"(?:^|/)libpod-([0-9a-f]{64})(?:\.scope)?(?:/|$)")
-_CGROUP_POD = re.compile(r"(?:libpod_parent/|libpod_pod_)([0-9a-f]{64})")
+_INFRA = pattern(r"([0-9a-f]{12})-infra")
+_DB_CONFIG = pattern(rb'\{"id":"([0-9a-f]{64})","name":("(?:[^"\\]|\\.){1,512}")')
+_CGROUP = pattern(r"(?:^|/)libpod-([0-9a-f]{64})(?:\.scope)?(?:/|$)")
+_CGROUP_POD = pattern(r"(?:libpod_parent/|libpod_pod_)([0-9a-f]{64})")
 DATABASES = ("libpod/bolt_state.db", "db.sql")
 
 

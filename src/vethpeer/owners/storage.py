@@ -19,11 +19,11 @@ import re
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from .base import Scan
-from .host import CAP_JSON, Host, decode, parse_json, read_int
+from .host import CAP_JSON, Host, decode, parse_json, pattern, read_int
 
 ROOTFUL = ("/var/lib/containers/storage", "/run/containers/storage")
-_CONF = re.compile(r'^\s*(graphroot|runroot)\s*=\s*"([^"]+)"', re.MULTILINE)
-_ID = re.compile(r"[0-9a-f]{64}")
+_CONF = pattern(r'^\s*(graphroot|runroot)\s*=\s*"([^"]+)"', re.MULTILINE)
+_ID = pattern(r"[0-9a-f]{64}")
 
 
 class Stored(NamedTuple):
