@@ -388,27 +388,30 @@ class Pairing:
                        "with --sockets")
         return detail
 
-    def _plan_candidates(self, end: _End, group: Sequence[_End], out: Set[Question], both: bool = False) -> None:
+    def _plan_candidates(self, end: _End, group: Sequence[_End], out: Set[Question],
+                         both: bool = False) -> Optional[_End]:
         """Ask about each candidate left after what is known rules the others out. With ``both``
         and a single candidate, its side's confirmation is asked in the same round: it is needed
-        anyway when the candidate is the peer, which a lone candidate nearly always is."""
+        anyway when the candidate is the peer, which a lone candidate nearly always is (that
+        candidate is returned: its own planning would ask the very same two questions)."""
         candidates = [other for other in group if other.ns != end.ns and not self._excluded(end, other)]
         key = (end.ns, end.ifindex)
         if not candidates:
             self.final[key] = ("peer-netns-unreachable", self._unreachable_detail(end))
-            return
+            return None
         if both and len(candidates) == 1:
             other = candidates[0].ns
             fresh = [FdQuestion(a, b) for a, b in ((end.ns, other), (other, end.ns)) if (a, b) not in self.fd_asked]
             if fresh:
                 out.update(fresh)
-                return
+                return candidates[0]
         asked = False
         for candidate in candidates:
             asked = self._ask_fd(end.ns, candidate.ns, out) or asked
         if not asked:
             self.final[key] = ("unproven", f"{len(candidates)} candidates and RTM_GETNSID confirmed "
                                "none")
+        return None
 
     def plan(self) -> List[Question]:
         """Settle what is known, then the next round of questions (empty: nothing left to ask).
@@ -440,12 +443,16 @@ class Pairing:
             group = self.index.get((end.peer_ifindex, end.ifindex), self._no_ends)
             # A group holds the end itself when both ifindexes are equal; beyond two there are
             # several candidates, and checking each now would cost group size squared.
-            if len(group) > 2 or sum(1 for other in group if other.ns != end.ns) > 1:
+            if len(group) > 2 or (len(group) == 2 and group[0].ns != end.ns and group[1].ns != end.ns):
                 crowded.append((end, group))
-            else:
-                self._plan_candidates(end, group, single, both=True)
+                continue
+            lone = self._plan_candidates(end, group, single, both=True)
+            if lone is not None:
+                back = self.index.get((lone.peer_ifindex, lone.ifindex), self._no_ends)
+                if all(other.ns == lone.ns or other is end for other in back):
+                    spoken_for.add((lone.ns, lone.ifindex))  # its planning would ask the same
         if single:
-            return sorted(single | confirm)
+            return [*single, *(confirm - single)]  # (order is free: answers do not depend on it)
         hubs: Set[Question] = set()
         hubless: List[Tuple[_End, Sequence[_End]]] = []
         for end, crowd in crowded:
