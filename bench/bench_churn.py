@@ -50,7 +50,9 @@ def ip_batch(lines: Sequence[str]) -> None:
 
 
 class World:
-    def __init__(self, prefix: str, filler: int = 0) -> None:
+    def __init__(self, prefix: str, filler: int = 0, rooted: bool = False) -> None:
+        self.prefix = prefix
+        self.rooted = rooted
         self.names = {key: f"{prefix}{key.lower()}" for key in "ABCD"}
         # Empty namespaces made between A and B, so that a reader takes a while to get from one
         # to the other (on a real node hundreds of pods sit in between).
@@ -63,6 +65,12 @@ class World:
         n = self.names
         ip_batch([f"netns add {n['A']}", *(f"netns add {name}" for name in self.filler),
                   *(f"netns add {n[key]}" for key in "BCD")])
+        if self.rooted:
+            # A veth from root into every namespace, as on a container host: root then has an id
+            # for each, and vethpeer watches them all through root's socket (the hub).
+            everyone = [*self.names.values(), *self.filler]
+            ip_batch([f"link add {self.prefix}r{i} type veth peer name up0 netns {name}"
+                      for i, name in enumerate(everyone)])
         for line in self.state1():
             subprocess.run(["ip", *line.split()], capture_output=True, check=True)
 
@@ -95,8 +103,8 @@ class World:
     def key(self, link: Dict[str, object]) -> Optional[End]:
         netns = link.get("netns")
         name = netns.get("name") if isinstance(netns, dict) else None
-        if not isinstance(name, str) or name not in self.by_name:
-            return None
+        if not isinstance(name, str) or name not in self.by_name or link.get("ifname") == "up0":
+            return None  # (up0: the --rooted veths, not part of the flipping wiring)
         return (self.by_name[name], str(link.get("ifname")))
 
 
@@ -107,11 +115,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--src", help="run the vethpeer in this src directory (default: the installed one)")
     parser.add_argument("--filler", type=int, default=300,
                         help="empty namespaces read between A and B (default 300)")
+    parser.add_argument("--rooted", action="store_true",
+                        help="give every namespace a veth to the root namespace (a container host's "
+                             "shape: vethpeer then watches them all through root's socket)")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print("bench_churn.py needs root (it creates namespaces)", file=sys.stderr)
         return 2
-    world = World("vpc" + secrets.token_hex(2), args.filler)
+    world = World("vpc" + secrets.token_hex(2), args.filler, args.rooted)
     env = dict(os.environ)
     if args.src:
         env["PYTHONPATH"] = args.src
