@@ -267,6 +267,7 @@ class Topology:
     __slots__ = (
         "_ns_by_id",
         "_peer",
+        "_relations_by_ref",
         "_unresolved_by_ref",
         "comms",
         "links",
@@ -307,6 +308,11 @@ class Topology:
             self._peer[pair.a] = pair.b
             self._peer[pair.b] = pair.a
         self._unresolved_by_ref = {item.link: item for item in unresolved}
+        self._relations_by_ref: Dict[LinkRef, List[Relation]] = {}
+        for relation in relations:
+            self._relations_by_ref.setdefault(relation.source, []).append(relation)
+            if relation.target is not None and relation.target != relation.source:
+                self._relations_by_ref.setdefault(relation.target, []).append(relation)
 
     def namespace(self, netns: NamespaceId) -> Namespace:
         return self._ns_by_id[netns]
@@ -326,6 +332,26 @@ class Topology:
         if master is None:
             return None
         return self.links.get(LinkRef(ref.netns, master))
+
+    def relations_of(self, ref: LinkRef) -> List[Relation]:
+        """Every relation ``ref`` is in, as source or as target, in ``relations`` order."""
+        return list(self._relations_by_ref.get(ref, ()))
+
+    def ports_of(self, ref: LinkRef) -> List[LinkRef]:
+        """The links whose proven master is ``ref`` (a bridge's, bond's, ``ovs-system``'s ports)."""
+        return [r.source for r in self._relations_by_ref.get(ref, ()) if r.kind == "master" and r.target == ref]
+
+    def lower_of(self, ref: LinkRef) -> Optional[LinkRef]:
+        """The proven device ``ref`` sits on (macvlan/ipvlan/vlan lower, vxlan underlay), or None."""
+        for r in self._relations_by_ref.get(ref, ()):
+            if r.source == ref and r.kind in ("lower", "underlay"):
+                return r.target
+        return None
+
+    def uppers_of(self, ref: LinkRef) -> List[LinkRef]:
+        """The devices proven to sit on ``ref`` (macvlans, vlans on it; vxlans using it as underlay)."""
+        return [r.source for r in self._relations_by_ref.get(ref, ())
+                if r.kind in ("lower", "underlay") and r.target == ref]
 
     @property
     def root(self) -> Optional[Namespace]:
