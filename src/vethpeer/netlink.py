@@ -257,10 +257,13 @@ def _parse_tunnel(wanted: Dict[int, Tuple[str, int]], data: bytes, pos: int, end
         field = wanted.get(atype & _NLA_TYPE_MASK)
         if field is not None:
             name, how = field
+            # An attribute too short for its type is skipped, not read past its end.
             if how == _U32_:
-                out[name] = _U32.unpack_from(data, pos + 4)[0]
+                if alen >= 8:
+                    out[name] = _U32.unpack_from(data, pos + 4)[0]
             elif how == _BE16_:
-                out[name] = _BE16.unpack_from(data, pos + 4)[0]
+                if alen >= 6:
+                    out[name] = _BE16.unpack_from(data, pos + 4)[0]
             elif alen > 4:
                 out[name] = bytes(data[pos + 4 : pos + alen])
         pos += (alen + 3) & ~3
