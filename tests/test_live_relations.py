@@ -72,10 +72,13 @@ def test_bridge_ports_across_namespaces(lab: Lab) -> None:
         [ns.id for ns in topology.namespaces].index(r.source.netns), r.source.ifindex, r.kind))
 
     [match] = _show("br0", "--netns", hub)["matches"]
-    assert sorted(_where(port) for port in match["link"]["ports"]) == [
-        (hub, f"p{i}", _ifindex(lab, hub, f"p{i}")) for i in range(3)]
+    # Ports and master are in the link's own namespace: their refs carry no namespace object.
+    assert match["link"]["netns"]["name"] == hub
+    assert sorted((port["ifname"], port["ifindex"]) for port in match["link"]["ports"]) == [
+        (f"p{i}", _ifindex(lab, hub, f"p{i}")) for i in range(3)]
     [port_match] = _show("p1", "--netns", hub)["matches"]
-    assert _where(port_match["link"]["master_link"]) == (hub, "br0", _ifindex(lab, hub, "br0"))
+    assert port_match["link"]["master_link"] == {"ifname": "br0", "ifindex": _ifindex(lab, hub, "br0"),
+                                                 "kind": "bridge"}
     assert port_match["link"]["master"] == "br0"
     assert _where(port_match["peer"]) == (others[1], "eth0", _ifindex(lab, others[1], "eth0"))
 

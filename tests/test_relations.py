@@ -4,9 +4,11 @@ the simulated kernel's nsid answers (never by ifindex alone), masters, tun holde
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
-from typing import List, Tuple
+import sys
+from typing import Dict, List, Sequence, Tuple
 
 import pytest
 
@@ -15,7 +17,7 @@ from test_netlink_parse import attr, link_message, parse, replay
 from vethpeer import netlink, resolve
 from vethpeer import snapshot as snapshot_io
 from vethpeer.discover import qemu_vm_name
-from vethpeer.model import LinkRef, Topology
+from vethpeer.model import Link, LinkRef, Topology
 from vethpeer.netlink import LinkRecord
 from vethpeer.render import json as json_render
 from vethpeer.render.show import render_show
@@ -313,3 +315,62 @@ def test_tun_holders_tie_by_name_and_namespace() -> None:
 ])
 def test_qemu_vm_name(argv: List[str], name: object) -> None:
     assert qemu_vm_name(argv) == name
+
+
+# --- recorded: kinds this kernel lacks (tests/data/relations_build.py) ----------------------------
+
+RECORDED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "relations.snapshot.json")
+
+
+def _recorded() -> Tuple[Topology, Dict[str, Link]]:
+    with open(RECORDED, encoding="utf-8") as handle:
+        topology = resolve.resolve(snapshot_io.loads(handle.read()))
+    by_name = {f"{topology.namespace(link.netns).label}/{link.name}": link for link in topology.links.values()}
+    return topology, by_name
+
+
+def test_recorded_file_is_what_the_builder_writes() -> None:
+    sys.path.insert(0, os.path.dirname(RECORDED))
+    import relations_build
+
+    with open(RECORDED, encoding="utf-8") as handle:
+        assert handle.read() == snapshot_io.dumps(relations_build.build())
+
+
+def test_recorded_bond_vlan_dummy_geneve_and_ovs() -> None:
+    topology, by = _recorded()
+
+    def names(refs: Sequence[LinkRef]) -> List[str]:
+        return sorted(f"{topology.namespace(r.netns).label}/{topology.link(r).name}" for r in refs)
+
+    assert names(topology.ports_of(by["root/bond0"].ref)) == ["root/eth2", "root/eth3"]
+    assert names(topology.ports_of(by["root/br0"].ref)) == ["root/dummy0"]
+    assert by["root/dummy0"].kind == "dummy"
+    # Open vSwitch: the datapath device and every port on it (internal br-int, a tap).
+    assert by["root/ovs-system"].kind == "openvswitch"
+    assert names(topology.ports_of(by["root/ovs-system"].ref)) == ["root/br-int", "root/tap1"]
+    assert by["root/tap1"].slave_kind == "openvswitch" and by["root/tap1"].ovs_bridge is None
+    # vlan on eth1 here, and from the container (IFLA_LINK_NETNSID 0, proven by the recorded answer).
+    assert topology.lower_of(by["root/eth1.100"].ref) == by["root/eth1"].ref
+    assert topology.lower_of(by["ctr/vlan200"].ref) == by["root/eth1"].ref
+    assert names(topology.uppers_of(by["root/eth1"].ref)) == ["ctr/vlan200", "root/eth1.100"]
+    tunnel = by["root/gnv0"].tunnel
+    assert tunnel is not None and (tunnel.kind, tunnel.vni, tunnel.remote, tunnel.port) == (
+        "geneve", 5001, "192.0.2.50", 6081)
+    assert topology.lower_of(by["root/gnv0"].ref) is None
+    assert all(r.target is not None for r in topology.relations)
+
+    document = json.loads(json_render.render_show(topology, [(by["root/ovs-system"].ref, None, None)]))
+    assert [p["ifname"] for p in document["matches"][0]["link"]["ports"]] == ["br-int", "tap1"]
+
+
+def test_recorded_snapshot_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    from vethpeer import cli
+
+    assert cli.main(["--load", RECORDED, "show", "vlan200", "--netns", "ctr"]) == 0
+    assert "lower      eth1 (ifindex 2) in root" in capsys.readouterr().out
+    assert cli.main(["--load", RECORDED, "show", "--json", "eth2"]) == 0
+    [match] = json.loads(capsys.readouterr().out)["matches"]
+    assert match["link"]["master"] == "bond0"
+    assert match["link"]["master_link"] == {"ifname": "bond0", "ifindex": 4, "kind": "bond"}
+    assert cli.main(["--load", RECORDED, "show", "nosuch"]) == 1

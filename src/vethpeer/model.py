@@ -6,7 +6,7 @@ so there are no cycles and equality is cheap. Nothing here does I/O.
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 
 class Owner(NamedTuple):
@@ -308,11 +308,13 @@ class Topology:
             self._peer[pair.a] = pair.b
             self._peer[pair.b] = pair.a
         self._unresolved_by_ref = {item.link: item for item in unresolved}
-        self._relations_by_ref: Dict[LinkRef, List[Relation]] = {}
+        by_ref: Dict[LinkRef, List[Relation]] = {}
         for relation in relations:
-            self._relations_by_ref.setdefault(relation.source, []).append(relation)
+            by_ref.setdefault(relation.source, []).append(relation)
             if relation.target is not None and relation.target != relation.source:
-                self._relations_by_ref.setdefault(relation.target, []).append(relation)
+                by_ref.setdefault(relation.target, []).append(relation)
+        self._relations_by_ref: Dict[LinkRef, Tuple[Relation, ...]] = {
+            ref: tuple(items) for ref, items in by_ref.items()}
 
     def namespace(self, netns: NamespaceId) -> Namespace:
         return self._ns_by_id[netns]
@@ -333,9 +335,9 @@ class Topology:
             return None
         return self.links.get(LinkRef(ref.netns, master))
 
-    def relations_of(self, ref: LinkRef) -> List[Relation]:
+    def relations_of(self, ref: LinkRef) -> Sequence[Relation]:
         """Every relation ``ref`` is in, as source or as target, in ``relations`` order."""
-        return list(self._relations_by_ref.get(ref, ()))
+        return self._relations_by_ref.get(ref, ())
 
     def ports_of(self, ref: LinkRef) -> List[LinkRef]:
         """The links whose proven master is ``ref`` (a bridge's, bond's, ``ovs-system``'s ports)."""

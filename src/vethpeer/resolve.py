@@ -648,14 +648,16 @@ def _links(ns: NamespaceRecord, netns: NamespaceId,
             format_address(record.family, record.address, record.prefixlen))
     for link in ns.links:
         ref = LinkRef(netns, link.ifindex)
-        yield ref, Link(
+        item = Link(
             ref, decode_name(link.name), link.kind, link.slave_kind, format_mac(link.mac), link.mtu,
             operstate_name(link.operstate), bool(link.flags & IFF_UP), link.master, link.link,
             link.link_netnsid, tuple(decode_name(name) for name in link.alt_names),
             tuple(addresses.get(link.ifindex, ())),
-            tunnel=_tunnel(link) if link.kind in _TUNNEL_KINDS else None,
-            tun_holders=holders.get(link.name, ()) if holders else (),
         )
+        # Few links are tunnels or held tun/tap devices: the rest skip the keyword construction.
+        if link.kind in _TUNNEL_KINDS or (holders and link.name in holders):
+            item = item._replace(tunnel=_tunnel(link), tun_holders=holders.get(link.name, ()))
+        yield ref, item
 
 
 _TUNNEL_KINDS = frozenset(("vxlan", "geneve"))

@@ -59,6 +59,14 @@ def link_ref_json(topology: Topology, ref: LinkRef,
             "netns": _netns_cached(topology, ref.netns, netns_cache)}
 
 
+def local_ref_json(topology: Topology, ref: LinkRef) -> Dict[str, Any]:
+    """A reference to a link in the same namespace as the one it is written in (a master, a
+    port: the kernel never enslaves across namespaces), so without the namespace object."""
+    link = topology.links.get(ref)
+    return {"ifname": link.name if link is not None else None, "ifindex": ref.ifindex,
+            "kind": link.kind if link is not None else None}
+
+
 def _relation_json(topology: Topology, relation: Relation,
                    netns_cache: Optional[Dict[Any, Dict[str, Any]]]) -> Dict[str, Any]:
     return {"link": None if relation.target is None else link_ref_json(topology, relation.target, netns_cache),
@@ -74,20 +82,21 @@ def relation_fields(topology: Topology, link: Link,
                     netns_cache: Optional[Dict[Any, Dict[str, Any]]] = None) -> Dict[str, Any]:
     """The relation fields of a LINK object (added in 1.x; every link has all of them)."""
     ref = link.ref
+    relations = topology.relations_of(ref)
     master_link = lower = underlay = None
     ports: List[Dict[str, Any]] = []
     uppers: List[Dict[str, Any]] = []
-    for relation in topology.relations_of(ref):
+    for relation in relations:
         if relation.source == ref:
             if relation.kind == "master":
                 if relation.target is not None:
-                    master_link = link_ref_json(topology, relation.target, netns_cache)
+                    master_link = local_ref_json(topology, relation.target)
             elif relation.kind == "lower":
                 lower = _relation_json(topology, relation, netns_cache)
             elif relation.kind == "underlay":
                 underlay = _relation_json(topology, relation, netns_cache)
         elif relation.kind == "master":
-            ports.append(link_ref_json(topology, relation.source, netns_cache))
+            ports.append(local_ref_json(topology, relation.source))
         else:
             uppers.append(link_ref_json(topology, relation.source, netns_cache))
     tunnel = None
@@ -126,8 +135,17 @@ def link_json(topology: Topology, ref: LinkRef, netns_cache: Optional[Dict[Any, 
         "link_netnsid": link.link_netnsid,
         # On a Neutron node: the port (or router) an interface name like tap39d60faa-aa stands for.
         "neutron_port": neutron_port(link.name) if ports else None,
+        # Relations (see relation_fields): filled below for the few links that have any.
+        "master_link": None,
+        "lower": None,
+        "ports": [],
+        "uppers": [],
+        "tunnel": None,
+        "tun_holders": [],
+        "ovs_bridge": link.ovs_bridge,
     }
-    out.update(relation_fields(topology, link, netns_cache))
+    if (topology.relations and topology.relations_of(ref)) or link.tunnel is not None or link.tun_holders:
+        out.update(relation_fields(topology, link, netns_cache))
     return out
 
 
