@@ -198,6 +198,16 @@ RELATION_KINDS = {
 }
 
 
+#: Why a relation's target is not known (``Relation.reason``). Stable strings: scripts may test them.
+RELATION_REASONS = {
+    "gone": "the kernel reports no lower device (IFLA_LINK is 0)",
+    "missing": "the namespace that should hold the target has no interface at its ifindex",
+    "nsid-unassigned": "the target's namespace has no id here (it is going away)",
+    "netns-unreachable": "the target's namespace is not among the namespaces that could be read",
+    "unproven": "namespaces hold the ifindex but the kernel confirmed none of them",
+}
+
+
 class Relation(NamedTuple):
     """A directed relation between two interfaces, proven from kernel evidence (never a name).
 
