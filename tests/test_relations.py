@@ -374,3 +374,28 @@ def test_recorded_snapshot_through_the_cli(capsys: pytest.CaptureFixture[str]) -
     assert match["link"]["master"] == "bond0"
     assert match["link"]["master_link"] == {"ifname": "bond0", "ifindex": 4, "kind": "bond"}
     assert cli.main(["--load", RECORDED, "show", "nosuch"]) == 1
+
+
+def test_many_macvlans_on_the_hosts_nic_cost_linear_questions() -> None:
+    """Containers with a macvlan on the host's eth (ifindex 2 in the root namespace), and nothing
+    else: every container also has an ifindex 2 (the macvlan itself), so each end has hundreds of
+    candidates. The root is asked first; the questions grow with the ends, not ends x candidates."""
+    world = World()
+    parent_index = world.add(world.root, b"eth1")
+    assert parent_index == 2
+    containers = [world.namespace() for _ in range(150)]
+    snap = world.snapshot()
+    namespaces = []
+    for record in snap.namespaces:
+        if record.inode in containers:
+            nsid = world.assign(record.inode, world.root)
+            macvlan = LinkRecord(2, b"eth0", 1, "macvlan", None, None, 1500, 6, None, parent_index, nsid, ())
+            record = record._replace(links=(*record.links, macvlan))  # noqa: PLW2901
+        namespaces.append(record)
+    snap = snap._replace(namespaces=tuple(namespaces))
+    answered, asked = world.ask_all(snap)
+    topology = resolve.resolve(answered)
+    lowers = [r for r in topology.relations if r.kind == "lower"]
+    assert len(lowers) == len(containers)
+    assert all(r.target is not None and (r.target.netns.inode, r.target.ifindex) == (world.root, 2) for r in lowers)
+    assert len(asked) <= 2 * len(containers)

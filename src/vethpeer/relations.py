@@ -74,6 +74,9 @@ class LowerEnds:
         self.final: Dict[Tuple[str, int, int], Found] = {}
         self.open: List[RelationEnd] = []
         self._holders: Optional[Dict[int, List[int]]] = None
+        #: Per end: where its walk through the candidates is, and how many it asks next round.
+        self._walk: Dict[Tuple[str, int, int], Tuple[int, int]] = {}
+        self._hub_asked: Set[Tuple[str, int, int]] = set()
         for inode, by_index in pairing.links.items():
             for link in by_index.values():
                 if link.kind not in LOWER_KINDS and link.kind != "vxlan":
@@ -101,21 +104,31 @@ class LowerEnds:
         else:
             self.open.append(end)
 
-    def _candidates(self, end: RelationEnd) -> List[int]:
-        """Readable namespaces other than the end's own that have an interface at ``target``."""
+    def _holders_of(self, index: int) -> List[int]:
+        """Readable namespaces with an interface at ``index``: the root namespace first (the usual
+        home of a macvlan's or vlan's parent), then in snapshot order. One list per ifindex, shared
+        by every end pointing at it; built in one pass over the links."""
         holders = self._holders
         if holders is None:
             wanted = {item.target for item in self.open}
             holders = self._holders = {}
+            root = self.pairing.root_inode
             for inode, by_index in self.pairing.links.items():
-                for index in wanted:
-                    if index in by_index:
-                        holders.setdefault(index, []).append(inode)
-        return [ns for ns in holders.get(end.target, ()) if ns != end.ns and not self._excluded(end, ns)]
+                few = by_index if len(by_index) < len(wanted) else wanted
+                for candidate in few:
+                    if candidate in wanted and candidate in by_index:
+                        holders.setdefault(candidate, []).append(inode)
+            for found in holders.values():
+                if root in found:
+                    found.remove(root)
+                    found.insert(0, root)
+        return holders.get(index, [])
 
     def _excluded(self, end: RelationEnd, candidate: int) -> bool:
         """Whether known nsid facts already rule ``candidate`` out as the target's namespace."""
         pairing = self.pairing
+        if candidate == end.ns:
+            return True
         known = pairing.table.get(end.ns, {}).get(candidate)
         if known is not None and known != end.nsid:
             return True
@@ -130,32 +143,59 @@ class LowerEnds:
                 return True
         return False
 
+    def _has_candidates(self, end: RelationEnd) -> bool:
+        return any(not self._excluded(end, ns) for ns in self._holders_of(end.target))
+
     def plan(self) -> Set[Question]:
-        """The questions still needed (``pairing.settle()`` has just run)."""
+        """The questions still needed (``pairing.settle()`` has just run).
+
+        Per end, cheapest first: nothing when pairing already knows what its nsid means; one hub
+        question when its namespace's table is partly known; then RTM_GETNSID on its own
+        namespace's socket about the candidates (namespaces holding the ifindex), a few at a time,
+        root first, doubling each round. A thousand containers with a macvlan on the host's eth0
+        then cost a thousand questions, not a thousand times the number of namespaces holding an
+        ifindex 2. A walk through the candidates never goes back, so the work stays linear.
+        """
         from .resolve import FdQuestion, ViaQuestion
 
         out: Set[Question] = set()
         pairing = self.pairing
         for end in self.open:
-            if (end.kind, end.ns, end.ifindex) in self.final:
+            key = (end.kind, end.ns, end.ifindex)
+            if key in self.final:
                 continue
             assert end.nsid is not None
             if end.nsid in pairing.rev.get(end.ns, {}):
                 continue  # known: finish() decides
-            candidates = self._candidates(end)
-            if len(candidates) > _DIRECT:
-                ours = pairing.table.get(end.ns, {})
-                hubs = sorted(ours.items(), key=lambda item: (-len(pairing.table.get(item[0], {})), item[0]))
-                hub = next(((h, h_nsid) for h, h_nsid in hubs if (end.ns, end.nsid, h) not in pairing.via_asked
-                            and any(c in pairing.table.get(h, {}) for c in candidates if c != h)), None)
+            holders = self._holders_of(end.target)
+            if len(holders) > _DIRECT and key not in self._hub_asked:
+                self._hub_asked.add(key)
+                hub = self._hub(end, holders)
                 if hub is not None:
                     out.add(ViaQuestion(end.ns, end.nsid, hub[0], hub[1]))
                     continue
-            for candidate in candidates:
-                # Always A's own socket: only A's table says what A's nsid means.
-                if (end.ns, candidate) not in pairing.fd_asked:
+            position, batch = self._walk.get(key, (0, 1 if len(holders) > _DIRECT else len(holders)))
+            asked = 0
+            while position < len(holders) and asked < batch:
+                candidate = holders[position]
+                position += 1
+                # Always the end's own socket: only its namespace's table says what its nsid means.
+                if not self._excluded(end, candidate) and (end.ns, candidate) not in pairing.fd_asked:
                     out.add(FdQuestion(end.ns, candidate))
+                    asked += 1
+            self._walk[key] = (position, 2 * batch)
         return out
+
+    def _hub(self, end: RelationEnd, holders: List[int]) -> Optional[Tuple[int, int]]:
+        """A namespace the end's namespace has a known id for, whose own table is known (the
+        biggest first: usually the root namespace); its answer names the target or rules out every
+        candidate it knows."""
+        pairing = self.pairing
+        ours = pairing.table.get(end.ns, {})
+        for hub, hub_nsid in sorted(ours.items(), key=lambda item: (-len(pairing.table.get(item[0], {})), item[0])):
+            if (end.ns, end.nsid, hub) not in pairing.via_asked and pairing.table.get(hub):
+                return hub, hub_nsid
+        return None
 
     def finish(self) -> List[Found]:
         """Every relation, proven or with the reason it is not."""
@@ -168,7 +208,7 @@ class LowerEnds:
             target_ns = pairing.rev.get(end.ns, {}).get(end.nsid)
             what = "lower device" if end.kind == "lower" else "underlay device"
             if target_ns is None:
-                if self._candidates(end):
+                if self._has_candidates(end):
                     self._done(end, None, "unproven", f"namespaces hold ifindex {end.target} but the kernel "
                                f"confirmed none as the one this namespace calls {end.nsid}")
                 else:

@@ -117,6 +117,7 @@ class Pairing:
         self.readable = {ns.inode for ns in namespaces if ns.error is None}
         self.unreadable_inodes = sorted(ns.inode for ns in namespaces if ns.error is not None)
         self.unreadable = len(self.unreadable_inodes)
+        self.root_inode = next((ns.inode for ns in namespaces if ns.root), None)
         self.links: Dict[int, Dict[int, LinkRecord]] = {
             ns.inode: {link.ifindex: link for link in ns.links} for ns in namespaces if ns.error is None
         }
