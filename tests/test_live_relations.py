@@ -189,6 +189,32 @@ def test_tap_held_by_a_process(lab: Lab) -> None:
     assert holders[0]["owners"][0]["kind"] == "process"
 
 
+def test_tap_moved_after_it_was_made_and_held_by_a_qemu(lab: Lab) -> None:
+    """TUNGETDEVNETNS names the namespace the device is in now (dev_net of the device), and the
+    fdinfo ``iff:`` its name now: a tap moved after qemu opened it is still tied to its holder."""
+    if not os.path.exists("/dev/net/tun"):
+        pytest.skip("no /dev/net/tun")
+    made_in, moved_to = lab.netns("tapa"), lab.netns("tapb")
+    tap = lab.link_name("qtap")
+    qemu = os.path.join(lab.tmpdir, "qemu-system-x86_64")
+    os.symlink(sys.executable, qemu)
+    holder = lab.holder("tun", f"/run/netns/{made_in}", tap, "-name", "guest=vm-one,debug-threads=on",
+                        executable=qemu)
+    lab.ip("-n", made_in, "link", "set", tap, "netns", moved_to)
+    topology = vethpeer.scan()
+    link = _link(topology, moved_to, tap)
+    [held] = link.tun_holders
+    assert (held.pid, held.fd, held.vm) == (holder.pid, int(holder.info[0]), "vm-one")
+    assert held.comm == "qemu-system-x86"  # the kernel's 15 bytes of the name it was run as
+    assert not topology.find(tap, _link(topology, made_in, "lo").netns)
+
+    env = dict(os.environ, PYTHONPATH=SRC, NO_COLOR="1")
+    result = subprocess.run([sys.executable, "-m", "vethpeer", "show", tap], capture_output=True, text=True,
+                            env=env, check=False, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"held by    pid {holder.pid} (qemu-system-x86) fd {holder.info[0]}, vm vm-one" in result.stdout
+
+
 def test_show_text_and_exit_codes(lab: Lab) -> None:
     hub = lab.netns("txt")
     lab.ip("-n", hub, "link", "add", "br0", "type", "bridge")
