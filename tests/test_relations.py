@@ -399,3 +399,12 @@ def test_many_macvlans_on_the_hosts_nic_cost_linear_questions() -> None:
     assert len(lowers) == len(containers)
     assert all(r.target is not None and (r.target.netns.inode, r.target.ifindex) == (world.root, 2) for r in lowers)
     assert len(asked) <= 2 * len(containers)
+
+
+def test_show_escapes_names_it_did_not_choose() -> None:
+    links = (_record(2, b"br\x1b[31m", "bridge"), _record(3, b"p\xff", "veth", master=2))
+    tun = TunFile(30, 9, 100, b"p\xff", "q\x1bemu", "vm\x07", None)
+    topology = resolve.resolve(Snapshot((_ns(100, links, root=True),), (), (), (), "pid 1", (), tun_files=(tun,)))
+    text = render_show(topology, [(LinkRef(topology.namespaces[0].id, 3), None, None)], Style(False))
+    assert "\x1b" not in text and "\x07" not in text and "\udcff" not in text
+    assert "master     br\\x1b[31m (ifindex 2, bridge)" in text and "vm vm\\x07" in text
