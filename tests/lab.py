@@ -35,8 +35,8 @@ def can_run_live() -> Optional[str]:
 class Holder:
     """A holder.py process; ``info`` is what it printed after 'ready'."""
 
-    def __init__(self, args: Sequence[str]) -> None:
-        self.process = subprocess.Popen([sys.executable, HOLDER, *args], stdin=subprocess.PIPE,
+    def __init__(self, args: Sequence[str], executable: Optional[str] = None) -> None:
+        self.process = subprocess.Popen([executable or sys.executable, HOLDER, *args], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline().split()
@@ -114,8 +114,9 @@ class Lab:
             self.root_links.append(a.decode() if isinstance(a, bytes) else a)
         self.ip(*args)
 
-    def holder(self, *args: str) -> Holder:
-        holder = Holder(args)
+    def holder(self, *args: str, executable: Optional[str] = None) -> Holder:
+        """A holder.py process; ``executable`` runs it under another name (a symlink to Python)."""
+        holder = Holder(args, executable)
         self.holders.append(holder)
         return holder
 

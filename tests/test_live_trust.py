@@ -125,6 +125,8 @@ def test_root_ids_are_vouched_for_only_when_nothing_moved(lab: Lab, monkeypatch:
     # p keeps its ifindex when it moves (10 is free in M): root's stale record then fits M's end.
     lab.ip("link", "add", h, "type", "veth", "peer", "name", "p", "index", "10", "netns", c)
     lab.root_links.append(h)
+    steady = lab.netns("n")
+    lab.veth(lab.link_name("hn"), None, "eth0", steady)  # a pair nothing touches: the hub vouches for it
     fd = os.open("/proc/self/ns/net", os.O_RDONLY)
     try:
         root_cookie = ops.netns_fd_cookie(fd)

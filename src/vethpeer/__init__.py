@@ -7,7 +7,9 @@
 
 ``scan()`` finds every network namespace on the host, reads each one once over rtnetlink, and
 pairs veth and netkit ends by the kernel's own evidence (IFLA_LINK + IFLA_LINK_NETNSID checked with
-RTM_GETNSID). Ends whose peer cannot be proven come back in ``Topology.unresolved`` with a reason, and every
+RTM_GETNSID). Ends whose peer cannot be proven come back in ``Topology.unresolved`` with a reason;
+masters, lower devices and vxlan underlays are ``Topology.relations`` (``ports_of``, ``lower_of``,
+``relations_of``), proven the same way, and every
 namespace carries its owners (container, pod, machine, router) named from the host's local state.
 Everything returned is immutable. This module only documents and delegates.
 """
@@ -18,6 +20,8 @@ from typing import Optional, Sequence
 
 from .model import (
     REASONS,
+    RELATION_KINDS,
+    RELATION_REASONS,
     Holder,
     Link,
     LinkRef,
@@ -25,7 +29,10 @@ from .model import (
     NamespaceId,
     Pair,
     PeerHint,
+    Relation,
     Topology,
+    TunHolder,
+    Tunnel,
     Unresolved,
 )
 
@@ -33,6 +40,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "REASONS",
+    "RELATION_KINDS",
+    "RELATION_REASONS",
     "Holder",
     "Link",
     "LinkRef",
@@ -40,7 +49,10 @@ __all__ = [
     "NamespaceId",
     "Pair",
     "PeerHint",
+    "Relation",
     "Topology",
+    "TunHolder",
+    "Tunnel",
     "Unresolved",
     "__version__",
     "scan",

@@ -21,6 +21,7 @@ from . import __version__, query, resolve, scanner
 from . import snapshot as snapshot_io
 from .model import PEER_KINDS, Link, LinkRef, NamespaceId, Topology, Unresolved
 from .render import json as json_render
+from .render import show as show_render
 from .render import table as table_render
 from .render.text import Style, escape, printable_in
 
@@ -150,6 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only interfaces of these kinds (veth, bridge, vxlan, ..., 'device' for those "
                             "without a kind: physical NICs); repeatable")
     graph.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    show = commands.add_parser("show", parents=[common], help="one interface and everything it is plugged "
+                               "into", description="Show IFNAME with every relation the kernel proves: its "
+                               "veth peer, master (bridge, bond, ovs-system) and ports, the device it sits "
+                               "on (macvlan, ipvlan, vlan) and those sitting on it, vxlan/geneve parameters "
+                               "and underlay, and the processes holding a tun/tap device. Without --netns, "
+                               "every namespace is searched and every match shown.",
+                               epilog=EXIT_CODES_HELP)
+    show.add_argument("ifname", metavar="IFNAME",
+                      help="interface name (an altname works; 'name@ifN' as ip prints it too)")
+    show.add_argument("--netns", "-n", metavar="NS", help="only in this namespace: " + netns_help)
     commands.add_parser("list", parents=[common], help="every veth pair on the host, then the "
                         "ends whose peer could not be resolved (the default)")
     commands.add_parser("namespaces", parents=[common], help="every network namespace and what "
@@ -551,11 +562,14 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     style = Style(_use_color(sys.stdout), encoding=getattr(sys.stdout, "encoding", None))
 
     status = EXIT_OK
-    if command == "peer":
+    if command in ("peer", "show"):
         netns = _chosen_netns(topology, spec, by_owner, wanted, quiet)
         found = _find(topology, args.ifname, netns)
         matches = _matches(topology, found)
-        if as_json:
+        if command == "show":
+            output = (json_render.render_show(topology, matches) if as_json
+                      else show_render.render_show(topology, matches, style))
+        elif as_json:
             output = json_render.render_peer(topology, matches)
         elif len(matches) > 1:
             # eth0 on a container host: one row per match, not a table each.

@@ -23,6 +23,7 @@ from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequenc
 from . import discover_kernel as kernel
 from . import ops
 from .model import Holder
+from .snapshot import TunFile
 
 DEFAULT_NETNS_DIRS = ("/run/netns", "/var/run/netns")
 
@@ -85,6 +86,8 @@ class Discovery(NamedTuple):
     #: How the root namespace was identified: "pid 1", "kthreadd", "init inode", or "unknown".
     root_source: str
     warnings: Tuple[str, ...]
+    #: Every open tun/tap file attached to a device, whichever namespace holds it.
+    tun_files: Tuple[TunFile, ...] = ()
 
     def close(self) -> None:
         for found in self.namespaces:
@@ -307,6 +310,8 @@ class _Collector:
         #: A /proc/PID (or /proc/PID/task/TID) base per mount namespace other than ours.
         self.mount_namespaces: Dict[str, str] = {}
         self.tun_files: List[Tuple[_TaskFiles, int]] = []
+        #: What ``read_tuns`` learned about each tun/tap file attached to a device.
+        self.tun_devices: List[TunFile] = []
         #: Whether pids under ``proc`` are in our pid namespace (kcmp and pidfds take ours).
         self.pids_are_ours = _readlink_text(f"{proc}/self") == str(os.getpid())
         self.socket_files: Dict[int, List[Tuple[_TaskFiles, int]]] = {}  # socket inode -> holders
@@ -676,15 +681,35 @@ class _Collector:
         changes nothing: receive_fd() re-tags only files whose f_op is socket_file_ops
         (__receive_sock via sock_from_file). The fd number is checked again on the copy: if it
         was reused in between, the copy is closed unused.
+
+        The device's name is read from the copy's own fdinfo (``iff:``), so name and namespace
+        come from one and the same file even if the holder reuses the fd number meanwhile. Costs
+        one small read per tun file, and only tun files get here.
         """
         denied = 0
+        iff: List[bytes] = []
+
+        def netns_and_name(copy: int) -> int:
+            nsfd = kernel.tun_netns(copy)
+            iff.append(_fdinfo_iff(f"{self.proc}/self/fdinfo/{copy}"))
+            return nsfd
+
+        commands: Dict[int, Tuple[Optional[str], Optional[str]]] = {}
         for table, fd in self.tun_files:
-            nsfd = self._fd_netns(table, fd, kernel.is_tun, kernel.tun_netns)
+            del iff[:]
+            nsfd = self._fd_netns(table, fd, kernel.is_tun, netns_and_name)
             if nsfd == -errno.EPERM:
                 denied += 1
             if nsfd < 0:
                 continue
-            self._add_fd_only(nsfd, table, Holder(table.holder, fd), "tuns")
+            inode = self._add_fd_only(nsfd, table, Holder(table.holder, fd), "tuns")
+            if inode is not None and iff and iff[0]:
+                named = commands.get(table.process)
+                if named is None:
+                    named = commands[table.process] = (_comm(self.proc, table.process),
+                                                       qemu_vm_name(_cmdline(self.proc, table.process)))
+                self.tun_devices.append(TunFile(table.holder, fd, inode, iff[0], named[0], named[1],
+                                                self.process_netns.get(table.process)))
         if denied:
             self.warnings.append(f"could not inspect {denied} tun/tap file{'s' if denied != 1 else ''}: "
                                  "no ptrace access to the process holding it, or no CAP_NET_ADMIN")
@@ -712,16 +737,16 @@ class _Collector:
         finally:
             os.close(copy)
 
-    def _add_fd_only(self, nsfd: int, table: _TaskFiles, holder: Holder, field: str) -> None:
-        """Record a socket/tun holder of the namespace behind ``nsfd`` (consumed)."""
+    def _add_fd_only(self, nsfd: int, table: _TaskFiles, holder: Holder, field: str) -> Optional[int]:
+        """Record a socket/tun holder of the namespace behind ``nsfd`` (consumed); its inode."""
         try:
             st = os.fstat(nsfd)
         except OSError:
             os.close(nsfd)
-            return
+            return None
         if self.process_netns.get(table.process) == st.st_ino:
             os.close(nsfd)  # in its holder's own namespace: nothing new
-            return
+            return st.st_ino
         refs = self.at(st.st_ino)
         held: List[Holder] = getattr(refs, field)
         if holder not in held:
@@ -730,6 +755,7 @@ class _Collector:
             self.keep(st.st_ino, refs, nsfd, st.st_dev)
         else:
             os.close(nsfd)
+        return st.st_ino
 
     # -- sockets (opt-in) -----------------------------------------------------------------------
     def read_sockets(self) -> None:
@@ -923,6 +949,45 @@ def _comm(proc: str, pid: int) -> Optional[str]:
         return None
 
 
+def _fdinfo_iff(path: str) -> bytes:
+    """The device name on the ``iff:`` line of a tun file's fdinfo (empty: none attached)."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(4096)
+    except OSError:
+        return b""
+    for line in text.split(b"\n"):
+        if line.startswith(b"iff:"):
+            return line[4:].strip(b"\t ")
+    return b""
+
+
+def _cmdline(proc: str, pid: int) -> List[str]:
+    try:
+        with open(f"{proc}/{pid}/cmdline", "rb") as handle:
+            raw = handle.read(1 << 16)
+    except OSError:
+        return []
+    return [arg.decode("utf-8", "surrogateescape") for arg in raw.split(b"\0")[:-1]]
+
+
+def qemu_vm_name(argv: Sequence[str]) -> Optional[str]:
+    """The guest name qemu was started with: ``-name guest=NAME,debug-threads=on`` (libvirt) or
+    ``-name NAME[,...]``; None for anything that is not qemu or has no name. A ``,,`` in qemu's
+    option syntax is a literal comma."""
+    if not argv or "qemu" not in os.path.basename(argv[0]):
+        return None
+    for index, arg in enumerate(argv[:-1]):
+        if arg in ("-name", "--name"):
+            value = argv[index + 1]
+            parts = [part.replace("\0", ",") for part in value.replace(",,", "\0").split(",")]
+            for part in parts:
+                if part.startswith("guest="):
+                    return part[6:] or None
+            return parts[0] if parts[0] and "=" not in parts[0] else None
+    return None
+
+
 def _readlink_inode(path: str) -> Optional[int]:
     try:
         return parse_netns_link(os.readlink(path))
@@ -1088,4 +1153,5 @@ def discover(
             )
         )
     found.sort(key=lambda item: item.inode)
-    return Discovery(tuple(found), own_inode, root_inode, root_source, tuple(collector.warnings))
+    return Discovery(tuple(found), own_inode, root_inode, root_source, tuple(collector.warnings),
+                     tuple(collector.tun_devices))

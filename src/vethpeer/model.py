@@ -6,7 +6,7 @@ so there are no cycles and equality is cheap. Nothing here does I/O.
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 
 class Owner(NamedTuple):
@@ -198,6 +198,16 @@ RELATION_KINDS = {
 }
 
 
+#: Why a relation's target is not known (``Relation.reason``). Stable strings: scripts may test them.
+RELATION_REASONS = {
+    "gone": "the kernel reports no lower device (IFLA_LINK is 0)",
+    "missing": "the namespace that should hold the target has no interface at its ifindex",
+    "nsid-unassigned": "the target's namespace has no id here (it is going away)",
+    "netns-unreachable": "the target's namespace is not among the namespaces that could be read",
+    "unproven": "namespaces hold the ifindex but the kernel confirmed none of them",
+}
+
+
 class Relation(NamedTuple):
     """A directed relation between two interfaces, proven from kernel evidence (never a name).
 
@@ -267,6 +277,7 @@ class Topology:
     __slots__ = (
         "_ns_by_id",
         "_peer",
+        "_relations_by_ref",
         "_unresolved_by_ref",
         "comms",
         "links",
@@ -307,6 +318,13 @@ class Topology:
             self._peer[pair.a] = pair.b
             self._peer[pair.b] = pair.a
         self._unresolved_by_ref = {item.link: item for item in unresolved}
+        by_ref: Dict[LinkRef, List[Relation]] = {}
+        for relation in relations:
+            by_ref.setdefault(relation.source, []).append(relation)
+            if relation.target is not None and relation.target != relation.source:
+                by_ref.setdefault(relation.target, []).append(relation)
+        self._relations_by_ref: Dict[LinkRef, Tuple[Relation, ...]] = {
+            ref: tuple(items) for ref, items in by_ref.items()}
 
     def namespace(self, netns: NamespaceId) -> Namespace:
         return self._ns_by_id[netns]
@@ -326,6 +344,26 @@ class Topology:
         if master is None:
             return None
         return self.links.get(LinkRef(ref.netns, master))
+
+    def relations_of(self, ref: LinkRef) -> Sequence[Relation]:
+        """Every relation ``ref`` is in, as source or as target, in ``relations`` order."""
+        return self._relations_by_ref.get(ref, ())
+
+    def ports_of(self, ref: LinkRef) -> List[LinkRef]:
+        """The links whose proven master is ``ref`` (a bridge's, bond's, ``ovs-system``'s ports)."""
+        return [r.source for r in self._relations_by_ref.get(ref, ()) if r.kind == "master" and r.target == ref]
+
+    def lower_of(self, ref: LinkRef) -> Optional[LinkRef]:
+        """The proven device ``ref`` sits on (macvlan/ipvlan/vlan lower, vxlan underlay), or None."""
+        for r in self._relations_by_ref.get(ref, ()):
+            if r.source == ref and r.kind in ("lower", "underlay"):
+                return r.target
+        return None
+
+    def uppers_of(self, ref: LinkRef) -> List[LinkRef]:
+        """The devices proven to sit on ``ref`` (macvlans, vlans on it; vxlans using it as underlay)."""
+        return [r.source for r in self._relations_by_ref.get(ref, ())
+                if r.kind in ("lower", "underlay") and r.target == ref]
 
     @property
     def root(self) -> Optional[Namespace]:

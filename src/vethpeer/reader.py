@@ -811,7 +811,8 @@ class _Reader:
             else:
                 hints.append(answer)
         return Snapshot(records, tuple(nsids), tuple(vias), tuple(hints), self.discovery.root_source,
-                        tuple(warnings), tuple(sorted(set(changing))), self.sockets_searched)
+                        tuple(warnings), tuple(sorted(set(changing))), self.sockets_searched,
+                        tun_files=self.discovery.tun_files)
 
 
 def _positive(answer: Answer) -> bool:

@@ -30,13 +30,18 @@ from .model import (
     LinkRef,
     Namespace,
     NamespaceId,
+    Owner,
     Pair,
     PeerHint,
+    Relation,
     Topology,
+    TunHolder,
+    Tunnel,
     Unresolved,
     namespace_sort_key,
 )
 from .netlink import IFF_UP, OPERSTATES, LinkRecord
+from .relations import LowerEnds, masters
 from .snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnswer
 
 EndKey = Tuple[int, int]  # (namespace inode, ifindex)
@@ -112,6 +117,7 @@ class Pairing:
         self.readable = {ns.inode for ns in namespaces if ns.error is None}
         self.unreadable_inodes = sorted(ns.inode for ns in namespaces if ns.error is not None)
         self.unreadable = len(self.unreadable_inodes)
+        self.root_inode = next((ns.inode for ns in namespaces if ns.root), None)
         self.links: Dict[int, Dict[int, LinkRecord]] = {
             ns.inode: {link.ifindex: link for link in ns.links} for ns in namespaces if ns.error is None
         }
@@ -143,6 +149,8 @@ class Pairing:
         answers: List[Answer] = [*snapshot.nsid_answers, *snapshot.via_answers, *snapshot.hints]
         for answer in answers:
             self.add(answer)
+        #: Lower/underlay relations: the second client of the nsid facts above.
+        self.lowers = LowerEnds(self)
 
     def label(self, inode: int) -> str:
         record = self._records.get(inode)
@@ -466,7 +474,9 @@ class Pairing:
         each = self._plan_hubless(hubless)
         if each or confirm:
             return sorted(each | confirm)
-        return sorted(self._last_questions())
+        # Lower devices in other namespaces ask last: by now pairing has usually learned the ids
+        # they need (a macvlan's parent is mostly a veth end's namespace), so they ask little.
+        return sorted(self._last_questions() | self.lowers.plan())
 
     def _end_peer_index(self, key: EndKey) -> int:
         return _peer_index(self.links[key[0]][key[1]])
@@ -634,7 +644,24 @@ def _namespace(ns: NamespaceRecord) -> Namespace:
     )
 
 
-def _links(ns: NamespaceRecord, netns: NamespaceId) -> Iterable[Tuple[LinkRef, Link]]:
+def format_ip(raw: Optional[bytes]) -> Optional[str]:
+    if raw is None:
+        return None
+    family = socket.AF_INET if len(raw) == 4 else socket.AF_INET6 if len(raw) == 16 else None
+    if family is None:
+        return raw.hex()
+    return socket.inet_ntop(family, raw)
+
+
+def _tunnel(link: LinkRecord) -> Optional[Tunnel]:
+    if link.kind not in ("vxlan", "geneve"):
+        return None
+    return Tunnel(link.kind, link.vni, format_ip(link.tunnel_local), format_ip(link.tunnel_remote),
+                  link.tunnel_port)
+
+
+def _links(ns: NamespaceRecord, netns: NamespaceId,
+           holders: Dict[bytes, Tuple[TunHolder, ...]]) -> Iterable[Tuple[LinkRef, Link]]:
     addresses: Dict[int, List[str]] = {}
     for record in ns.addresses:
         addresses.setdefault(record.ifindex, []).append(
@@ -644,13 +671,40 @@ def _links(ns: NamespaceRecord, netns: NamespaceId) -> Iterable[Tuple[LinkRef, L
         ref = LinkRef(netns, link.ifindex)
         mac = link.mac
         shown = addresses.get(link.ifindex)
-        yield ref, Link(
+        item = Link(
             ref, link.name.decode("utf-8", "surrogateescape"), link.kind, link.slave_kind,
             mac.hex(":") if mac else None, link.mtu, operstate_name(link.operstate), bool(link.flags & IFF_UP),
             link.master, link.link, link.link_netnsid,
             tuple([decode_name(name) for name in link.alt_names]) if link.alt_names else (),
             tuple(shown) if shown else no_addresses,
         )
+        # Few links are tunnels or held tun/tap devices: the rest skip the keyword construction.
+        if link.kind in _TUNNEL_KINDS or (holders and link.name in holders):
+            item = item._replace(tunnel=_tunnel(link), tun_holders=holders.get(link.name, ()))
+        yield ref, item
+
+
+_TUNNEL_KINDS = frozenset(("vxlan", "geneve"))
+
+
+def _tun_holders(snapshot: Snapshot) -> Dict[int, Dict[bytes, Tuple[TunHolder, ...]]]:
+    """Namespace inode -> device name -> the processes holding it. A device is named by its
+    namespace (TUNGETDEVNETNS) and its name there (fdinfo ``iff:``): the name alone could be any
+    namespace's."""
+    if not snapshot.tun_files:
+        return {}
+    owners_of = {ns.inode: ns.owners for ns in snapshot.namespaces if not ns.root}
+    found: Dict[int, Dict[bytes, List[TunHolder]]] = {}
+    for tun in sorted(snapshot.tun_files, key=lambda item: (item.pid, item.fd)):
+        owners = owners_of.get(tun.holder_netns, ()) if tun.holder_netns is not None else ()
+        if not owners or owners[0].kind == "process":
+            # The namespace's fallback owner names its first process, not necessarily this one.
+            owners = (Owner("process", f"pid {tun.pid} ({tun.comm})" if tun.comm else f"pid {tun.pid}",
+                            str(tun.pid), (("comm", tun.comm),) if tun.comm else (),
+                            "holds the tun/tap file"),)
+        found.setdefault(tun.netns, {}).setdefault(tun.ifname, []).append(
+            TunHolder(tun.pid, tun.fd, tun.comm, tun.vm, owners))
+    return {inode: {name: tuple(items) for name, items in names.items()} for inode, names in found.items()}
 
 
 def _hint(link: LinkRecord) -> PeerHint:
@@ -673,9 +727,10 @@ def resolve(snapshot: Snapshot, pairing: Optional[Pairing] = None) -> Topology:
     ids = {ns.id.inode: ns.id for ns in namespaces}
     order = {ns.id: position for position, ns in enumerate(namespaces)}
     links: Dict[LinkRef, Link] = {}
+    tun_holders = _tun_holders(snapshot)
     for record in snapshot.namespaces:
         if record.error is None:
-            links.update(_links(record, ids[record.inode]))
+            links.update(_links(record, ids[record.inode], tun_holders.get(record.inode, {})))
 
     def ref(key: EndKey) -> LinkRef:
         return LinkRef(ids[key[0]], key[1])
@@ -700,6 +755,10 @@ def resolve(snapshot: Snapshot, pairing: Optional[Pairing] = None) -> Topology:
         unresolved.append(Unresolved(link_ref, reason, detail, link.link, link.link_netnsid,
                                      None if hint is None else _hint(hint)))
     unresolved.sort(key=lambda item: (order[item.link.netns], item.link.ifindex))
+    relations = [Relation(found.kind, ref(found.source), None if found.target is None else ref(found.target),
+                          found.reason, found.detail)
+                 for found in (*masters(pairing.links), *pairing.lowers.finish())]
+    relations.sort(key=lambda item: (order[item.source.netns], item.source.ifindex, item.kind))
     warnings = tuple(snapshot.warnings) + tuple(dict.fromkeys(pairing.warnings))
     return Topology(namespaces, links, tuple(pairs), tuple(unresolved), warnings, snapshot.root_source,
-                    dict(snapshot.comms))
+                    dict(snapshot.comms), relations=tuple(relations))

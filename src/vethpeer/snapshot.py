@@ -11,7 +11,7 @@ import json
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from .model import Holder, Owner
-from .netlink import AddressRecord, LinkRecord
+from .netlink import LINK_EXTRA_FIELDS, AddressRecord, LinkRecord
 
 SNAPSHOT_VERSION = 1
 
@@ -36,6 +36,25 @@ class NamespaceRecord(NamedTuple):
     tuns: Tuple[Holder, ...] = ()
     #: Whose namespace it is, from local state (``owners``), best first.
     owners: Tuple[Owner, ...] = ()
+
+
+class TunFile(NamedTuple):
+    """An open tun/tap file attached to a device: who holds it, and which device it is.
+
+    ``netns`` is the device's namespace (TUNGETDEVNETNS: dev_net of the device, where it is now);
+    ``ifname`` the ``iff:`` line of the file's fdinfo (the device's name there). Name and
+    namespace together name one device; the name alone could be any namespace's.
+    """
+
+    pid: int
+    fd: int
+    netns: int
+    ifname: bytes
+    comm: Optional[str]
+    #: The VM's name when the holder is qemu (``-name guest=NAME,...`` or ``-name NAME``).
+    vm: Optional[str]
+    #: The namespace the holding process is in (None if not known).
+    holder_netns: Optional[int]
 
 
 class NsidAnswer(NamedTuple):
@@ -85,6 +104,8 @@ class Snapshot(NamedTuple):
     sockets_searched: bool = True
     #: (pid, command name) of the holder processes tables show.
     comms: Tuple[Tuple[int, str], ...] = ()
+    #: Every open tun/tap file found attached to a device.
+    tun_files: Tuple[TunFile, ...] = ()
 
 
 # --- JSON form -----------------------------------------------------------------------------------
@@ -100,9 +121,23 @@ def _unhex(value: Optional[str]) -> Optional[bytes]:
 
 
 def _link_to_json(link: LinkRecord) -> List[Any]:
-    return [link.ifindex, link.name.hex(), link.flags, link.kind, link.slave_kind, _hex(link.mac),
-            link.mtu, link.operstate, link.master, link.link, link.link_netnsid,
-            [name.hex() for name in link.alt_names]]
+    out = [link.ifindex, link.name.hex(), link.flags, link.kind, link.slave_kind, _hex(link.mac),
+           link.mtu, link.operstate, link.master, link.link, link.link_netnsid,
+           [name.hex() for name in link.alt_names]]
+    # Attributes added later go by name in a 13th element, present only when one is set: saved
+    # snapshots stay loadable, and the next attribute breaks nothing.
+    extra = {}
+    for field in LINK_EXTRA_FIELDS:
+        value = getattr(link, field)
+        if value is not None:
+            extra[field] = value.hex() if isinstance(value, bytes) else value
+    if extra:
+        out.append(extra)
+    return out
+
+
+#: How each named link attribute is read back.
+_LINK_EXTRA_BYTES = frozenset(("tunnel_local", "tunnel_remote"))
 
 
 def _int(value: Any, what: str) -> int:
@@ -152,14 +187,26 @@ def _owner_from_json(raw: Any) -> Owner:
     return Owner(kind, name, _opt_str(raw.get("id"), "owner id"), tuple((k, v) for k, v in extra), how)
 
 
+def _link_extra(raw: Any) -> Dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValueError("link: the 13th field must be an object")
+    out: Dict[str, Any] = {}
+    for field in LINK_EXTRA_FIELDS:  # keys this version does not know are skipped
+        value = raw.get(field)
+        if value is not None:
+            out[field] = _bytes(value, field) if field in _LINK_EXTRA_BYTES else _int(value, field)
+    return out
+
+
 def _link_from_json(raw: List[Any]) -> LinkRecord:
-    if not isinstance(raw, list) or len(raw) != 12:
-        raise ValueError("link: expected a list of 12 fields")
+    if not isinstance(raw, list) or len(raw) not in (12, 13):
+        raise ValueError("link: expected a list of 12 fields (and an object of named ones)")
+    extra = _link_extra(raw[12]) if len(raw) == 13 else {}
     return LinkRecord(
         _int(raw[0], "ifindex"), _bytes(raw[1], "name"), _int(raw[2], "flags"), _opt_str(raw[3], "kind"),
         _opt_str(raw[4], "slave kind"), None if raw[5] is None else _bytes(raw[5], "mac"), _int(raw[6], "mtu"),
         _int(raw[7], "operstate"), _opt_int(raw[8], "master"), _opt_int(raw[9], "link"),
-        _opt_int(raw[10], "link_netnsid"), tuple(_bytes(name, "alt name") for name in raw[11]),
+        _opt_int(raw[10], "link_netnsid"), tuple(_bytes(name, "alt name") for name in raw[11]), **extra,
     )
 
 
@@ -190,7 +237,17 @@ def to_json(snapshot: Snapshot) -> Dict[str, Any]:
         "changing": [list(end) for end in snapshot.changing],
         "sockets_searched": snapshot.sockets_searched,
         "comms": [[pid, comm] for pid, comm in snapshot.comms],
+        "tun_files": [{"pid": t.pid, "fd": t.fd, "netns": t.netns, "ifname": t.ifname.hex(), "comm": t.comm,
+                       "vm": t.vm, "holder_netns": t.holder_netns} for t in snapshot.tun_files],
     }
+
+
+def _tun_file_from_json(raw: Any) -> TunFile:
+    if not isinstance(raw, dict):
+        raise ValueError("tun file: expected an object")
+    return TunFile(_int(raw["pid"], "tun pid"), _int(raw["fd"], "tun fd"), _int(raw["netns"], "tun netns"),
+                   _bytes(raw["ifname"], "tun ifname"), _opt_str(raw.get("comm"), "tun comm"),
+                   _opt_str(raw.get("vm"), "tun vm"), _opt_int(raw.get("holder_netns"), "tun holder netns"))
 
 
 def from_json(data: Dict[str, Any]) -> Snapshot:
@@ -234,6 +291,7 @@ def from_json(data: Dict[str, Any]) -> Snapshot:
                            for end in data.get("changing", [])),
             sockets_searched=data.get("sockets_searched", True) is not False,
             comms=tuple((_int(c[0], "comm pid"), _opt_str(c[1], "comm") or "") for c in data.get("comms", [])),
+            tun_files=tuple(_tun_file_from_json(t) for t in data.get("tun_files", [])),
         )
     except (KeyError, IndexError, TypeError, AttributeError) as error:
         raise ValueError(f"malformed snapshot: {error!r}") from None
@@ -260,6 +318,9 @@ def _check_link(link: LinkRecord) -> None:
         _check(value, 0, _U32, what)
     _check(link.operstate, 0, _U8, "operstate")
     _check(link.link_netnsid, *_S32, "link_netnsid")
+    _check(link.vni, 0, _U32, "vni")
+    _check(link.tunnel_port, 0, (1 << 16) - 1, "tunnel port")
+    _check(link.tunnel_link, 0, _U32, "tunnel link")
 
 
 def check_ranges(snapshot: Snapshot) -> None:
@@ -289,6 +350,11 @@ def check_ranges(snapshot: Snapshot) -> None:
         _check(via.nsid, *_S32, "nsid")
         _check(via.hub, 0, _U64, "inode")
         _check(via.answer, *_S32, "nsid")
+    for tun in snapshot.tun_files:
+        _check(tun.pid, 1, _U32, "pid")
+        _check(tun.fd, 0, _U32, "fd")
+        _check(tun.netns, 0, _U64, "inode")
+        _check(tun.holder_netns, 0, _U64, "inode")
     for hint in snapshot.hints:
         _check(hint.asker, 0, _U64, "inode")
         _check(hint.nsid, *_S32, "nsid")

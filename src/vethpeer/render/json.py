@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..model import Link, LinkRef, Namespace, Owner, PeerHint, Topology, Unresolved
+from ..model import Link, LinkRef, Namespace, NamespaceId, Owner, PeerHint, Relation, Topology, TunHolder, Unresolved
 
 VERSION = 1
 
@@ -40,17 +40,87 @@ def neutron_port(name: str) -> Optional[Dict[str, str]]:
     return {"prefix": port.prefix, "role": port.role, "id_prefix": port.id_prefix, "id_kind": port.id_kind}
 
 
+def _netns_cached(topology: Topology, netns: NamespaceId,
+                  netns_cache: Optional[Dict[Any, Dict[str, Any]]]) -> Dict[str, Any]:
+    cached = netns_cache.get(netns) if netns_cache is not None else None
+    if cached is None:
+        cached = netns_json(topology.namespace(netns))
+        if netns_cache is not None:
+            netns_cache[netns] = cached
+    return cached
+
+
+def link_ref_json(topology: Topology, ref: LinkRef,
+                  netns_cache: Optional[Dict[Any, Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """A short reference to another link: enough to find it again (name, ifindex, namespace)."""
+    link = topology.links.get(ref)
+    return {"ifname": link.name if link is not None else None, "ifindex": ref.ifindex,
+            "kind": link.kind if link is not None else None,
+            "netns": _netns_cached(topology, ref.netns, netns_cache)}
+
+
+def local_ref_json(topology: Topology, ref: LinkRef) -> Dict[str, Any]:
+    """A reference to a link in the same namespace as the one it is written in (a master, a
+    port: the kernel never enslaves across namespaces), so without the namespace object."""
+    link = topology.links.get(ref)
+    return {"ifname": link.name if link is not None else None, "ifindex": ref.ifindex,
+            "kind": link.kind if link is not None else None}
+
+
+def _relation_json(topology: Topology, relation: Relation,
+                   netns_cache: Optional[Dict[Any, Dict[str, Any]]]) -> Dict[str, Any]:
+    return {"link": None if relation.target is None else link_ref_json(topology, relation.target, netns_cache),
+            "reason": relation.reason, "detail": relation.detail}
+
+
+def tun_holder_json(holder: TunHolder) -> Dict[str, Any]:
+    return {"pid": holder.pid, "fd": holder.fd, "comm": holder.comm, "vm": holder.vm,
+            "owners": [owner_json(owner) for owner in holder.owners]}
+
+
+def relation_fields(topology: Topology, link: Link,
+                    netns_cache: Optional[Dict[Any, Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """The relation fields of a LINK object (added in 1.x; every link has all of them)."""
+    ref = link.ref
+    relations = topology.relations_of(ref)
+    master_link = lower = underlay = None
+    ports: List[Dict[str, Any]] = []
+    uppers: List[Dict[str, Any]] = []
+    for relation in relations:
+        if relation.source == ref:
+            if relation.kind == "master":
+                if relation.target is not None:
+                    master_link = local_ref_json(topology, relation.target)
+            elif relation.kind == "lower":
+                lower = _relation_json(topology, relation, netns_cache)
+            elif relation.kind == "underlay":
+                underlay = _relation_json(topology, relation, netns_cache)
+        elif relation.kind == "master":
+            ports.append(local_ref_json(topology, relation.source))
+        else:
+            uppers.append(link_ref_json(topology, relation.source, netns_cache))
+    tunnel = None
+    if link.tunnel is not None:
+        t = link.tunnel
+        tunnel = {"kind": t.kind, "vni": t.vni, "local": t.local, "remote": t.remote, "port": t.port,
+                  "underlay": underlay}
+    return {
+        "master_link": master_link,
+        "lower": lower,
+        "ports": ports,
+        "uppers": uppers,
+        "tunnel": tunnel,
+        "tun_holders": [tun_holder_json(holder) for holder in link.tun_holders],
+        "ovs_bridge": link.ovs_bridge,
+    }
+
+
 def link_json(topology: Topology, ref: LinkRef, netns_cache: Optional[Dict[Any, Dict[str, Any]]] = None,
               ports: bool = False) -> Dict[str, Any]:
     link: Link = topology.link(ref)
     master = topology.master_of(ref)
-    cached = netns_cache.get(ref.netns) if netns_cache is not None else None
-    if cached is None:
-        cached = netns_json(topology.namespace(ref.netns))
-        if netns_cache is not None:
-            netns_cache[ref.netns] = cached
-    netns = cached
-    return {
+    netns = _netns_cached(topology, ref.netns, netns_cache)
+    out = {
         "ifname": link.name,
         "ifindex": ref.ifindex,
         "kind": link.kind,
@@ -65,7 +135,18 @@ def link_json(topology: Topology, ref: LinkRef, netns_cache: Optional[Dict[Any, 
         "link_netnsid": link.link_netnsid,
         # On a Neutron node: the port (or router) an interface name like tap39d60faa-aa stands for.
         "neutron_port": neutron_port(link.name) if ports else None,
+        # Relations (see relation_fields): filled below for the few links that have any.
+        "master_link": None,
+        "lower": None,
+        "ports": [],
+        "uppers": [],
+        "tunnel": None,
+        "tun_holders": [],
+        "ovs_bridge": link.ovs_bridge,
     }
+    if (topology.relations and topology.relations_of(ref)) or link.tunnel is not None or link.tun_holders:
+        out.update(relation_fields(topology, link, netns_cache))
+    return out
 
 
 def _hint_json(hint: Optional[PeerHint]) -> Optional[Dict[str, Any]]:
@@ -102,6 +183,12 @@ def render_peer(topology: Topology, matches: Sequence[Match]) -> str:
         entry.update(_unresolved_fields(unresolved))
         out.append(entry)
     return dumps({"version": VERSION, "matches": out, "warnings": list(topology.warnings)})
+
+
+def render_show(topology: Topology, matches: Sequence[Match]) -> str:
+    """``show --json``: the same document as ``peer --json``; every LINK in it carries its
+    relations (master_link, ports, lower, uppers, tunnel, tun_holders, ovs_bridge)."""
+    return render_peer(topology, matches)
 
 
 def render_list(topology: Topology) -> str:
