@@ -149,9 +149,9 @@ class Link(NamedTuple):
     #: "address/prefixlen", IPv4 then IPv6, in the kernel's order.
     addresses: Tuple[str, ...]
     #: vxlan/geneve parameters (None for other kinds).
-    tunnel: Optional["Tunnel"] = None
+    tunnel: Optional[Tunnel] = None
     #: For a tun/tap device: the processes holding it open (``iff:`` in /proc/PID/fdinfo/FD).
-    tun_holders: Tuple["TunHolder", ...] = ()
+    tun_holders: Tuple[TunHolder, ...] = ()
     #: For a port whose master is ``ovs-system``: the Open vSwitch bridge ovsdb puts it on, when
     #: ovsdb's socket could be read (None otherwise).
     ovs_bridge: Optional[str] = None
@@ -187,7 +187,7 @@ class TunHolder(NamedTuple):
     #: The VM's name for qemu (``-name guest=NAME`` or ``-name NAME``), else None.
     vm: Optional[str]
     #: Who owns the process (the owners work), best first; may be empty.
-    owners: Tuple["Owner", ...] = ()
+    owners: Tuple[Owner, ...] = ()
 
 
 #: Relation kinds, directed from ``source`` to ``target``.
