@@ -65,6 +65,9 @@ def link_json(topology: Topology, ref: LinkRef, netns_cache: Optional[Dict[Any, 
         "link_netnsid": link.link_netnsid,
         # On a Neutron node: the port (or router) an interface name like tap39d60faa-aa stands for.
         "neutron_port": neutron_port(link.name) if ports else None,
+        # The Open vSwitch bridge the interface is a port of, as ovsdb says (None: not an OVS port,
+        # or ovsdb could not be read); "master" stays the kernel's (ovs-system, or none for netdev).
+        "ovs_bridge": link.ovs_bridge,
     }
 
 
