@@ -284,16 +284,17 @@ def _vswitchd_netns(rundir: str, proc: str) -> Tuple[Optional[int], Optional[Tup
     return pid, (st.st_dev, st.st_ino)
 
 
-def ovs_bridges(host_root: str = "/", proc: Optional[str] = None, sockets: Sequence[str] = DEFAULT_SOCKETS,
+def ovs_bridges(host_root: str = "/", proc: Optional[str] = None, sockets: Optional[Sequence[str]] = None,
                 timeout: float = TIMEOUT) -> OvsView:
     """Ask ovsdb which bridge each interface is on. Never raises for anything ovsdb does.
 
-    ``sockets`` are host paths (put under ``host_root``); the first one that exists is asked.
+    ``sockets`` are host paths (put under ``host_root``; default ``DEFAULT_SOCKETS``); the first
+    one that exists is asked.
     """
     from .owners.host import Host
 
     host = Host(root=host_root, proc=proc)
-    seen = dict.fromkeys(host.path(path) for path in sockets)  # /var/run and /run are one place
+    seen = dict.fromkeys(host.path(path) for path in (DEFAULT_SOCKETS if sockets is None else sockets))  # /var/run and /run are one place
     for path in seen:
         try:
             os.lstat(path)
