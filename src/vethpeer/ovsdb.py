@@ -294,7 +294,8 @@ def ovs_bridges(host_root: str = "/", proc: Optional[str] = None, sockets: Optio
     from .owners.host import Host
 
     host = Host(root=host_root, proc=proc)
-    seen = dict.fromkeys(host.path(path) for path in (DEFAULT_SOCKETS if sockets is None else sockets))  # /var/run and /run are one place
+    # /var/run and /run are one place (Host.path reads both as /run): each is asked once.
+    seen = dict.fromkeys(host.path(path) for path in (DEFAULT_SOCKETS if sockets is None else sockets))
     for path in seen:
         try:
             os.lstat(path)
