@@ -24,6 +24,7 @@ import socket
 from collections import Counter
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
+from . import ovsdb
 from .model import (
     PEER_KINDS,
     Link,
@@ -759,6 +760,8 @@ def resolve(snapshot: Snapshot, pairing: Optional[Pairing] = None) -> Topology:
                           found.reason, found.detail)
                  for found in (*masters(pairing.links), *pairing.lowers.finish())]
     relations.sort(key=lambda item: (order[item.source.netns], item.source.ifindex, item.kind))
-    warnings = tuple(snapshot.warnings) + tuple(dict.fromkeys(pairing.warnings))
+    # Open vSwitch: the bridge each port is on, from what ovsdb said (ovsdb.py ties names to links).
+    ovs_warnings = ovsdb.with_ovs_bridges(links, snapshot.ovs)
+    warnings = tuple(snapshot.warnings) + tuple(dict.fromkeys(pairing.warnings)) + tuple(ovs_warnings)
     return Topology(namespaces, links, tuple(pairs), tuple(unresolved), warnings, snapshot.root_source,
                     dict(snapshot.comms), relations=tuple(relations))

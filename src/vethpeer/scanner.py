@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Dict, Optional, Sequence, Tuple
 
-from . import discover, ops, owners, reader, resolve
+from . import discover, ops, ovsdb, owners, reader, resolve
 from . import snapshot as snapshot_io
 from .model import Topology
 from .reader import Reading
@@ -38,7 +38,10 @@ def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, socket
         try:
             kept = sum(1 for ns in found.namespaces if ns.fd is not None)
             reading = reader.read(found, addresses=addresses, room=room - kept, sockets_searched=sockets)
-            return reading._replace(snapshot=with_owners(reading.snapshot, owners.Host(root=root, proc=proc)))
+            snapshot = with_owners(reading.snapshot, owners.Host(root=root, proc=proc))
+            # A port that changes between the link dump and this question is left without a
+            # bridge, never given a wrong one: ovsdb.ovs_ports checks its ifindex, not just its name.
+            return reading._replace(snapshot=snapshot._replace(ovs=ovsdb.ovs_bridges(root, proc)))
         finally:
             found.close()
     finally:

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from .model import Holder, Owner
 from .netlink import LINK_EXTRA_FIELDS, AddressRecord, LinkRecord
+from .ovsdb import OvsInterface, OvsView
 
 SNAPSHOT_VERSION = 1
 
@@ -106,6 +107,8 @@ class Snapshot(NamedTuple):
     comms: Tuple[Tuple[int, str], ...] = ()
     #: Every open tun/tap file found attached to a device.
     tun_files: Tuple[TunFile, ...] = ()
+    #: What ovsdb said about Open vSwitch bridges (None: not asked, as in snapshots before it).
+    ovs: Optional[OvsView] = None
 
 
 # --- JSON form -----------------------------------------------------------------------------------
@@ -210,6 +213,40 @@ def _link_from_json(raw: List[Any]) -> LinkRecord:
     )
 
 
+def _ovs_to_json(view: OvsView) -> Dict[str, Any]:
+    return {"interfaces": [list(item) for item in view.interfaces],
+            "datapath_types": [list(item) for item in view.datapath_types], "socket": view.socket,
+            "vswitchd_pid": view.vswitchd_pid, "netns": None if view.netns is None else list(view.netns),
+            "warning": view.warning}
+
+
+def _ovs_from_json(raw: Any) -> Optional[OvsView]:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ValueError("ovs: expected an object")
+    interfaces = []
+    for item in raw.get("interfaces", []):
+        if not isinstance(item, list) or len(item) != 5:
+            raise ValueError("ovs interface: expected a list of 5 fields")
+        if not all(isinstance(value, str) for value in item[:4]):
+            raise ValueError("ovs interface: name, bridge, port and type must be strings")
+        interfaces.append(OvsInterface(item[0], item[1], item[2], item[3], _opt_int(item[4], "ovs ifindex")))
+    datapaths = []
+    for item in raw.get("datapath_types", []):
+        pair = _strs(item, "ovs datapath type")
+        if len(pair) != 2:
+            raise ValueError("ovs datapath type: expected [bridge, type]")
+        datapaths.append((pair[0], pair[1]))
+    netns = raw.get("netns")
+    if netns is not None and (not isinstance(netns, list) or len(netns) != 2):
+        raise ValueError("ovs netns: expected [dev, inode]")
+    return OvsView(tuple(interfaces), tuple(datapaths), _opt_str(raw.get("socket"), "ovs socket"),
+                   _opt_int(raw.get("vswitchd_pid"), "ovs pid"),
+                   None if netns is None else (_int(netns[0], "ovs netns dev"), _int(netns[1], "ovs netns inode")),
+                   _opt_str(raw.get("warning"), "ovs warning"))
+
+
 def to_json(snapshot: Snapshot) -> Dict[str, Any]:
     return {
         "snapshot_version": SNAPSHOT_VERSION,
@@ -239,6 +276,7 @@ def to_json(snapshot: Snapshot) -> Dict[str, Any]:
         "comms": [[pid, comm] for pid, comm in snapshot.comms],
         "tun_files": [{"pid": t.pid, "fd": t.fd, "netns": t.netns, "ifname": t.ifname.hex(), "comm": t.comm,
                        "vm": t.vm, "holder_netns": t.holder_netns} for t in snapshot.tun_files],
+        **({} if snapshot.ovs is None else {"ovs": _ovs_to_json(snapshot.ovs)}),
     }
 
 
@@ -292,6 +330,7 @@ def from_json(data: Dict[str, Any]) -> Snapshot:
             sockets_searched=data.get("sockets_searched", True) is not False,
             comms=tuple((_int(c[0], "comm pid"), _opt_str(c[1], "comm") or "") for c in data.get("comms", [])),
             tun_files=tuple(_tun_file_from_json(t) for t in data.get("tun_files", [])),
+            ovs=_ovs_from_json(data.get("ovs")),
         )
     except (KeyError, IndexError, TypeError, AttributeError) as error:
         raise ValueError(f"malformed snapshot: {error!r}") from None
@@ -361,6 +400,12 @@ def check_ranges(snapshot: Snapshot) -> None:
         _check(hint.ifindex, 0, _U32, "ifindex")
         if hint.link is not None:
             _check_link(hint.link)
+    if snapshot.ovs is not None:
+        for item in snapshot.ovs.interfaces:
+            _check(item.ifindex, 0, _U32, "ovs ifindex")
+        if snapshot.ovs.netns is not None:
+            _check(snapshot.ovs.netns[0], 0, _U64, "ovs netns dev")
+            _check(snapshot.ovs.netns[1], 0, _U64, "ovs netns inode")
 
 
 def loads(text: str) -> Snapshot:

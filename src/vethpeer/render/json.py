@@ -142,6 +142,8 @@ def link_json(topology: Topology, ref: LinkRef, netns_cache: Optional[Dict[Any, 
         "uppers": [],
         "tunnel": None,
         "tun_holders": [],
+        # The Open vSwitch bridge the interface is a port of, as ovsdb says (None: not an OVS port,
+        # or ovsdb could not be read); "master" stays the kernel's (ovs-system, or none for netdev).
         "ovs_bridge": link.ovs_bridge,
     }
     if (topology.relations and topology.relations_of(ref)) or link.tunnel is not None or link.tun_holders:

@@ -17,6 +17,9 @@ def _ns(topology: Topology, ref: LinkRef) -> str:
 
 
 def _master(topology: Topology, ref: LinkRef) -> str:
+    bridge = topology.links[ref].ovs_bridge
+    if bridge is not None:  # an Open vSwitch port: its bridge says more than ovs-system (or no master)
+        return "ovs:" + escape(bridge)
     master = topology.master_of(ref)
     return escape(master.name) if master is not None else "-"
 
