@@ -273,8 +273,8 @@ catch (e) { console.log(String(e.message || e)); process.exit(1); }
 
 @pytest.mark.skipif(not _MERMAID_DIR or shutil.which("node") is None,
                     reason="Mermaid's own parser runs only where VETHPEER_MERMAID_CHECK names a directory with "
-                           "node_modules/mermaid and node_modules/jsdom (npm is not among this project's "
-                           "install sources; the structural validator and golden files always run)")
+                           "node_modules/mermaid and node_modules/jsdom (.ci/run installs them with npm; "
+                           "the structural validator and golden files always run)")
 @pytest.mark.parametrize("which", ["fixture", "neutron", "hostile"])
 def test_mermaid_parses_with_mermaid(which: str, tmp_path: Path) -> None:
     assert _MERMAID_DIR is not None
