@@ -171,6 +171,34 @@ def test_root_ids_are_vouched_for_only_when_nothing_moved(lab: Lab, monkeypatch:
     del reader
 
 
+def test_a_new_peer_in_a_namespace_read_earlier_is_found(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """D is read first, holds nothing cross-namespace then, and is not watched afterwards; right
+    after A is read, A's X is remade with its peer W in D. Nothing in D's record shows W, and
+    nothing said D changed: D must be read again with A, and X paired with W (it was reported
+    unreachable, depending on which namespace the kernel happened to number first)."""
+    from vethpeer import discover, reader, scanner
+
+    monkeypatch.setattr(reader, "HUB_WATCH", False)
+    names = _rewire_world(lab)
+    d_cookie = cookie_of(names["D"])
+    original = discover.discover
+
+    def d_first(*args: Any, **kwargs: Any) -> Any:
+        found = original(*args, **kwargs)
+        from vethpeer import ops
+
+        def is_d(item: Any) -> bool:
+            return item.fd is not None and ops.netns_fd_cookie(item.fd) == d_cookie
+
+        return found._replace(namespaces=tuple(sorted(found.namespaces, key=lambda item: not is_d(item))))
+
+    monkeypatch.setattr(scanner.discover, "discover", d_first)
+    hook_after_dump(monkeypatch, [names["A"]], lambda: _rewire(lab, names))
+    topology = vethpeer.scan()
+    x = only(topology, "X", ns_named(topology, names["A"]))
+    assert peer_name(topology, x) == (names["D"], "W")
+
+
 @pytest.mark.parametrize("hub", [False, True], ids=["own-watches", "hub"])
 def test_ends_that_never_stop_changing_are_reported_as_changing(lab: Lab, monkeypatch: pytest.MonkeyPatch,
                                                                 hub: bool) -> None:

@@ -673,11 +673,22 @@ class _Reader:
                     continue
                 bad.add(key)
                 groups[(min(ns.inode, peer_ns.inode), max(ns.inode, peer_ns.inode))] = None
-            elif key[1] in ns.taint or ns.overflow:
-                bad.add(key)
-                for inode in changed:
-                    groups[(min(ns.inode, inode), max(ns.inode, inode))] = None
+            else:
+                # Its peer's namespace is not known. The peer may have come (silently for this
+                # end) into a namespace that was read before and not watched since, having had
+                # nothing that needed watching: such records may predate it, so they are read
+                # again, watched, with this one (once: then they are watched).
+                stale = self._unwatched_since_read(ns) if reason == "peer-netns-unreachable" else []
+                tainted = key[1] in ns.taint or ns.overflow
+                if tainted or stale:
+                    bad.add(key)
+                    for inode in (*(changed if tainted else ()), *stale):
+                        groups[(min(ns.inode, inode), max(ns.inode, inode))] = None
         return bad, list(groups)
+
+    def _unwatched_since_read(self, ns: _Namespace) -> List[int]:
+        return [other.inode for other in self.nss.values()
+                if other is not ns and other.error is None and other.dumped >= 0 and not _watched(other)]
 
     def _update_proxies(self, pairing: Pairing) -> None:
         """Which namespaces not watched themselves the hub watched since their last dump, and what
