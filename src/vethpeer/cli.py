@@ -15,7 +15,7 @@ import os
 import re
 import stat
 import sys
-from typing import Any, List, NoReturn, Optional, Sequence, TextIO, Tuple
+from typing import Any, List, NoReturn, Optional, Sequence, Set, TextIO, Tuple
 
 from . import __version__, query, resolve, scanner
 from . import snapshot as snapshot_io
@@ -165,6 +165,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "ends whose peer could not be resolved (the default)")
     commands.add_parser("namespaces", parents=[common], help="every network namespace and what "
                         "holds it")
+    watch = commands.add_parser("watch", parents=[common], help="the current pairs, then one line per change "
+                                "(pairs, moves, renames, masters, namespaces) until Ctrl-C",
+                                description="Print the current state, then one line per change: a pair "
+                                            "appeared or vanished, an end moved to another namespace or was "
+                                            "renamed, its master changed, a namespace appeared or vanished, an "
+                                            "end became unresolved or resolved. Every change is found by a full "
+                                            "scan (the same proof as 'list'), triggered by rtnetlink, mount and "
+                                            "inotify signals, and by periodic rescans (see the README).",
+                                epilog=EXIT_CODES_HELP)
+    watch.add_argument("--count", type=int, metavar="N", help="stop after N events (the initial state not "
+                       "counted)")
+    watch.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
+    watch.add_argument("--events-only", action="store_true", help="do not print the initial state (the "
+                       "'synced' line still says when watching began)")
+    watch.add_argument("--live", action="store_true", help="a table redrawn on every change (q quits)")
+    watch.add_argument("--netns", "-n", metavar="NS", help="only events touching this namespace: " + netns_help)
     demo = commands.add_parser("demo", parents=[common], help="build a throwaway Neutron-like picture in "
                                "new namespaces, show it, remove it (root)")
     demo.add_argument("--wait", action="store_true",
@@ -520,6 +536,8 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
 
     root = getattr(args, "root", None) or "/"
     proc = getattr(args, "proc", None) or os.path.join(root, "proc")
+    if command == "watch":
+        return _watch_command(args, as_json, root, proc)
     if load is None:
         for option, directory in (("--root", root), ("--proc", proc)):
             if not os.path.isdir(directory):
@@ -689,6 +707,82 @@ def _graph_command(topology: Topology, args: argparse.Namespace, netns: Optional
     else:
         _write_bytes(data)
     _print_warnings(topology, quiet)
+    return EXIT_OK
+
+
+def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str) -> int:
+    from . import watch as watch_lib
+    from .render import watch as watch_render
+
+    if getattr(args, "load", None) is not None or getattr(args, "save", None) is not None:
+        raise UsageError("watch reads the live host: --load and --save do not go together with it")
+    if args.count is not None and args.count < 1:
+        raise UsageError("--count needs a number >= 1")
+    if args.timeout is not None and args.timeout < 0:
+        raise UsageError("--timeout needs a number of seconds >= 0")
+    for option, directory in (("--root", root), ("--proc", proc)):
+        if not os.path.isdir(directory):
+            raise UsageError(f"{option} {directory}: not a directory")
+    spec = args.netns
+    wanted: Optional[NamespaceId] = None
+    by_owner = False
+    extra_paths: List[str] = []
+    if spec is not None:
+        try:
+            netns_path = resolve_netns_spec(spec, root, proc)
+        except OwnerSpec:
+            by_owner = True
+        else:
+            wanted = netns_identity(netns_path, spec)
+            if not spec.startswith("pid:") and not _is_proc_path(netns_path):
+                extra_paths.append(netns_path)
+    if args.live:
+        from .render import live
+
+        return live.run(args, root=root, proc=proc, netns_paths=extra_paths, spec=spec, wanted=wanted,
+                        by_owner=by_owner)
+    quiet = getattr(args, "quiet", False)
+    lacking = missing_capabilities(getattr(args, "sockets", False))
+    if lacking and not quiet:
+        for warning in lacking:
+            _say(f"{PROG}: warning: {escape(warning)}")
+    events = watch_lib.watch(netns_paths=extra_paths, addresses=True, sockets=getattr(args, "sockets", False),
+                             proc=proc, root=root, include_initial=not args.events_only, timeout=args.timeout)
+    lines = watch_render.JsonLines()
+    keys: Optional[Set[Tuple[int, ...]]] = None  # the --netns namespace, as watch identities
+    owner_cache: Tuple[Optional[Topology], Optional[NamespaceId]] = (None, None)
+    counted = 0
+    try:
+        for event in events:
+            if spec is not None and event.kind not in ("synced",):
+                top = event.topology
+                if keys is None and top is not None and not by_owner:
+                    assert wanted is not None
+                    chosen = _netns_live(top, wanted, spec)
+                    keys = {watch_lib.ns_key(top.namespace(chosen))}
+                if by_owner:
+                    if top is not None and owner_cache[0] is not top:
+                        try:
+                            owner_cache = (top, query.select(top, spec, any_kind=not query.is_selector(spec)))
+                        except query.SelectorError:
+                            owner_cache = (top, None)
+                    chosen_id = owner_cache[1]
+                    if event.kind == "warning" and event.netns is None:
+                        pass
+                    elif chosen_id is None or not any(ns.id == chosen_id for ns in event.namespaces()):
+                        continue
+                elif keys is not None and not (event.kind == "warning" and event.netns is None) and not any(
+                        watch_lib.ns_key(ns) in keys for ns in event.namespaces()):
+                    continue
+            if event.kind == "warning" and quiet:
+                continue
+            _write_output(lines.render(event) if as_json else watch_render.render_text(event))
+            if event.kind not in ("state", "synced"):
+                counted += 1
+                if args.count is not None and counted >= args.count:
+                    break
+    finally:
+        events.close()
     return EXIT_OK
 
 
