@@ -711,7 +711,7 @@ def _graph_command(topology: Topology, args: argparse.Namespace, netns: Optional
 
 
 def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str) -> int:
-    from . import watch as watch_lib
+    from . import watcher as watch_lib
     from .render import watch as watch_render
 
     if getattr(args, "load", None) is not None or getattr(args, "save", None) is not None:

@@ -7,7 +7,7 @@ import time
 from typing import Any, Dict, Optional, Tuple
 
 from ..model import LinkRef, Namespace, Topology
-from ..watch import Event
+from ..watcher import Event
 from . import json as json_render
 from .text import escape
 
