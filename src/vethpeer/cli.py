@@ -15,7 +15,7 @@ import os
 import re
 import stat
 import sys
-from typing import Any, List, NoReturn, Optional, Sequence, Set, TextIO, Tuple
+from typing import Any, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
 from . import __version__, query, resolve, scanner
 from . import snapshot as snapshot_io
@@ -739,8 +739,13 @@ def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str
     if args.live:
         from .render import live
 
-        return live.run(args, root=root, proc=proc, netns_paths=extra_paths, spec=spec, wanted=wanted,
-                        by_owner=by_owner)
+        if as_json or args.count is not None or args.events_only:
+            raise UsageError("--live does not go together with --json, --count or --events-only")
+        if not sys.stdout.isatty():
+            raise UsageError("--live needs a terminal on stdout")
+        events = watch_lib.watch(netns_paths=extra_paths, addresses=True, sockets=getattr(args, "sockets", False),
+                                 proc=proc, root=root, timeout=args.timeout)
+        return live.run(events, NetnsFilter(spec, wanted, by_owner), encoding=getattr(sys.stdout, "encoding", None))
     quiet = getattr(args, "quiet", False)
     lacking = missing_capabilities(getattr(args, "sockets", False))
     if lacking and not quiet:
@@ -748,33 +753,12 @@ def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str
             _say(f"{PROG}: warning: {escape(warning)}")
     events = watch_lib.watch(netns_paths=extra_paths, addresses=True, sockets=getattr(args, "sockets", False),
                              proc=proc, root=root, include_initial=not args.events_only, timeout=args.timeout)
+    chosen = NetnsFilter(spec, wanted, by_owner)
     lines = watch_render.JsonLines()
-    keys: Optional[Set[Tuple[int, ...]]] = None  # the --netns namespace, as watch identities
-    owner_cache: Tuple[Optional[Topology], Optional[NamespaceId]] = (None, None)
     counted = 0
     try:
         for event in events:
-            if spec is not None and event.kind not in ("synced",):
-                top = event.topology
-                if keys is None and top is not None and not by_owner:
-                    assert wanted is not None
-                    chosen = _netns_live(top, wanted, spec)
-                    keys = {watch_lib.ns_key(top.namespace(chosen))}
-                if by_owner:
-                    if top is not None and owner_cache[0] is not top:
-                        try:
-                            owner_cache = (top, query.select(top, spec, any_kind=not query.is_selector(spec)))
-                        except query.SelectorError:
-                            owner_cache = (top, None)
-                    chosen_id = owner_cache[1]
-                    if event.kind == "warning" and event.netns is None:
-                        pass
-                    elif chosen_id is None or not any(ns.id == chosen_id for ns in event.namespaces()):
-                        continue
-                elif keys is not None and not (event.kind == "warning" and event.netns is None) and not any(
-                        watch_lib.ns_key(ns) in keys for ns in event.namespaces()):
-                    continue
-            if event.kind == "warning" and quiet:
+            if not chosen.shows(event) or (event.kind == "warning" and quiet):
                 continue
             _write_output(lines.render(event) if as_json else watch_render.render_text(event))
             if event.kind not in ("state", "synced"):
@@ -784,6 +768,54 @@ def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str
     finally:
         events.close()
     return EXIT_OK
+
+
+class NetnsFilter:
+    """``watch --netns``: which events (and table rows) touch the chosen namespace.
+
+    A path or name is pinned to the namespace it named when the watch began (by its watch
+    identity, so a reused inode is not it); an owner (docker:web-1) is looked up again in every
+    scan, so the watch follows a container that is recreated.
+    """
+
+    def __init__(self, spec: Optional[str], wanted: Optional[NamespaceId], by_owner: bool) -> None:
+        self.spec = spec
+        self.wanted = wanted
+        self.by_owner = by_owner
+        self._key: Optional[Tuple[int, ...]] = None
+        self._cache: Tuple[Optional[Topology], Optional[NamespaceId]] = (None, None)
+
+    def chosen(self, topology: Topology) -> Optional[NamespaceId]:
+        """The chosen namespace's id in this scan, None when it is not in it."""
+        from . import watcher
+
+        if self.spec is None:
+            return None
+        if self._cache[0] is topology:
+            return self._cache[1]
+        found: Optional[NamespaceId] = None
+        if self.by_owner:
+            try:
+                found = query.select(topology, self.spec, any_kind=not query.is_selector(self.spec))
+            except query.SelectorError:
+                found = None
+        else:
+            if self._key is None:
+                assert self.wanted is not None
+                self._key = watcher.ns_key(topology.namespace(_netns_live(topology, self.wanted, self.spec)))
+            found = next((ns.id for ns in topology.namespaces if watcher.ns_key(ns) == self._key), None)
+        self._cache = (topology, found)
+        return found
+
+    def shows(self, event: Any) -> bool:
+        if self.spec is None or event.kind == "synced" or event.topology is None:
+            return True
+        if event.kind == "warning" and event.netns is None:
+            return True  # about the whole watch
+        chosen = self.chosen(event.topology)
+        if chosen is None:
+            return False
+        return any(ns.id == chosen for ns in event.namespaces())
 
 
 def _write_bytes(data: bytes) -> None:

@@ -116,6 +116,8 @@ class Event(NamedTuple):
     from_netns: Optional[Namespace] = None
     from_ifindex: Optional[int] = None
     message: Optional[str] = None
+    #: The Topology after the change (the newest scan; ``topology`` itself except for vanished things).
+    after: Optional[Topology] = None
 
     def namespaces(self) -> List[Namespace]:
         """The namespaces this event touches (for narrowing a watch to some of them)."""
@@ -185,11 +187,12 @@ class _State:
 def initial_events(topology: Topology, now: float) -> Iterator[Event]:
     """The state of one scan as ``state`` events (namespaces, pairs, unresolved ends), then ``synced``."""
     for ns in topology.namespaces:
-        yield Event(now, "state", topology, of="netns", netns=ns.id)
+        yield Event(now, "state", topology, of="netns", netns=ns.id, after=topology)
     for pair in topology.pairs:
-        yield Event(now, "state", topology, of="pair", a=pair.a, b=pair.b)
+        yield Event(now, "state", topology, of="pair", a=pair.a, b=pair.b, after=topology)
     for item in topology.unresolved:
-        yield Event(now, "state", topology, of="unresolved", link=item.link, reason=item.reason, detail=item.detail)
+        yield Event(now, "state", topology, of="unresolved", link=item.link, reason=item.reason, detail=item.detail,
+                    after=topology)
 
 
 def _warnings(old: Optional[_State], new: _State, now: float) -> Iterator[Event]:
@@ -198,10 +201,10 @@ def _warnings(old: Optional[_State], new: _State, now: float) -> Iterator[Event]
         if old is None or old.errors.get(key) != error:
             ns = new.namespaces[key]
             yield Event(now, "warning", top, netns=ns.id,
-                        message=f"namespace {ns.label} could not be read: {error}")
+                        message=f"namespace {ns.label} could not be read: {error}", after=top)
     for warning in top.warnings:
         if old is None or warning not in old.warnings:
-            yield Event(now, "warning", top, message=warning)
+            yield Event(now, "warning", top, message=warning, after=top)
 
 
 def diff(old: _State, new: _State, now: float) -> List[Event]:
@@ -261,7 +264,7 @@ def diff(old: _State, new: _State, now: float) -> List[Event]:
     for gone, ns in old.namespaces.items():
         if gone not in new.namespaces:
             events.append(Event(now, "netns-vanished", before, netns=ns.id))
-    return events
+    return [event._replace(after=after) for event in events]
 
 
 # --- change signals -------------------------------------------------------------------------------
@@ -431,8 +434,8 @@ def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: b
             yield Event(now, "warning", state.topology,
                         message="other namespaces' link notifications cannot be heard (needs "
                                 "CAP_NET_BROADCAST in the initial user namespace): their changes are "
-                                "seen by periodic rescans")
-        yield Event(now, "synced", state.topology)
+                                "seen by periodic rescans", after=state.topology)
+        yield Event(now, "synced", state.topology, after=state.topology)
         procs = ProcPass(proc)
         procs.new_namespace(_inodes(state.topology))
         last_scan = next_proc = time.monotonic()
