@@ -295,3 +295,16 @@ def test_live_table_in_tmux_shows_a_new_pair_and_quits_on_q(lab: Lab) -> None:
         assert "NETNS" not in shown  # the alternate screen is gone with the table
     finally:
         _tmux("kill-session", "-t", session)
+
+
+def test_a_reader_that_goes_away_ends_it_quietly(lab: Lab) -> None:
+    env = dict(os.environ, PYTHONPATH=SRC)
+    process = subprocess.Popen([sys.executable, "-m", "vethpeer", "watch", "--json"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env)
+    assert process.stdout is not None and process.stderr is not None
+    assert json.loads(process.stdout.readline())["event"] == "state"
+    process.stdout.close()
+    lab.netns("late")  # something to write, should the initial state have fitted in the pipe
+    assert process.wait(timeout=WAIT_S) == 0
+    assert process.stderr.read() == b""
+    process.stderr.close()
