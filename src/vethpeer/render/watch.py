@@ -51,7 +51,7 @@ class JsonLines:
                 out["b"] = self._link(top, event.b)
             if event.link is not None:
                 out["link"] = self._link(top, event.link)
-            if event.netns is not None and event.kind != "warning":
+            if event.netns is not None:
                 out["netns"] = json_render.netns_json(top.namespace(event.netns))
         if event.kind in ("end-unresolved", "state") and event.reason is not None:
             out["reason"] = event.reason
