@@ -808,7 +808,19 @@ class NetnsFilter:
         return found
 
     def shows(self, event: Any) -> bool:
-        if self.spec is None or event.kind == "synced" or event.topology is None:
+        if self.spec is None or event.topology is None:
+            return True
+        if event.kind == "synced":
+            if not self.by_owner:
+                self.chosen(event.topology)  # a name or path is pinned to what it names now (exit 2 if nothing)
+            elif self.chosen(event.topology) is None:
+                try:
+                    _select_owner(event.topology, str(self.spec))
+                except UsageError as error:
+                    if "ambiguous" in str(error):
+                        raise
+                    # A pod or container that is not there yet: watch for it to appear.
+                    _say(f"{PROG}: note: {escape(str(error))}; watching for it")
             return True
         if event.kind == "warning" and event.netns is None:
             return True  # about the whole watch
