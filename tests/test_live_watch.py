@@ -27,7 +27,7 @@ SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
 #: How long one change may take to come out: a debounce and a scan, on a test host that may hold
 #: a thousand namespaces and other tests' churn (it takes well under a second when quiet).
-WAIT_S = 15.0
+WAIT_S = 30.0
 
 
 class Watcher:
