@@ -59,7 +59,7 @@ from .model import PEER_KINDS, Link, LinkRef, Namespace, NamespaceId, Pair, Topo
 
 #: Quiet time after a signal before scanning, and the longest a scan waits for quiet.
 DEBOUNCE_S = 0.05
-MAX_DELAY_S = 0.25
+MAX_DELAY_S = 0.1
 #: The safety full rescan: at least this often, and never costing more than 1/SAFETY_FACTOR of a core.
 SAFETY_MIN_S = 5.0
 SAFETY_FACTOR = 200.0
