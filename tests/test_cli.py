@@ -427,7 +427,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_parser_defines_the_documented_commands() -> None:
-    assert set(subcommands()) == {"peer", "show", "list", "namespaces", "demo", "trace", "graph"}
+    assert set(subcommands()) == {"peer", "show", "list", "namespaces", "demo", "trace", "graph", "watch"}
 
 
 def test_python_m_help() -> None:

@@ -16,7 +16,7 @@ Everything returned is immutable. This module only documents and delegates.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Generator, Optional, Sequence
 
 from .model import (
     REASONS,
@@ -35,6 +35,9 @@ from .model import (
     Tunnel,
     Unresolved,
 )
+
+if TYPE_CHECKING:
+    from .watcher import Event
 
 __version__ = "0.1.0"
 
@@ -56,6 +59,7 @@ __all__ = [
     "Unresolved",
     "__version__",
     "scan",
+    "watch",
 ]
 
 
@@ -91,3 +95,31 @@ def scan(
 
     return scanner.scan(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc, save=save,
                         mount_namespaces=mount_namespaces, root=root)
+
+
+def watch(
+    *,
+    netns_paths: Sequence[str] = (),
+    addresses: bool = True,
+    sockets: bool = False,
+    proc: Optional[str] = None,
+    mount_namespaces: Optional[bool] = None,
+    root: str = "/",
+    include_initial: bool = True,
+    timeout: Optional[float] = None,
+) -> Generator[Event, None, None]:
+    """Watch the host: yield the current state, ``synced``, then one immutable ``Event`` per change.
+
+    Options are ``scan()``'s. ``include_initial=False`` skips the ``state`` events (``synced`` still
+    comes, to say when watching began); ``timeout`` ends the generator after that many seconds (None:
+    never). Every change is found by a full scan, so every pair in an event carries the same proof
+    as ``scan()``'s; scans are triggered by rtnetlink, mount-table and inotify signals, a pass over
+    new processes and a periodic safety rescan (see ``vethpeer.watcher`` and the README). Each event
+    has ``time``, ``kind`` (``vethpeer.watcher.KINDS``), ``topology`` (the scan its refs resolve in)
+    and the fields of its kind. Close the generator (or let it end) to free its file descriptors.
+    """
+    from . import watcher
+
+    return watcher.watch(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc,
+                         mount_namespaces=mount_namespaces, root=root, include_initial=include_initial,
+                         timeout=timeout)

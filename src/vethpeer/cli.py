@@ -165,6 +165,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "ends whose peer could not be resolved (the default)")
     commands.add_parser("namespaces", parents=[common], help="every network namespace and what "
                         "holds it")
+    watch = commands.add_parser("watch", parents=[common], help="the current pairs, then one line per change "
+                                "(pairs, moves, renames, masters, namespaces) until Ctrl-C",
+                                description="Print the current state, then one line per change: a pair "
+                                            "appeared or vanished, an end moved to another namespace or was "
+                                            "renamed, its master changed, a namespace appeared or vanished, an "
+                                            "end became unresolved or resolved. Every change is found by a full "
+                                            "scan (the same proof as 'list'), triggered by rtnetlink, mount and "
+                                            "inotify signals, and by periodic rescans (see the README).",
+                                epilog=EXIT_CODES_HELP)
+    watch.add_argument("--count", type=int, metavar="N", help="stop after N events (the initial state not "
+                       "counted)")
+    watch.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
+    watch.add_argument("--events-only", action="store_true", help="do not print the initial state (the "
+                       "'synced' line still says when watching began)")
+    watch.add_argument("--live", action="store_true", help="a table redrawn on every change (q quits)")
+    watch.add_argument("--netns", "-n", metavar="NS", help="only events touching this namespace: " + netns_help)
     demo = commands.add_parser("demo", parents=[common], help="build a throwaway Neutron-like picture in "
                                "new namespaces, show it, remove it (root)")
     demo.add_argument("--wait", action="store_true",
@@ -520,6 +536,8 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
 
     root = getattr(args, "root", None) or "/"
     proc = getattr(args, "proc", None) or os.path.join(root, "proc")
+    if command == "watch":
+        return _watch_command(args, as_json, root, proc)
     if load is None:
         for option, directory in (("--root", root), ("--proc", proc)):
             if not os.path.isdir(directory):
@@ -690,6 +708,126 @@ def _graph_command(topology: Topology, args: argparse.Namespace, netns: Optional
         _write_bytes(data)
     _print_warnings(topology, quiet)
     return EXIT_OK
+
+
+def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str) -> int:
+    from . import watcher as watch_lib
+    from .render import watch as watch_render
+
+    if getattr(args, "load", None) is not None or getattr(args, "save", None) is not None:
+        raise UsageError("watch reads the live host: --load and --save do not go together with it")
+    if args.count is not None and args.count < 1:
+        raise UsageError("--count needs a number >= 1")
+    if args.timeout is not None and args.timeout < 0:
+        raise UsageError("--timeout needs a number of seconds >= 0")
+    for option, directory in (("--root", root), ("--proc", proc)):
+        if not os.path.isdir(directory):
+            raise UsageError(f"{option} {directory}: not a directory")
+    spec = args.netns
+    wanted: Optional[NamespaceId] = None
+    by_owner = False
+    extra_paths: List[str] = []
+    if spec is not None:
+        try:
+            netns_path = resolve_netns_spec(spec, root, proc)
+        except OwnerSpec:
+            by_owner = True
+        else:
+            wanted = netns_identity(netns_path, spec)
+            if not spec.startswith("pid:") and not _is_proc_path(netns_path):
+                extra_paths.append(netns_path)
+    if args.live:
+        from .render import live
+
+        if as_json or args.count is not None or args.events_only:
+            raise UsageError("--live does not go together with --json, --count or --events-only")
+        if not sys.stdout.isatty():
+            raise UsageError("--live needs a terminal on stdout")
+        events = watch_lib.watch(netns_paths=extra_paths, addresses=True, sockets=getattr(args, "sockets", False),
+                                 proc=proc, root=root, timeout=args.timeout)
+        return live.run(events, NetnsFilter(spec, wanted, by_owner), encoding=getattr(sys.stdout, "encoding", None))
+    quiet = getattr(args, "quiet", False)
+    lacking = missing_capabilities(getattr(args, "sockets", False))
+    if lacking and not quiet:
+        for warning in lacking:
+            _say(f"{PROG}: warning: {escape(warning)}")
+    events = watch_lib.watch(netns_paths=extra_paths, addresses=True, sockets=getattr(args, "sockets", False),
+                             proc=proc, root=root, include_initial=not args.events_only, timeout=args.timeout)
+    chosen = NetnsFilter(spec, wanted, by_owner)
+    lines = watch_render.JsonLines()
+    counted = 0
+    try:
+        for event in events:
+            if not chosen.shows(event) or (event.kind == "warning" and quiet):
+                continue
+            _write_output(lines.render(event) if as_json else watch_render.render_text(event))
+            if event.kind not in ("state", "synced"):
+                counted += 1
+                if args.count is not None and counted >= args.count:
+                    break
+    finally:
+        events.close()
+    return EXIT_OK
+
+
+class NetnsFilter:
+    """``watch --netns``: which events (and table rows) touch the chosen namespace.
+
+    A path or name is pinned to the namespace it named when the watch began (by its watch
+    identity, so a reused inode is not it); an owner (docker:web-1) is looked up again in every
+    scan, so the watch follows a container that is recreated.
+    """
+
+    def __init__(self, spec: Optional[str], wanted: Optional[NamespaceId], by_owner: bool) -> None:
+        self.spec = spec
+        self.wanted = wanted
+        self.by_owner = by_owner
+        self._key: Optional[Tuple[int, ...]] = None
+        self._cache: Tuple[Optional[Topology], Optional[NamespaceId]] = (None, None)
+
+    def chosen(self, topology: Topology) -> Optional[NamespaceId]:
+        """The chosen namespace's id in this scan, None when it is not in it."""
+        from . import watcher
+
+        if self.spec is None:
+            return None
+        if self._cache[0] is topology:
+            return self._cache[1]
+        found: Optional[NamespaceId] = None
+        if self.by_owner:
+            try:
+                found = query.select(topology, self.spec, any_kind=not query.is_selector(self.spec))
+            except query.SelectorError:
+                found = None
+        else:
+            if self._key is None:
+                assert self.wanted is not None
+                self._key = watcher.ns_key(topology.namespace(_netns_live(topology, self.wanted, self.spec)))
+            found = next((ns.id for ns in topology.namespaces if watcher.ns_key(ns) == self._key), None)
+        self._cache = (topology, found)
+        return found
+
+    def shows(self, event: Any) -> bool:
+        if self.spec is None or event.topology is None:
+            return True
+        if event.kind == "synced":
+            if not self.by_owner:
+                self.chosen(event.topology)  # a name or path is pinned to what it names now (exit 2 if nothing)
+            elif self.chosen(event.topology) is None:
+                try:
+                    _select_owner(event.topology, str(self.spec))
+                except UsageError as error:
+                    if "ambiguous" in str(error):
+                        raise
+                    # A pod or container that is not there yet: watch for it to appear.
+                    _say(f"{PROG}: note: {escape(str(error))}; watching for it")
+            return True
+        if event.kind == "warning" and event.netns is None:
+            return True  # about the whole watch
+        chosen = self.chosen(event.topology)
+        if chosen is None:
+            return False
+        return any(ns.id == chosen for ns in event.namespaces())
 
 
 def _write_bytes(data: bytes) -> None:

@@ -1,0 +1,310 @@
+"""vethpeer watch on the real kernel: changes made while a watch runs come out as proven events."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+
+import vethpeer
+from lab import Lab
+from vethpeer import watcher as watch_lib
+
+pytestmark = pytest.mark.live
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
+#: How long one change may take to come out: a debounce and a scan, on a test host that may hold
+#: a thousand namespaces and other tests' churn (it takes well under a second when quiet).
+WAIT_S = 30.0
+
+
+class Watcher:
+    """``vethpeer watch --json`` in a subprocess; its lines parsed into a queue as they come."""
+
+    def __init__(self, *args: str) -> None:
+        env = dict(os.environ, PYTHONPATH=SRC)
+        self.process = subprocess.Popen([sys.executable, "-m", "vethpeer", "watch", "--json", *args],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self.lines: queue.Queue[Optional[Dict[str, Any]]] = queue.Queue()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            self.lines.put(check_line(json.loads(raw)))
+        self.lines.put(None)
+
+    def next_matching(self, wanted: Any, timeout: float = WAIT_S) -> List[Dict[str, Any]]:
+        """Every line up to and including the first for which ``wanted(line)`` holds."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no matching event within {timeout} s; saw {seen}") from None
+            if line is None:
+                raise AssertionError(f"watch ended; saw {seen}")
+            seen.append(line)
+            if wanted(line):
+                return seen
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.thread.join(5)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def check_line(line: Dict[str, Any]) -> Dict[str, Any]:
+    """The contract: version, time, a known kind and its keys."""
+    assert line["version"] == 1
+    assert RFC3339.match(line["time"]), line["time"]
+    kind = line["event"]
+    assert kind in watch_lib.KINDS, kind
+    links = {"pair-appeared": ("a", "b"), "pair-vanished": ("a", "b"), "end-moved": ("link",),
+             "end-renamed": ("link",), "master-changed": ("link",), "end-unresolved": ("link",),
+             "end-resolved": ("link",)}.get(kind, ())
+    for key in links:
+        assert {"ifname", "ifindex", "kind", "netns", "master", "addresses"} <= set(line[key]), line
+        assert {"inode", "dev", "name", "root", "label", "owners"} <= set(line[key]["netns"])
+    if kind == "end-moved":
+        assert set(line["from"]) == {"netns", "ifindex"}
+    if kind == "end-renamed":
+        assert isinstance(line["old_name"], str)
+    if kind == "master-changed":
+        assert "old_master" in line
+    if kind in ("netns-appeared", "netns-vanished"):
+        assert "owners" in line["netns"]
+    if kind == "end-unresolved":
+        assert {"reason", "detail"} <= set(line)
+    if kind == "warning":
+        assert isinstance(line["message"], str)
+    if kind == "state":
+        assert line["of"] in ("pair", "unresolved", "netns")
+    return line
+
+
+def ours(lab: Lab, line: Dict[str, Any]) -> bool:
+    """Whether an event touches something this lab made (other tests may run on the host)."""
+    for key in ("a", "b", "link"):
+        link = line.get(key)
+        if link and (link["ifname"].startswith(lab.prefix) or (link["netns"]["name"] or "").startswith(lab.prefix)):
+            return True
+    netns = line.get("netns")
+    return bool(netns and (netns["name"] or "").startswith(lab.prefix))
+
+
+def names(line: Dict[str, Any]) -> Any:
+    if "a" in line:
+        return {(line["a"]["ifname"], line["a"]["netns"]["name"]), (line["b"]["ifname"], line["b"]["netns"]["name"])}
+    if "link" in line:
+        return (line["link"]["ifname"], line["link"]["netns"]["name"])
+    return line["netns"]["name"]
+
+
+def test_created_moved_renamed_mastered_deleted_in_order(lab: Lab) -> None:
+    watcher = Watcher("--events-only")
+    try:
+        watcher.next_matching(lambda line: line["event"] == "synced")
+        a, b = lab.name("a"), lab.name("b")
+        root_end, ns_end, renamed, bridge = (lab.link_name(s) for s in ("r", "n", "m", "br"))
+        steps = []
+
+        def expect(kind: str, what: Any) -> Dict[str, Any]:
+            lines = watcher.next_matching(lambda line: ours(lab, line) and line["event"] == kind)
+            mine = [line for line in lines if ours(lab, line)]
+            # Nothing of ours happened in between (in particular no pair-vanished/appeared for a move).
+            assert [(line["event"], names(line)) for line in mine[:-1]] == [], mine
+            assert names(mine[-1]) == what, mine[-1]
+            steps.append(kind)
+            return mine[-1]
+
+        lab.netns("a")
+        expect("netns-appeared", a)
+        lab.veth(root_end, None, ns_end, a)
+        line = expect("pair-appeared", {(root_end, None), (ns_end, a)})
+        assert {line["a"]["netns"]["root"], line["b"]["netns"]["root"]} == {True, False}
+        lab.netns("b")
+        expect("netns-appeared", b)
+        lab.ip("-n", a, "link", "set", ns_end, "netns", b)
+        line = expect("end-moved", (ns_end, b))
+        assert line["from"]["netns"]["name"] == a
+        lab.ip("-n", b, "link", "set", ns_end, "name", renamed)
+        line = expect("end-renamed", (renamed, b))
+        assert line["old_name"] == ns_end
+        lab.ip("link", "add", bridge, "type", "bridge")
+        lab.root_links.append(bridge)
+        lab.ip("link", "set", root_end, "master", bridge)
+        line = expect("master-changed", (root_end, None))
+        assert line["old_master"] is None and line["link"]["master"] == bridge
+        lab.ip("link", "del", root_end)
+        expect("pair-vanished", {(root_end, None), (renamed, b)})
+        lab.forget_name(a)
+        expect("netns-vanished", a)
+        assert steps == ["netns-appeared", "pair-appeared", "netns-appeared", "end-moved", "end-renamed",
+                         "master-changed", "pair-vanished", "netns-vanished"]
+        watcher.process.send_signal(signal.SIGINT)
+        assert watcher.process.wait(timeout=WAIT_S) == 130
+        assert watcher.process.stderr is not None
+        assert watcher.process.stderr.read().decode() == "vethpeer: interrupted\n"
+    finally:
+        watcher.stop()
+
+
+def test_initial_state_then_synced_and_the_api_ends_on_timeout(lab: Lab) -> None:
+    a = lab.netns("a")
+    lab.veth(lab.link_name("r"), None, lab.link_name("n"), a)
+    started = time.monotonic()
+    events = list(vethpeer.watch(timeout=0.5))
+    assert time.monotonic() - started < 10
+    synced = [i for i, event in enumerate(events) if event.kind == "synced"]
+    assert len(synced) == 1
+    state = events[:synced[0]]
+    assert {e.kind for e in state} <= {"state", "warning"}
+    pairs = [e for e in state if e.of == "pair"]
+    mine = [e for e in pairs if e.topology is not None and e.a is not None and e.b is not None
+            and {e.topology.link(e.a).name, e.topology.link(e.b).name} == {lab.link_name("r"), lab.link_name("n")}]
+    assert len(mine) == 1
+    assert any(e.of == "netns" and e.topology is not None and e.netns is not None
+               and e.topology.namespace(e.netns).name == a for e in state)
+    event = mine[0]
+    with pytest.raises(AttributeError):
+        event.kind = "x"  # type: ignore[misc]
+
+
+def test_a_flood_of_changes_coalesces_and_none_is_missed(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    scans = []
+    real = watch_lib.scanner.read_host
+
+    def counting(**kwargs: Any) -> Any:
+        scans.append(time.monotonic())
+        return real(**kwargs)
+
+    monkeypatch.setattr(watch_lib.scanner, "read_host", counting)
+    wanted = {lab.name(f"f{i}") for i in range(40)}
+    batch = "".join(f"netns add {name}\n" for name in sorted(wanted))
+    events: Iterator[watch_lib.Event] = vethpeer.watch(include_initial=False, timeout=20)
+    seen = set()
+    try:
+        for event in events:
+            if event.kind == "synced":
+                lab.namespaces.extend(sorted(wanted))
+                subprocess.run(["ip", "-batch", "-"], input=batch.encode(), check=True)
+                first = len(scans)
+            if event.kind == "netns-appeared" and event.topology is not None and event.netns is not None:
+                name = event.topology.namespace(event.netns).name
+                if name in wanted:
+                    seen.add(name)
+                    if seen == wanted:
+                        break
+    finally:
+        events.close()  # type: ignore[attr-defined]
+    assert seen == wanted
+    # 40 bind mounts, each a signal: a handful of scans, not 40.
+    assert len(scans) - first <= 8, len(scans) - first
+
+
+def test_count_ends_by_itself_and_netns_narrows(lab: Lab) -> None:
+    a = lab.netns("a")
+    lab.netns("other")
+    watcher = Watcher("--events-only", "--count", "2", "--netns", a)
+    try:
+        watcher.next_matching(lambda line: line["event"] == "synced")
+        lab.veth(lab.link_name("o"), None, lab.link_name("p"), lab.name("other"))  # not ours to show
+        lab.veth(lab.link_name("r"), None, lab.link_name("n"), a)
+        # Warnings about the whole host (another test's unreadable namespace) are shown too.
+        first = [line for line in watcher.next_matching(lambda line: line["event"] != "warning")
+                 if line["event"] != "warning"]
+        assert [line["event"] for line in first] == ["pair-appeared"]
+        assert a in {first[0]["a"]["netns"]["name"], first[0]["b"]["netns"]["name"]}
+        lab.ip("-n", a, "link", "set", lab.link_name("n"), "name", lab.link_name("m"))
+        second = [line for line in watcher.next_matching(lambda line: line["event"] != "warning")
+                  if line["event"] != "warning"]
+        assert [line["event"] for line in second] == ["end-renamed"]
+        assert watcher.process.wait(timeout=WAIT_S) == 0
+        assert watcher.lines.get(timeout=WAIT_S) is None
+    finally:
+        watcher.stop()
+
+
+def test_timeout_ends_with_exit_0(lab: Lab) -> None:
+    a = lab.netns("a")
+    env = dict(os.environ, PYTHONPATH=SRC)
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "vethpeer", "watch", "--timeout", "0.5", "--netns", a],
+                            capture_output=True, env=env, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 15
+    lines = result.stdout.decode().splitlines()
+    assert "state netns" in lines[0] and a in lines[0]
+    synced = [i for i, line in enumerate(lines) if "  synced  " in line]
+    assert len(synced) == 1
+    # Nothing happened to the namespace: after synced, at most warnings about the whole host.
+    assert all("  warning  " in line for line in lines[synced[0] + 1:]), lines
+
+
+def _tmux(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False)
+
+
+def test_live_table_in_tmux_shows_a_new_pair_and_quits_on_q(lab: Lab) -> None:
+    if shutil.which("tmux") is None:
+        pytest.skip("needs tmux (.ci/run installs it)")
+    a = lab.netns("a")
+    session = lab.name("live")
+    command = (f"PYTHONPATH={shlex.quote(SRC)} {shlex.quote(sys.executable)} -m vethpeer watch --live "
+               f"--netns {shlex.quote(a)}; echo EXIT=$?; sleep 30")
+    assert _tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "30", command).returncode == 0
+    try:
+        def screen_shows(text: str) -> str:
+            deadline = time.monotonic() + WAIT_S
+            shown = ""
+            while time.monotonic() < deadline:
+                shown = _tmux("capture-pane", "-p", "-t", session).stdout
+                if text in shown:
+                    return shown
+                time.sleep(0.05)
+            raise AssertionError(f"{text!r} not on the screen:\n{shown}")
+
+        screen_shows(f"0 pairs in {a}")
+        root_end = lab.link_name("r")
+        lab.veth(root_end, None, "eth0", a)
+        shown = screen_shows(f"1 pairs in {a}")
+        row = next(line for line in shown.splitlines() if line.startswith(a))
+        assert row.split() == [a, "eth0", "-", "root", root_end, "-"]
+        assert "pair-appeared" in shown
+        _tmux("send-keys", "-t", session, "q")
+        shown = screen_shows("EXIT=0")
+        assert "NETNS" not in shown  # the alternate screen is gone with the table
+    finally:
+        _tmux("kill-session", "-t", session)
+
+
+def test_a_reader_that_goes_away_ends_it_quietly(lab: Lab) -> None:
+    env = dict(os.environ, PYTHONPATH=SRC)
+    process = subprocess.Popen([sys.executable, "-m", "vethpeer", "watch", "--json"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env)
+    assert process.stdout is not None and process.stderr is not None
+    assert json.loads(process.stdout.readline())["event"] == "state"
+    process.stdout.close()
+    lab.netns("late")  # something to write, should the initial state have fitted in the pipe
+    assert process.wait(timeout=WAIT_S) == 0
+    assert process.stderr.read() == b""
+    process.stderr.close()

@@ -1,0 +1,94 @@
+"""The watch's diff, on hand-made Topologies: what counts as a move, and what is said only once."""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence, Tuple
+
+from vethpeer.model import Link, LinkRef, Namespace, NamespaceId, Pair, Topology
+from vethpeer.watcher import _State, diff
+
+ROOT = NamespaceId(4, 1)
+A = NamespaceId(4, 2)
+B = NamespaceId(4, 3)
+
+
+def ns(netns: NamespaceId, cookie: int, error: Optional[str] = None) -> Namespace:
+    return Namespace(netns, cookie, (f"n{cookie}",) if netns != ROOT else (), (), (), (), (), (), None,
+                     netns == ROOT, netns == ROOT, error, None if error else 1)
+
+
+def veth(netns: NamespaceId, ifindex: int, name: str, mac: str, master: Optional[int] = None) -> Link:
+    return Link(LinkRef(netns, ifindex), name, "veth", None, mac, 1500, "UP", True, master, None, None, (), ())
+
+
+def topology(links: Sequence[Link], pairs: Sequence[Tuple[Link, Link]], namespaces: Sequence[Namespace] = (),
+             warnings: Tuple[str, ...] = ()) -> _State:
+    spaces = list(namespaces) or [ns(ROOT, 1), ns(A, 2), ns(B, 3)]
+    by_ref: Dict[LinkRef, Link] = {link.ref: link for link in links}
+    return _State(Topology(tuple(spaces), by_ref, tuple(Pair(x.ref, y.ref) for x, y in pairs), (), warnings,
+                           "pid 1"))
+
+
+def kinds(old: _State, new: _State) -> list:
+    return [event.kind for event in diff(old, new, 0.0)]
+
+
+def test_same_peer_and_mac_in_another_namespace_is_a_move() -> None:
+    root_end = veth(ROOT, 10, "r", "02:00:00:00:00:01")
+    old_end = veth(A, 2, "n", "02:00:00:00:00:02")
+    before = topology([root_end, old_end], [(root_end, old_end)])
+    moved = veth(B, 5, "n", "02:00:00:00:00:02")
+    after = topology([root_end, moved], [(root_end, moved)])
+    events = diff(before, after, 0.0)
+    assert [e.kind for e in events] == ["end-moved"]
+    assert events[0].link == moved.ref and events[0].from_ifindex == 2
+    assert events[0].from_netns is not None and events[0].from_netns.id == A
+
+
+def test_another_mac_is_not_the_same_device() -> None:
+    root_end = veth(ROOT, 10, "r", "02:00:00:00:00:01")
+    old_end = veth(A, 2, "n", "02:00:00:00:00:02")
+    new_end = veth(B, 5, "n", "02:00:00:00:00:03")
+    before = topology([root_end, old_end], [(root_end, old_end)])
+    after = topology([root_end, new_end], [(root_end, new_end)])
+    assert kinds(before, after) == ["pair-vanished", "pair-appeared"]
+
+
+def test_old_end_still_there_is_not_a_move() -> None:
+    # A new pair shares root_end's key only by ifindex reuse; the old end is still in A: no move.
+    root_end = veth(ROOT, 10, "r", "02:00:00:00:00:01")
+    old_end = veth(A, 2, "n", "02:00:00:00:00:02")
+    new_end = veth(B, 5, "n", "02:00:00:00:00:02")
+    before = topology([root_end, old_end], [(root_end, old_end)])
+    after = topology([root_end, old_end, new_end], [(root_end, new_end)])
+    assert "end-moved" not in kinds(before, after)
+
+
+def test_rename_and_master_change_of_one_end() -> None:
+    bridge = Link(LinkRef(ROOT, 3), "br0", "bridge", None, "02:00:00:00:00:09", 1500, "UP", True, None, None,
+                  None, (), ())
+    end = veth(ROOT, 10, "r", "02:00:00:00:00:01")
+    peer = veth(A, 2, "n", "02:00:00:00:00:02")
+    before = topology([bridge, end, peer], [(end, peer)])
+    after_end = veth(ROOT, 10, "r2", "02:00:00:00:00:01", master=3)
+    after = topology([bridge, after_end, peer], [(after_end, peer)])
+    events = diff(before, after, 0.0)
+    assert [(e.kind, e.old_name, e.old_master) for e in events] == [
+        ("end-renamed", "r", None), ("master-changed", None, None)]
+
+
+def test_an_unreadable_namespace_is_reported_once() -> None:
+    spaces = [ns(ROOT, 1), ns(A, 2, error="cannot enter it: operation not permitted")]
+    first = topology([], [], spaces)
+    again = topology([], [], spaces)
+    changed = topology([], [], [ns(ROOT, 1), ns(A, 2, error="cannot enter it: stale")])
+    empty = topology([], [], [ns(ROOT, 1)])
+    assert kinds(empty, first) == ["warning", "netns-appeared"]
+    assert kinds(first, again) == []
+    assert kinds(again, changed) == ["warning"]
+
+
+def test_an_inode_reused_by_another_namespace_is_a_new_namespace() -> None:
+    before = topology([], [], [ns(ROOT, 1), ns(A, 2)])
+    after = topology([], [], [ns(ROOT, 1), ns(A, 7)])
+    assert kinds(before, after) == ["netns-appeared", "netns-vanished"]
