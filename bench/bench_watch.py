@@ -76,6 +76,7 @@ FLAT_TOLERANCE = 0.05
 
 INODE_SLACK_S = 1.0  # how much later than the watcher the bench may learn a new namespace's inode
 INODE_LATE_S = 5.0  # how long after a namespace is torn down an event may still name it by inode
+EARLY_SLACK_S = 0.5  # an event this much before the bench's own kernel clock is counted premature
 TEARDOWN_WAIT_S = 30.0  # how long the kernel may take to tear the deleted churn namespaces down
 SYNC_TIMEOUT_S = 300.0  # how long the watcher may take to print "synced"
 STOP_WAIT_S = 10.0  # how long the watcher may take to exit after SIGINT
@@ -530,6 +531,38 @@ def wait_teardown(links: LinkMonitor, names: NetnsMonitor, created: Sequence[int
     return time.monotonic() - start
 
 
+def stuck_namespaces(churn: Churn, links: LinkMonitor, created: Sequence[int]) -> Tuple[List[int], Dict[str, int]]:
+    """Churn namespaces whose pair appeared but never vanished: deleted by name, yet still alive
+    because something holds them. Also which processes hold them through an open nsfs file (a
+    socket opened inside a namespace holds it too, invisibly from here): "pid comm" -> count."""
+    stuck = [k for k in created if k in links.appeared and k not in links.vanished]
+    inodes: Dict[int, int] = {}
+    for inode, entries in links.inodes.history.items():
+        for _, name in entries:
+            k = churn.ns_index(name)
+            if k is not None and k in stuck:
+                inodes[inode] = k
+    holders: Dict[str, int] = {}
+    if not stuck:
+        return stuck, holders
+    nsfs_dev = os.stat("/proc/self/ns/net").st_dev
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        for fd in fds:
+            try:  # an nsfs file opened through a /run/netns mount reads as its path, so stat it
+                st = os.stat(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if st.st_dev == nsfs_dev and st.st_ino in inodes:
+                holders[f"{pid} {comm}"] = holders.get(f"{pid} {comm}", 0) + 1
+    return stuck, holders
+
+
 # ----------------------------------------------------------------------------- matching
 
 
@@ -724,6 +757,13 @@ def wait_matched(plan: bench_scale.Plan, churn: Churn, watcher: Watcher, links: 
 # ----------------------------------------------------------------------------- report
 
 
+def by_kind(keys: Sequence[ChangeKey]) -> Dict[str, int]:
+    counts: Dict[str, int] = {}
+    for kind, _ in keys:
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
@@ -738,6 +778,8 @@ class Figures:
     churn: ChurnResult
     rate: int
     teardown_wait: float
+    stuck: List[int]
+    holders: Dict[str, int]
     matching: Matching
     rss_start: int
     rss_peak: int
@@ -767,7 +809,12 @@ def report(fig: Figures) -> Tuple[str, bool]:
     lines += [f"  {kind:15s} {latency_text(m.latencies[kind])}" for kind in CHURN_KINDS]
     lines += [f"  {'all':15s} {latency_text(everything)}",
               f"  (the event's own \"time\" - kernel change: {latency_text(m.stamp_latencies)})",
-              f"missed events: {len(m.missed)}" + (f" e.g. {m.missed[:MAX_LISTED]}" if m.missed else ""),
+              f"churn namespaces deleted but never torn down (something holds them): {len(fig.stuck)}"
+              + (f"; held through nsfs files by (pid comm: count) {fig.holders}" if fig.stuck else ""),
+              f"missed events: {len(m.missed)}"
+              + (f" {by_kind(m.missed)}, e.g. {m.missed[:MAX_LISTED]}" if m.missed else ""),
+              f"events read more than {EARLY_SLACK_S:.1f} s before the bench saw their change (premature): "
+              f"{sum(v < -EARLY_SLACK_S for v in everything)}",
               f"wrong pairs: {len(m.wrong)}" + (f" e.g. {m.wrong[:MAX_LISTED]}" if m.wrong else ""),
               f"events about namespaces/pairs the bench did not change: {len(m.spurious)}"
               + (f" e.g. {m.spurious[:MAX_LISTED]}" if m.spurious else ""),
@@ -787,6 +834,7 @@ def report(fig: Figures) -> Tuple[str, bool]:
         (f"event latency p95 < {TARGET_P95_S:.0f} s", bool(everything) and p95 < TARGET_P95_S),
         ("missed events == 0", not m.missed and bool(m.changes)),
         ("wrong pairs == 0", not m.wrong),
+        ("every deleted churn namespace torn down (none kept alive)", not fig.stuck),
         ("no event about what the bench did not change", not m.spurious),
         (f"idle CPU < {TARGET_IDLE_CPU_PCT:.0f}% of a core (before and after churn)"
          + ("" if fig.n == 1000 else f"; the target is for N=1000, this is N={fig.n}"),
@@ -883,6 +931,7 @@ def run(plan: bench_scale.Plan, churn: Churn, args: argparse.Namespace, workdir:
             print(f"  churn done in {result.seconds:.1f} s (ip exit {result.ip_status}); waiting for teardown",
                   flush=True)
             teardown = wait_teardown(links, names, result.created, TEARDOWN_WAIT_S)
+            stuck, holders = stuck_namespaces(churn, links, result.created)
             wait_matched(plan, churn, watcher, links, names, since, set(result.created), args.grace)
             churn_end = time.time()
             idle_after = measure_idle(watcher, args.idle_seconds)
@@ -904,7 +953,7 @@ def run(plan: bench_scale.Plan, churn: Churn, args: argparse.Namespace, workdir:
                            for line in watcher.lines)
     rss = rss_figures(watcher.samples, synced_at, churn_end, end)
     fig = Figures(plan.n, host_namespaces, synced_at - started, idle_before, idle_after, result, args.rate,
-                  teardown, matching, rss[0], rss[1], rss[2], rss[3], rss[4], rss[5], status, links.overruns)
+                  teardown, stuck, holders, matching, *rss, status, links.overruns)
     text, ok = report(fig)
     if result.ip_status != 0:
         text += f"\nchurn driver: ip -batch exited {result.ip_status} (see its errors above)"
