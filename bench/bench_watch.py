@@ -627,6 +627,7 @@ class Matching:
     misnamed: int  # events naming a namespace of ours other than by its name (found by inode)
     other_kinds: Dict[str, int]  # other events about our objects, by kind
     other_examples: List[str]
+    foreign: int  # lines since the churn began about no namespace or interface of ours
     all_kinds: Dict[str, int]  # every event line by kind
     not_json: int
 
@@ -669,7 +670,7 @@ def match(plan: bench_scale.Plan, churn: Churn, lines: Sequence[Line], changes: 
     built = {frozenset(pair) for pair in bench_scale.expected_pairs(plan)}
     made = built | {churn.pair(k) for k in issued}
     seen: Set[ChangeKey] = set()
-    result = Matching(changes, {kind: [] for kind in CHURN_KINDS}, [], [], 0, [], [], 0, 0, {}, [], {}, 0)
+    result = Matching(changes, {kind: [] for kind in CHURN_KINDS}, [], [], 0, [], [], 0, 0, {}, [], 0, {}, 0)
     for line in lines:
         if line.doc is None:
             result.not_json += 1
@@ -680,6 +681,7 @@ def match(plan: bench_scale.Plan, churn: Churn, lines: Sequence[Line], changes: 
             continue
         about, misnamed = describe(line.doc, inodes, line.read_at)
         if not any(ours(key, plan.prefix) for key in about):
+            result.foreign += 1
             continue  # another tool's namespaces and pairs: not ours to judge
         result.misnamed += misnamed
         if kind == "pair-appeared":
@@ -775,6 +777,7 @@ class Figures:
     synced_after: float
     idle_before: float
     idle_after: float
+    idle_lines: Tuple[int, int]  # lines the watcher printed during each idle window
     churn: ChurnResult
     rate: int
     teardown_wait: float
@@ -823,7 +826,11 @@ def report(fig: Figures) -> Tuple[str, bool]:
               f"other events about churn objects: {m.other_kinds or 'none'}; lines not JSON: {m.not_json}",
               f"every line by kind: {m.all_kinds}",
               *([f"other events about churn objects, e.g.: {m.other_examples}"] if m.other_examples else []),
-              f"watcher CPU idle: before churn {fig.idle_before:.2f}% of a core, after {fig.idle_after:.2f}%",
+              f"watcher CPU idle: before churn {fig.idle_before:.2f}% of a core ({fig.idle_lines[0]} lines printed "
+              f"meanwhile), after {fig.idle_after:.2f}% ({fig.idle_lines[1]} lines)",
+              *(["  the host was NOT idle: the watcher printed events during an idle window (other tools' "
+                 "namespaces changing?), so its idle CPU is not the idle figure"] if any(fig.idle_lines) else []),
+              f"lines about other tools' namespaces since the churn began: {m.foreign}",
               f"watcher RSS: start {fig.rss_start / 1024:.1f} MB, peak {fig.rss_peak / 1024:.1f} MB, "
               f"after churn {fig.rss_after_churn / 1024:.1f} MB, end {fig.rss_end / 1024:.1f} MB; "
               f"last {fig.flat_window:.0f} s spread {100 * fig.flat_spread:.1f}%",
@@ -923,6 +930,7 @@ def run(plan: bench_scale.Plan, churn: Churn, args: argparse.Namespace, workdir:
             print(f"  synced after {synced_at - started:.1f} s; settling {args.settle:.0f} s, "
                   f"then {args.idle_seconds:.0f} s idle", flush=True)
             time.sleep(args.settle)
+            window_before = time.time()
             idle_before = measure_idle(watcher, args.idle_seconds)
             print(f"  idle CPU before churn: {idle_before:.2f}% of a core", flush=True)
             since = time.time()
@@ -952,7 +960,10 @@ def run(plan: bench_scale.Plan, churn: Churn, args: argparse.Namespace, workdir:
             out.writelines(f"{line.read_at:.6f} {line.raw.decode(errors='replace').rstrip()}\n"
                            for line in watcher.lines)
     rss = rss_figures(watcher.samples, synced_at, churn_end, end)
-    fig = Figures(plan.n, host_namespaces, synced_at - started, idle_before, idle_after, result, args.rate,
+    in_window = [sum(1 for line in watcher.lines if t0 <= line.read_at <= t1)
+                 for t0, t1 in ((window_before, since), (churn_end, end))]
+    fig = Figures(plan.n, host_namespaces, synced_at - started, idle_before, idle_after,
+                  (in_window[0], in_window[1]), result, args.rate,
                   teardown, stuck, holders, matching, *rss, status, links.overruns)
     text, ok = report(fig)
     if result.ip_status != 0:
