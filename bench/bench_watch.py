@@ -75,7 +75,7 @@ FLAT_WINDOW_S = 20.0
 FLAT_TOLERANCE = 0.05
 
 INODE_SLACK_S = 1.0  # how much later than the watcher the bench may learn a new namespace's inode
-INODE_LATE_S = 5.0  # how long after a namespace is torn down an event may still name it by inode
+INODE_LATE_S = 60.0  # how long after a namespace is torn down an event may still name it by inode
 EARLY_SLACK_S = 0.5  # an event this much before the bench's own kernel clock is counted premature
 TEARDOWN_WAIT_S = 30.0  # how long the kernel may take to tear the deleted churn namespaces down
 SYNC_TIMEOUT_S = 300.0  # how long the watcher may take to print "synced"
@@ -581,17 +581,27 @@ class Inodes:
     def free(self, name: str, when: float) -> None:
         self.freed.setdefault(name, when)
 
-    def name_at(self, inode: Any, when: float) -> Optional[str]:
+    def name_at(self, inode: Any, when: float, vanished: bool) -> Optional[str]:
         """The namespace of ours that had `inode` at `when`: known by then (give or take INODE_SLACK_S,
         for the bench's monitor running later than the watcher) and freed at most INODE_LATE_S before
-        (an event about a vanished namespace comes after it is gone). None: not ours."""
-        entries = self.history.get(inode) if isinstance(inode, int) else None
-        fits = [name for since, name in entries or []
-                if since - INODE_SLACK_S <= when <= self.freed.get(name, float("inf")) + INODE_LATE_S]
+        (an event about a vanished namespace comes after it is gone). If two fit (the inode was
+        reused), a vanished event is about the one already freed, any other about the newest.
+        None: not ours."""
+        fits = self.candidates(inode, when)
+        if vanished:
+            gone = [name for name in fits if self.freed.get(name, float("inf")) <= when]
+            if gone:
+                return gone[-1]
         return fits[-1] if fits else None
 
+    def candidates(self, inode: Any, when: float) -> List[str]:
+        """Every namespace of ours that `inode` may stand for at `when`, oldest first."""
+        entries = self.history.get(inode) if isinstance(inode, int) else None
+        return [name for since, name in entries or []
+                if since - INODE_SLACK_S <= when <= self.freed.get(name, float("inf")) + INODE_LATE_S]
 
-def netns_key(netns: Dict[str, Any], inodes: Inodes, when: float) -> Tuple[str, bool]:
+
+def netns_key(netns: Dict[str, Any], inodes: Inodes, when: float, vanished: bool = False) -> Tuple[str, bool]:
     """Which namespace a NETNS object is: by the name the watcher gives it; if it gives none (a
     namespace found only through a process holding it, or already unmounted), by its inode where
     the bench knows it; else by its label. And whether it was found by inode."""
@@ -600,18 +610,14 @@ def netns_key(netns: Dict[str, Any], inodes: Inodes, when: float) -> Tuple[str, 
     given = netns.get("name")
     if isinstance(given, str) and given:
         return given, True
-    known = inodes.name_at(netns.get("inode"), when)
+    known = inodes.name_at(netns.get("inode"), when, vanished)
     if known is not None:
         return known, False
     return str(netns.get("label") or f"inode:{netns.get('inode')}"), True
 
 
-def end_key(link: Dict[str, Any], inodes: Inodes, when: float) -> EndKey:
-    return (netns_key(link.get("netns") or {}, inodes, when)[0], str(link.get("ifname")))
-
-
-def ours(key: EndKey, prefix: str) -> bool:
-    return key[0].startswith(prefix) or key[1].startswith(prefix)
+def end_key(link: Dict[str, Any], inodes: Inodes, when: float, vanished: bool = False) -> EndKey:
+    return (netns_key(link.get("netns") or {}, inodes, when, vanished)[0], str(link.get("ifname")))
 
 
 @dataclass
@@ -655,13 +661,24 @@ def parse_stamp(text: Any) -> Optional[float]:
 
 def churn_key(churn: Churn, kind: str, doc: Dict[str, Any], inodes: Inodes, when: float) -> Optional[int]:
     """The churn index an event is about, if it is one of the four churn kinds about a churn object."""
+    vanished = kind.endswith("-vanished")
     if kind in ("netns-appeared", "netns-vanished"):
-        return churn.ns_index(netns_key(doc.get("netns") or {}, inodes, when)[0])
+        return churn.ns_index(netns_key(doc.get("netns") or {}, inodes, when, vanished)[0])
     if kind in ("pair-appeared", "pair-vanished"):
-        ends = {end_key(doc.get("a") or {}, inodes, when), end_key(doc.get("b") or {}, inodes, when)}
-        for k in {churn.ns_index(name) for name, _ in ends} | {churn.host_index(name) for _, name in ends}:
-            if k is not None and ends == churn.pair(k):
-                return k
+        # The root end <prefix>d<k> names k; the other end must be eth0 in <prefix>c<k>: by its name,
+        # or, when the watcher gives the namespace none, by an inode that namespace had.
+        links = [doc.get(side) or {} for side in ("a", "b")]
+        roots = [link for link in links if (link.get("netns") or {}).get("root")]
+        if len(roots) != 1:
+            return None
+        k = churn.host_index(roots[0].get("ifname"))
+        other = links[1] if roots[0] is links[0] else links[0]
+        netns = other.get("netns") or {}
+        if k is None or other.get("ifname") != "eth0":
+            return None
+        if netns.get("name") == churn.ns(k) or (
+                not netns.get("name") and churn.ns(k) in inodes.candidates(netns.get("inode"), when)):
+            return k
     return None
 
 
@@ -679,16 +696,14 @@ def match(plan: bench_scale.Plan, churn: Churn, lines: Sequence[Line], changes: 
         result.all_kinds[kind] = result.all_kinds.get(kind, 0) + 1
         if line.read_at < since or kind in ("state", "synced"):
             continue
-        about, misnamed = describe(line.doc, inodes, line.read_at)
-        if not any(ours(key, plan.prefix) for key in about):
+        about, misnamed, mine = describe(line.doc, inodes, line.read_at, plan.prefix)
+        if not mine:
             result.foreign += 1
             continue  # another tool's namespaces and pairs: not ours to judge
         result.misnamed += misnamed
-        if kind == "pair-appeared":
-            ends = frozenset(about)
-            if ends not in made:
-                result.wrong.append(" <-> ".join(sorted(bench_scale.fmt(e) for e in ends)))
         k = churn_key(churn, kind, line.doc, inodes, line.read_at) if kind in CHURN_KINDS else None
+        if kind == "pair-appeared" and k is None and frozenset(about) not in made:
+            result.wrong.append(" <-> ".join(sorted(bench_scale.fmt(e) for e in about)))
         if k is None:
             if all(key[0].startswith(plan.prefix) or key[1].startswith(plan.prefix) for key in about) and \
                     not any(churn.ns_index(key[0]) is not None or churn.host_index(key[1]) is not None
@@ -715,20 +730,27 @@ def match(plan: bench_scale.Plan, churn: Churn, lines: Sequence[Line], changes: 
     return result
 
 
-def describe(doc: Dict[str, Any], inodes: Inodes, when: float) -> Tuple[List[EndKey], int]:
-    """The (namespace, ifname) keys an event is about (a namespace event as (name, "")), and how many
-    of its namespaces the watcher named otherwise than the bench knows them."""
+def describe(doc: Dict[str, Any], inodes: Inodes, when: float, prefix: str) -> Tuple[List[EndKey], int, bool]:
+    """The (namespace, ifname) keys an event is about (a namespace event as (name, "")); how many of
+    its namespaces the watcher gave no name (found by inode); and whether the event is about something
+    of ours: an interface or a namespace named with the prefix, or a namespace event whose inode was
+    one of ours (an inode alone does not make a pair ours: other tools' namespaces reuse it)."""
     keys: List[EndKey] = []
-    misnamed = 0
+    by_inode = 0
+    vanished = str(doc.get("event")).endswith("-vanished")
     netns_objects = [(doc[name].get("netns") or {}, str(doc[name].get("ifname")))
                      for name in ("a", "b", "link") if isinstance(doc.get(name), dict)]
     if isinstance(doc.get("netns"), dict):
         netns_objects.append((doc["netns"], ""))
+    mine = False
     for netns, ifname_ in netns_objects:
-        key, named = netns_key(netns, inodes, when)
+        key, named = netns_key(netns, inodes, when, vanished)
         keys.append((key, ifname_))
-        misnamed += not named
-    return keys, misnamed
+        by_inode += not named
+        mine = mine or ifname_.startswith(prefix) or (named and key.startswith(prefix))
+    if not mine and isinstance(doc.get("netns"), dict):
+        mine = keys[-1][0].startswith(prefix)
+    return keys, by_inode, mine
 
 
 def quantile(values: Sequence[float], q: float) -> float:
