@@ -27,7 +27,7 @@ events; ``--idle-seconds`` idle again (CPU measured, RSS flatness judged); Ctrl-
 Printed: latency from the kernel change to the line read, per event kind and overall (p50, p95,
 max); missed events (a change with no matching event by the end of the grace period); wrong pairs (a
 pair-appeared with an end of ours that is not a pair the bench made); events about things the bench
-did not change; the watcher's CPU while idle before and after the churn (utime+stime from
+did not change; churn namespaces kept alive after ``ip netns del`` (and who holds them); the watcher's CPU while idle before and after the churn (utime+stime from
 /proc/PID/stat, its children included); its RSS (VmRSS, sampled every second): at start, peak, after
 the churn, at the end, and whether the last 20 s are within 5 %; the churn driver's own CPU.
 
