@@ -27,9 +27,10 @@ events; ``--idle-seconds`` idle again (CPU measured, RSS flatness judged); Ctrl-
 Printed: latency from the kernel change to the line read, per event kind and overall (p50, p95,
 max); missed events (a change with no matching event by the end of the grace period); wrong pairs (a
 pair-appeared with an end of ours that is not a pair the bench made); events about things the bench
-did not change; churn namespaces kept alive after ``ip netns del`` (and who holds them); the watcher's CPU while idle before and after the churn (utime+stime from
-/proc/PID/stat, its children included); its RSS (VmRSS, sampled every second): at start, peak, after
-the churn, at the end, and whether the last 20 s are within 5 %; the churn driver's own CPU.
+did not change; churn namespaces kept alive after ``ip netns del`` (and who holds them); the
+watcher's CPU while idle before and after the churn (utime+stime from /proc/PID/stat, its children
+included); its RSS (VmRSS, sampled every second): at start, peak, after the churn, at the end, and
+whether the last 20 s are within 5 %; the churn driver's own CPU.
 
     sudo .venv/bin/python bench/bench_watch.py                      # N=1000, 20/s for 60 s
     sudo .venv/bin/python bench/bench_watch.py --n 50 --churn-seconds 10 --idle-seconds 5 \\
@@ -636,6 +637,7 @@ class Matching:
     foreign: int  # lines since the churn began about no namespace or interface of ours
     all_kinds: Dict[str, int]  # every event line by kind
     not_json: int
+    late: int = 0  # missed changes whose event came after the grace period
 
 
 def kernel_changes(churn: Churn, links: LinkMonitor, names: NetnsMonitor) -> Dict[ChangeKey, float]:
@@ -683,10 +685,13 @@ def churn_key(churn: Churn, kind: str, doc: Dict[str, Any], inodes: Inodes, when
 
 
 def match(plan: bench_scale.Plan, churn: Churn, lines: Sequence[Line], changes: Dict[ChangeKey, float],
-          since: float, issued: Set[int], inodes: Inodes) -> Matching:
+          since: float, issued: Set[int], inodes: Inodes, until: float = float("inf")) -> Matching:
+    """Judge the lines read after `since` against the kernel's changes; an event read after `until`
+    (the end of the grace period) does not count, but is counted as late."""
     built = {frozenset(pair) for pair in bench_scale.expected_pairs(plan)}
     made = built | {churn.pair(k) for k in issued}
     seen: Set[ChangeKey] = set()
+    late: Set[ChangeKey] = set()
     result = Matching(changes, {kind: [] for kind in CHURN_KINDS}, [], [], 0, [], [], 0, 0, {}, [], 0, {}, 0)
     for line in lines:
         if line.doc is None:
@@ -714,8 +719,11 @@ def match(plan: bench_scale.Plan, churn: Churn, lines: Sequence[Line], changes: 
                 if len(result.other_examples) < MAX_LISTED:
                     result.other_examples.append(f"{kind} {', '.join(bench_scale.fmt(e) for e in sorted(about))}")
             continue
-        if (kind, k) in seen:
+        if (kind, k) in seen or (kind, k) in late:
             result.duplicates += 1
+            continue
+        if line.read_at > until:
+            late.add((kind, k))  # after the grace period: still missed, counted as late
             continue
         seen.add((kind, k))
         when = changes.get((kind, k))
@@ -727,6 +735,7 @@ def match(plan: bench_scale.Plan, churn: Churn, lines: Sequence[Line], changes: 
         if stamp is not None:
             result.stamp_latencies.append(stamp - when)
     result.missed = sorted(key for key in changes if key not in seen)
+    result.late = sum(1 for key in result.missed if key in late)
     return result
 
 
@@ -837,7 +846,8 @@ def report(fig: Figures) -> Tuple[str, bool]:
               f"churn namespaces deleted but never torn down (something holds them): {len(fig.stuck)}"
               + (f"; held through nsfs files by (pid comm: count) {fig.holders}" if fig.stuck else ""),
               f"missed events: {len(m.missed)}"
-              + (f" {by_kind(m.missed)}, e.g. {m.missed[:MAX_LISTED]}" if m.missed else ""),
+              + (f" {by_kind(m.missed)}, e.g. {m.missed[:MAX_LISTED]}; {m.late} of them came later, after the "
+                 f"grace period" if m.missed else ""),
               f"events read more than {EARLY_SLACK_S:.1f} s before the bench saw their change (premature): "
               f"{sum(v < -EARLY_SLACK_S for v in everything)}",
               f"wrong pairs: {len(m.wrong)}" + (f" e.g. {m.wrong[:MAX_LISTED]}" if m.wrong else ""),
@@ -974,7 +984,7 @@ def run(plan: bench_scale.Plan, churn: Churn, args: argparse.Namespace, workdir:
             if tail:
                 print(f"watcher stderr (tail): {tail}")
     matching = match(plan, churn, watcher.lines, kernel_changes(churn, links, names), since, set(result.created),
-                     links.inodes)
+                     links.inodes, until=churn_end)
     links.stop()
     names.stop()
     if args.save_events:

@@ -109,3 +109,13 @@ def test_quantile_and_rss_flatness() -> None:
     assert spread == 0.0 and window == 20.0
     growing = [(float(t), 0, 1000 + 10 * t) for t in range(0, 40)]
     assert bench_watch.rss_figures(growing, 0.0, 10.0, 39.0)[4] > bench_watch.FLAT_TOLERANCE
+
+
+def test_an_event_after_the_grace_period_is_missed_but_counted_late() -> None:
+    ns0 = netns(CHURN.ns(0), 100)
+    changes = {("pair-appeared", 0): 10.0}
+    lines = [line(30.0, "pair-appeared", **churn_pair(0, ns0))]
+    m = bench_watch.match(PLAN, CHURN, lines, changes, 0.0, {0}, bench_watch.Inodes(), until=20.0)
+    assert m.missed == [("pair-appeared", 0)] and m.late == 1
+    assert not m.latencies["pair-appeared"]
+    assert not judge(lines, changes).missed  # without a deadline it counts
