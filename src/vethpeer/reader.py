@@ -184,6 +184,8 @@ class _Reader:
         self.hub_lost = -1
         #: Positive ids the kernel gave: (asker, target) -> id.
         self.given: Dict[Tuple[int, int], int] = {}
+        #: Namespaces read again because an end's peer might have come into them unseen.
+        self.refreshed: Set[int] = set()
         self._records: Optional[Tuple[object, Tuple[NamespaceRecord, ...]]] = None
 
     def _now(self) -> int:
@@ -677,8 +679,12 @@ class _Reader:
                 # Its peer's namespace is not known. The peer may have come (silently for this
                 # end) into a namespace that was read before and not watched since, having had
                 # nothing that needed watching: such records may predate it, so they are read
-                # again, watched, with this one (once: then they are watched).
-                stale = self._unwatched_since_read(ns) if reason == "peer-netns-unreachable" else []
+                # again with this one (once per scan: one with nothing cross-namespace is not
+                # watched after that read either, and a genuinely unreachable peer must not make
+                # it read again and again).
+                stale = ([inode for inode in self._unwatched_since_read(ns) if inode not in self.refreshed]
+                         if reason == "peer-netns-unreachable" else [])
+                self.refreshed.update(stale)
                 tainted = key[1] in ns.taint or ns.overflow
                 if tainted or stale:
                     bad.add(key)
