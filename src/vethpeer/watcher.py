@@ -440,6 +440,7 @@ def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: b
         procs.new_namespace(_inodes(state.topology))
         last_scan = next_proc = time.monotonic()
         next_proc += PROC_PASS_S
+        carried = False
         while True:
             safety = min(SAFETY_MAX_S, max(SAFETY_MIN_S, SAFETY_FACTOR * took))
             moment = time.monotonic()
@@ -449,7 +450,13 @@ def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: b
             if deadline is not None:
                 wake = min(wake, deadline)
             due = False
-            if signals.wait(max(0.0, wake - moment)):
+            if carried:
+                # Signals came while the last scan ran: their burst has had that long to settle,
+                # so the next scan starts at once (waiting again only adds latency under churn).
+                signals.wait(0)
+                carried = False
+                due = True
+            elif signals.wait(max(0.0, wake - moment)):
                 first = time.monotonic()
                 while time.monotonic() - first < MAX_DELAY_S and signals.wait(DEBOUNCE_S):
                     pass
@@ -466,6 +473,7 @@ def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: b
             new, took = scan()
             signals.watch_dirs()
             last_scan = time.monotonic()
+            carried = signals.wait(0)
             yield from diff(state, new, time.time())
             state = new
     finally:
