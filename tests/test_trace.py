@@ -61,7 +61,7 @@ def test_a_master_that_was_not_read_is_an_unproven_relation() -> None:
     link = topology.links[port]
     topology.links[port] = link._replace(master=99)  # type: ignore[index]
     (relation,) = relations_of(topology)
-    assert relation.target is None and relation.reason == "master-missing"
+    assert relation.target is None and relation.reason == "missing"
 
 
 # --- the walk ---------------------------------------------------------------------------------------

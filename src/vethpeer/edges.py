@@ -26,7 +26,7 @@ def relations_of(topology: Topology) -> Tuple[Relation, ...]:
         if target in topology.links:
             derived.append(Relation("master", ref, target))
         else:
-            derived.append(Relation("master", ref, None, "master-missing",
+            derived.append(Relation("master", ref, None, "missing",
                                     f"the kernel names ifindex {link.master} as master of {link.name}, "
                                     "but no such interface was read in its namespace"))
     derived.sort(key=lambda r: (r.kind, r.source, r.target or r.source))
