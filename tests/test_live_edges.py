@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 import pytest
@@ -166,3 +167,31 @@ def test_netns_by_pid_keeps_the_namespace_label(lab: Lab) -> None:
     result = run_cli("--json", "namespaces")
     namespaces = json.loads(result.stdout)["namespaces"]
     assert not [ns for ns in namespaces if any(path.startswith("/proc/") for path in ns["paths"])]
+
+
+def test_a_named_namespace_keeps_its_name_while_a_process_runs_in_it(lab: Lab) -> None:
+    """`ip netns exec NAME cmd`: the namespace was labelled `pid N (cmd)` (the process fallback
+    owner came before the /run/netns name). The name is how people know it; the process is
+    still listed among its owners."""
+    named = lab.netns("exe")
+    root_end = lab.link_name("ex")
+    lab.veth(root_end, None, "eth0", named)
+    runner = subprocess.Popen(["ip", "netns", "exec", named, "sleep", "60"])
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                if os.stat(f"/proc/{runner.pid}/ns/net").st_ino == os.stat(f"/run/netns/{named}").st_ino:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        result = run_cli("--json", "peer", root_end)
+        assert result.returncode == 0, result.stderr
+        [match] = json.loads(result.stdout)["matches"]
+        netns = match["peer"]["netns"]
+        assert netns["label"] == named
+        assert any(owner["kind"] == "process" for owner in netns["owners"]), netns
+    finally:
+        runner.kill()
+        runner.wait()

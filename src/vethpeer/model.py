@@ -104,7 +104,9 @@ class Namespace(NamedTuple):
         ``qdhcp-<network>``), the netns name, a bind-mount path, or who holds it."""
         if self.root:
             return "root"
-        if self.owners:
+        # A /run/netns name is how people know a namespace: only a runtime's owner reads better;
+        # the process fallback (whatever runs in it, e.g. under `ip netns exec`) does not.
+        if self.owners and not (self.names and self.owners[0].kind == "process"):
             return owner_label(self.owners[0])
         if self.names:
             return self.names[0]
