@@ -308,3 +308,22 @@ def test_a_reader_that_goes_away_ends_it_quietly(lab: Lab) -> None:
     assert process.wait(timeout=WAIT_S) == 0
     assert process.stderr.read() == b""
     process.stderr.close()
+
+
+def test_a_reader_that_goes_away_ends_it_on_a_quiet_host(lab: Lab) -> None:
+    """`watch --json | head -1` with nothing changing afterwards: the watch ends by itself (it
+    used to run until the next change gave it something to write)."""
+    env = dict(os.environ, PYTHONPATH=SRC)
+    process = subprocess.Popen([sys.executable, "-m", "vethpeer", "watch", "--json", "--events-only"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert process.stdout is not None and process.stderr is not None
+    assert json.loads(process.stdout.readline())["event"] == "synced"
+    process.stdout.close()
+    try:
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.stderr.read() == b""
+    process.stderr.close()

@@ -107,19 +107,22 @@ def watch(
     root: str = "/",
     include_initial: bool = True,
     timeout: Optional[float] = None,
+    hangup_fd: Optional[int] = None,
 ) -> Generator[Event, None, None]:
     """Watch the host: yield the current state, ``synced``, then one immutable ``Event`` per change.
 
     Options are ``scan()``'s. ``include_initial=False`` skips the ``state`` events (``synced`` still
     comes, to say when watching began); ``timeout`` ends the generator after that many seconds (None:
-    never). Every change is found by a full scan, so every pair in an event carries the same proof
-    as ``scan()``'s; scans are triggered by rtnetlink, mount-table and inotify signals, a pass over
-    new processes and a periodic safety rescan (see ``vethpeer.watcher`` and the README). Each event
-    has ``time``, ``kind`` (``vethpeer.watcher.KINDS``), ``topology`` (the scan its refs resolve in)
-    and the fields of its kind. Close the generator (or let it end) to free its file descriptors.
+    never); ``hangup_fd`` (an output such as stdout's fd) ends it when its reader goes away, even on
+    a quiet host where nothing is written. Every change is found by a full scan, so every pair in
+    an event carries the same proof as ``scan()``'s; scans are triggered by rtnetlink, mount-table
+    and inotify signals, a pass over new processes and a periodic safety rescan (see
+    ``vethpeer.watcher`` and the README). Each event has ``time``, ``kind``
+    (``vethpeer.watcher.KINDS``), ``topology`` (the scan its refs resolve in) and the fields of its
+    kind. Close the generator (or let it end) to free its file descriptors.
     """
     from . import watcher
 
     return watcher.watch(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc,
                          mount_namespaces=mount_namespaces, root=root, include_initial=include_initial,
-                         timeout=timeout)
+                         timeout=timeout, hangup_fd=hangup_fd)

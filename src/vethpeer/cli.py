@@ -718,8 +718,8 @@ def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str
         raise UsageError("watch reads the live host: --load and --save do not go together with it")
     if args.count is not None and args.count < 1:
         raise UsageError("--count needs a number >= 1")
-    if args.timeout is not None and args.timeout < 0:
-        raise UsageError("--timeout needs a number of seconds >= 0")
+    if args.timeout is not None and not 0 <= args.timeout < float("inf"):  # (also refuses nan)
+        raise UsageError("--timeout needs a finite number of seconds >= 0")
     for option, directory in (("--root", root), ("--proc", proc)):
         if not os.path.isdir(directory):
             raise UsageError(f"{option} {directory}: not a directory")
@@ -751,8 +751,13 @@ def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str
     if lacking and not quiet:
         for warning in lacking:
             _say(f"{PROG}: warning: {escape(warning)}")
+    try:
+        hangup_fd: Optional[int] = sys.stdout.fileno()  # `| head` ends the watch even when all is quiet
+    except (AttributeError, OSError, ValueError):
+        hangup_fd = None
     events = watch_lib.watch(netns_paths=extra_paths, addresses=True, sockets=getattr(args, "sockets", False),
-                             proc=proc, root=root, include_initial=not args.events_only, timeout=args.timeout)
+                             proc=proc, root=root, include_initial=not args.events_only, timeout=args.timeout,
+                             hangup_fd=hangup_fd)
     chosen = NetnsFilter(spec, wanted, by_owner)
     lines = watch_render.JsonLines()
     counted = 0

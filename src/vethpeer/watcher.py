@@ -277,9 +277,17 @@ class Signals:
     and the safety rescan still see every change, later).
     """
 
-    def __init__(self, root: str = "/", proc: str = "/proc", addresses: bool = True) -> None:
+    def __init__(self, root: str = "/", proc: str = "/proc", addresses: bool = True,
+                 hangup_fd: Optional[int] = None) -> None:
         self.poller = select.poll()
         self.root = root
+        #: An output whose reader going away (POLLERR/POLLHUP on a pipe) ends the watch: on a quiet
+        #: host nothing is written that would find out.
+        self.hangup_fd = hangup_fd
+        self.hung_up = False
+        if hangup_fd is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.poller.register(hangup_fd, 0)  # (error and hang-up are reported anyway)
         self.netlink: Optional[socket.socket] = None
         self.listen_all = False
         self.mounts: Optional[int] = None
@@ -360,7 +368,11 @@ class Signals:
             ready = self.poller.poll(ms)
         except InterruptedError:
             return False
-        for fd, _flags in ready:
+        for fd, flags in ready:
+            if fd == self.hangup_fd:
+                if flags & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
+                    self.hung_up = True
+                continue
             self._drain(fd)
         return bool(ready)
 
@@ -406,8 +418,10 @@ def _inodes(topology: Topology) -> Set[int]:
 
 def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
           proc: Optional[str] = None, root: str = "/", mount_namespaces: Optional[bool] = None,
-          include_initial: bool = True, timeout: Optional[float] = None) -> Generator[Event, None, None]:
-    """Scan, then yield every change until ``timeout`` seconds have passed (None: forever).
+          include_initial: bool = True, timeout: Optional[float] = None,
+          hangup_fd: Optional[int] = None) -> Generator[Event, None, None]:
+    """Scan, then yield every change until ``timeout`` seconds have passed (None: forever), or
+    until ``hangup_fd`` (an output, e.g. stdout) reports that its reader went away.
 
     First the initial state (``state`` events, unless ``include_initial`` is False) and ``synced``,
     then one event per change. Options are ``scan()``'s. The generator holds a few file descriptors
@@ -423,7 +437,7 @@ def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: b
         topology = resolve.resolve(reading.snapshot, reading.pairing)
         return _State(topology), time.monotonic() - started
 
-    signals = Signals(root=root, proc=proc, addresses=addresses)
+    signals = Signals(root=root, proc=proc, addresses=addresses, hangup_fd=hangup_fd)
     try:
         state, took = scan()
         now = time.time()
@@ -450,6 +464,8 @@ def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: b
             if deadline is not None:
                 wake = min(wake, deadline)
             due = False
+            if signals.hung_up:
+                return
             if carried:
                 # Signals came while the last scan ran: their burst has had that long to settle,
                 # so the next scan starts at once (waiting again only adds latency under churn).
@@ -457,6 +473,8 @@ def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: b
                 carried = False
                 due = True
             elif signals.wait(max(0.0, wake - moment)):
+                if signals.hung_up:
+                    return
                 first = time.monotonic()
                 while time.monotonic() - first < MAX_DELAY_S and signals.wait(DEBOUNCE_S):
                     pass
