@@ -72,6 +72,15 @@ def test_graph_kind_repeatable_and_comma_separated(capsys: pytest.CaptureFixture
     assert sorted(n["name"] for n in json.loads(out)["nodes"]) == ["brqfabc7ead-3c", "eth0"]
 
 
+def test_graph_kind_that_nothing_has_is_said(capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo (--kind brige) used to draw an empty graph without a word."""
+    code, out, err = run(capsys, "graph", "-f", "json", "--kind", "brige,bridge")
+    assert code == 0
+    assert "no interface of kind brige here" in err and "bridge" in err
+    assert [n["name"] for n in json.loads(out)["nodes"]] == ["brqfabc7ead-3c"]
+    assert "no interface of kind" not in run(capsys, "graph", "-f", "json", "--kind", "bridge")[2]
+
+
 def test_graph_json_flag_is_format_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "graph", "--json")[1] == run(capsys, "graph", "--format", "json")[1]
 

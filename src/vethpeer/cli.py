@@ -688,6 +688,13 @@ def _graph_command(topology: Topology, args: argparse.Namespace, netns: Optional
         kinds = frozenset(k.strip() for item in args.kind for k in item.split(",") if k.strip())
         if not kinds:
             raise UsageError("--kind needs at least one kind")
+        # Kinds are the kernel's (any IFLA_INFO_KIND), so an unknown one is no error; but a typo
+        # (--kind brige) silently drawing nothing deserves a word.
+        present = {link.kind or "device" for link in topology.links.values()}
+        absent = sorted(kinds - present)
+        if absent and not quiet:
+            _say(f"{PROG}: warning: no interface of kind {escape(', '.join(absent))} here "
+                 f"(kinds here: {escape(', '.join(sorted(present)))})")
     picture = graph_lib.narrow(graph_lib.build(topology), netns=netns, around=around, hops=args.hops, kinds=kinds)
     try:
         output = fmt.render(picture)
