@@ -10,12 +10,13 @@ scanned at all; 4 the namespace named by --netns exists but could not be read (i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import re
 import stat
 import sys
-from typing import Any, List, NoReturn, Optional, Sequence, TextIO, Tuple
+from typing import Any, Iterator, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
 from . import __version__, query, resolve, scanner
 from . import snapshot as snapshot_io
@@ -245,20 +246,28 @@ def _silence_stdout() -> None:
         pass
 
 
-def _write_output(text: str) -> None:
-    stream = sys.stdout
-    # Names were escaped for the terminal already; what its encoding cannot show becomes \uXXXX
-    # here (table cells got that before alignment: this is the net under everything else).
-    text = printable_in(text, getattr(stream, "encoding", None))
+@contextlib.contextmanager
+def _output_errors() -> Iterator[None]:
+    """A write to stdout that fails becomes an OutputError (exit 5); a reader that went away stays
+    a BrokenPipeError (exit 0, quietly)."""
     try:
-        stream.write(text)
-        stream.flush()
+        yield
     except BrokenPipeError:
         raise
     except (OSError, ValueError) as error:
         _silence_stdout()
         reason = getattr(error, "strerror", None) or str(error)
         raise OutputError(f"cannot write output: {reason}") from None
+
+
+def _write_output(text: str) -> None:
+    stream = sys.stdout
+    # Names were escaped for the terminal already; what its encoding cannot show becomes \uXXXX
+    # here (table cells got that before alignment: this is the net under everything else).
+    text = printable_in(text, getattr(stream, "encoding", None))
+    with _output_errors():
+        stream.write(text)
+        stream.flush()
 
 
 def _use_color(stream: TextIO) -> bool:
@@ -844,18 +853,12 @@ class NetnsFilter:
 
 def _write_bytes(data: bytes) -> None:
     stream = getattr(sys.stdout, "buffer", None)
-    try:
+    with _output_errors():
         if stream is None:
             raise OSError(errno.EBADF, "stdout takes no bytes")
         sys.stdout.flush()
         stream.write(data)
         stream.flush()
-    except BrokenPipeError:
-        raise
-    except (OSError, ValueError) as error:
-        _silence_stdout()
-        reason = getattr(error, "strerror", None) or str(error)
-        raise OutputError(f"cannot write output: {reason}") from None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -382,27 +382,15 @@ class _Collector:
         shows an nsfs mount on is opened straight away (fstat still says what was opened);
         anything else is looked at first, since opening a FIFO would hang and opening a device
         could act on it (measured: the look costs 1.9 ms per 1000 names)."""
-        if not nsfs_mount:
-            try:
-                st = os.stat(path)
-            except OSError as error:
-                self.warnings.append(f"cannot read {path}: {error.strerror}")
-                return
-            if st.st_dev != nsfs_dev:
-                self._not_a_namespace(path, st)
-                return
+        st = None if nsfs_mount else self._look(path, nsfs_dev)
+        if st is None and not nsfs_mount:
+            return
         try:
             fd = os.open(path, _OPEN_FLAGS)
         except OSError:
-            if nsfs_mount:
-                try:
-                    st = os.stat(path)
-                except OSError as error:
-                    self.warnings.append(f"cannot read {path}: {error.strerror}")
-                    return
-                if st.st_dev != nsfs_dev:
-                    self._not_a_namespace(path, st)
-                    return
+            st = st or self._look(path, nsfs_dev)
+            if st is None:
+                return
             self.at(st.st_ino).names.append((name, path))  # not allowed to open it: still worth naming
             return
         try:
@@ -421,6 +409,18 @@ class _Collector:
         finally:
             if fd >= 0:
                 os.close(fd)
+
+    def _look(self, path: str, nsfs_dev: int) -> Optional[os.stat_result]:
+        """stat() an entry before anything opens it; None (with a warning) unless it is nsfs."""
+        try:
+            st = os.stat(path)
+        except OSError as error:
+            self.warnings.append(f"cannot read {path}: {error.strerror}")
+            return None
+        if st.st_dev != nsfs_dev:
+            self._not_a_namespace(path, st)
+            return None
+        return st
 
     def _not_a_namespace(self, path: str, st: os.stat_result) -> None:
         if stat_module.S_ISREG(st.st_mode):
