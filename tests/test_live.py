@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import pytest
 
@@ -475,3 +475,27 @@ def test_scan_leaves_the_callers_fd_limit_alone(lab: Lab) -> None:
         assert resource.getrlimit(resource.RLIMIT_NOFILE) == (soft, before[1])
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, before)
+
+
+def test_scan_pauses_the_collector_and_leaves_it_as_found(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from vethpeer import reader
+
+    seen = []
+    real_read = reader.read
+
+    def spying_read(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(reader, "read", spying_read)
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            vethpeer.scan()
+            assert gc.isenabled() is enabled
+        assert seen == [False, False]
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -18,7 +18,7 @@ import stat
 import sys
 from typing import Any, Iterator, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
-from . import __version__, query, resolve, scanner
+from . import __version__, ops, query, resolve, scanner
 from . import snapshot as snapshot_io
 from .model import PEER_KINDS, Link, LinkRef, NamespaceId, Topology, Unresolved
 from .render import json as json_render
@@ -546,7 +546,8 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     root = getattr(args, "root", None) or "/"
     proc = getattr(args, "proc", None) or os.path.join(root, "proc")
     if command == "watch":
-        return _watch_command(args, as_json, root, proc)
+        with ops.gc_resumed():  # long-running: its memory must stay bounded between scans
+            return _watch_command(args, as_json, root, proc)
     if load is None:
         for option, directory in (("--root", root), ("--proc", proc)):
             if not os.path.isdir(directory):
@@ -864,7 +865,10 @@ def _write_bytes(data: bytes) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     guard_standard_fds()
     try:
-        return run(argv)
+        # A one-shot run allocates and drops; the collector only costs it time (see gc_paused).
+        # watch turns it back on for itself.
+        with ops.gc_paused():
+            return run(argv)
     except UsageError as error:
         # The message may quote what the user typed: escaped, it stays one harmless line.
         _say(f"{PROG}: error: {escape(str(error))}")

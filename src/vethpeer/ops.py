@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import gc
 import os
 import resource
 import socket
 import struct
 import threading
-from typing import Any, Callable, List, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
 
 from . import netlink
 
@@ -77,6 +78,36 @@ def is_net_namespace(fd: int) -> bool:
         if error.errno in (errno.ENOTTY, errno.EINVAL):
             return False
         raise
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a scan builds its records, put back as it was after.
+
+    A scan of 1000 namespaces allocates about a hundred thousand tuples that all live until it
+    ends; the collector walked them over and over (about 150 young and a dozen older passes,
+    30-50 ms of a 0.3 s run) and found nearly nothing: reference counting frees what a scan
+    drops. Nesting is fine: an inner pause finds the collector off and leaves it off.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
+def gc_resumed() -> Iterator[None]:
+    """The collector on for a long-running part (a watch) of a run that paused it."""
+    was_enabled = gc.isenabled()
+    gc.enable()
+    try:
+        yield
+    finally:
+        if not was_enabled:
+            gc.disable()
 
 
 class FdLimit:

@@ -27,6 +27,12 @@ def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, socket
     hard limit too low to hold a socket per namespace, namespaces are read in windows: slower,
     never less complete.
     """
+    with ops.gc_paused():
+        return _read_host(netns_paths, addresses, sockets, proc, mount_namespaces, root)
+
+
+def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc: str,
+               mount_namespaces: Optional[bool], root: str) -> Reading:
     limit = ops.FdLimit()
     try:
         room = max(16, limit.room(FD_MARGIN))
@@ -80,9 +86,10 @@ def take_snapshot(*, netns_paths: Sequence[str] = (), addresses: bool = True, so
 def scan(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
          proc: Optional[str] = None, save: Optional[str] = None, mount_namespaces: Optional[bool] = None,
          root: str = "/") -> Topology:
-    reading = read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets,
-                        proc=proc or os.path.join(root, "proc"), mount_namespaces=mount_namespaces, root=root)
-    if save is not None:
-        with open(save, "w", encoding="utf-8") as handle:
-            handle.write(snapshot_io.dumps(reading.snapshot))
-    return resolve.resolve(reading.snapshot, reading.pairing)
+    with ops.gc_paused():
+        reading = read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets,
+                            proc=proc or os.path.join(root, "proc"), mount_namespaces=mount_namespaces, root=root)
+        if save is not None:
+            with open(save, "w", encoding="utf-8") as handle:
+                handle.write(snapshot_io.dumps(reading.snapshot))
+        return resolve.resolve(reading.snapshot, reading.pairing)

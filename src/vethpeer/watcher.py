@@ -54,7 +54,7 @@ import socket
 import time
 from typing import Dict, FrozenSet, Generator, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple
 
-from . import netlink, resolve, scanner
+from . import netlink, ops, resolve, scanner
 from .model import PEER_KINDS, Link, LinkRef, Namespace, NamespaceId, Pair, Topology, Unresolved
 
 #: Quiet time after a signal before scanning, and the longest a scan waits for quiet.
@@ -432,9 +432,10 @@ def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: b
 
     def scan() -> Tuple[_State, float]:
         started = time.monotonic()
-        reading = scanner.read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc,
-                                    mount_namespaces=mount_namespaces, root=root)
-        topology = resolve.resolve(reading.snapshot, reading.pairing)
+        with ops.gc_paused():
+            reading = scanner.read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets, proc=proc,
+                                        mount_namespaces=mount_namespaces, root=root)
+            topology = resolve.resolve(reading.snapshot, reading.pairing)
         return _State(topology), time.monotonic() - started
 
     signals = Signals(root=root, proc=proc, addresses=addresses, hangup_fd=hangup_fd)
