@@ -499,3 +499,27 @@ def test_scan_pauses_the_collector_and_leaves_it_as_found(lab: Lab, monkeypatch:
         assert seen == [False, False]
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_scan_leaves_no_cycle_holding_its_records(lab: Lab) -> None:
+    """With the collector paused during a scan (and a watch scanning again and again), a reference
+    cycle through the scan's records would keep all of them until the next full collection: a
+    watch's RSS went from 41 to 92 MB under churn that way. Reference counting alone must free them."""
+    import gc
+
+    from vethpeer.netlink import LinkRecord
+
+    lab.netns("a")
+    was = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        vethpeer.scan()
+        gc.collect()
+        kept = [item for item in gc.garbage if isinstance(item, LinkRecord)]
+        assert not kept, f"{len(kept)} link records freed only by the cyclic collector"
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        (gc.enable if was else gc.disable)()

@@ -19,6 +19,7 @@ namespace has an ifindex 1, and most an ifindex 2.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Set, Tuple
 
 from .netlink import LinkRecord
@@ -70,7 +71,9 @@ class LowerEnds:
     """The lower/underlay relations of one snapshot, planned against ``pairing``'s nsid facts."""
 
     def __init__(self, pairing: Pairing) -> None:
-        self.pairing = pairing
+        # A proxy: the pairing owns this object, and a strong reference back would keep every
+        # record of a scan alive until the cyclic collector runs (a watch scans again and again).
+        self.pairing: Pairing = weakref.proxy(pairing)
         self.final: Dict[Tuple[str, int, int], Found] = {}
         self.open: List[RelationEnd] = []
         self._holders: Optional[Dict[int, List[int]]] = None
