@@ -291,3 +291,47 @@ def test_hints_do_not_wander_through_every_hub() -> None:
     root_end = next(key for key in hints if key[0] == world.root)
     assert hints[root_end] is not None and hints[root_end].name == "up"
     assert len(asked) <= 2 * 301 + 2 * 3 + 2 * 3  # both sides of each pair, then a few hub questions
+
+
+def _calls_in_resolver(world: World) -> Tuple[Topology, int]:
+    """The resolution of ``world``, and how many Python calls (generator steps included) it made
+    in resolve.py: a measure of work that a loaded machine cannot blur, unlike a timing."""
+    import sys
+
+    import vethpeer.resolve as resolver
+
+    filename = resolver.__file__
+    count = 0
+
+    def profile(frame, event, _arg):  # type: ignore[no-untyped-def]
+        nonlocal count
+        if event == "call" and frame.f_code.co_filename == filename:
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        topology, _asked = run(world)
+    finally:
+        sys.setprofile(None)
+    return topology, count
+
+
+@pytest.mark.parametrize("hidden", [100, 400])
+def test_unreachable_peers_cost_ends_not_ends_times_namespaces(hidden: int) -> None:
+    """Root ends whose peers' namespaces cannot be read (being torn down under churn, held only
+    by a socket without --sockets, unreadable): each looks for a hub to describe its peer. Root
+    has an id for every namespace, and looking through all of them for every such end made a scan
+    under churn take seconds (ends x namespaces generator steps, each plan round)."""
+    world = World()
+    for _ in range(hidden):
+        world.veth(world.namespace(), world.root, b"eth0", b"vethx")
+    gone = [world.namespace() for _ in range(hidden)]
+    for ns in gone:
+        world.veth(ns, world.root, b"eth0", b"vethh")
+    world.unreadable = set(gone)
+    topology, calls = _calls_in_resolver(world)
+    assert len(topology.pairs) == hidden
+    root_ends = [u for u in topology.unresolved if u.link.netns.inode == world.root]
+    assert len(root_ends) == hidden and {u.reason for u in root_ends} == {"peer-netns-unreachable"}
+    ends = 4 * hidden  # every end, both sides
+    assert calls < 60 * ends, f"{calls} calls for {ends} ends"

@@ -20,6 +20,7 @@ no hub can settle is checked candidate by candidate.
 
 from __future__ import annotations
 
+import heapq
 import socket
 from collections import Counter
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
@@ -529,15 +530,19 @@ class Pairing:
         return out
 
     # -- what is left: hints and names for unreachable peers -----------------------------------
-    def _hint_route(self, end: _End) -> Iterable[Tuple[int, int, Optional[int]]]:
-        """(hub, our id for hub, hub's id for the peer namespace or None) for usable hubs.
+    def _hint_hubs(self, ns: int, hidden: Set[int]) -> List[Tuple[int, int]]:
+        """The hubs (hub, our id for it) an end in ``ns`` asks about its unreachable peer: the first
+        ``_HINT_HUBS`` of the usable ones, those with unreachable peers of their own first (they
+        probably know the same hidden namespace), then by inode.
 
         A hub is usable when it already has an id for the end's own namespace: the peer's reply
         then names that namespace by an existing id instead of making the kernel allocate one.
+        One pass over ``ns``'s id table: the root namespace has an id for nearly every other one,
+        and sorting all of them for each of its ends was ends x namespaces (seconds under churn).
         """
-        for hub, hub_nsid in sorted(self.table.get(end.ns, {}).items()):
-            if end.ns in self.table.get(hub, {}):
-                yield hub, hub_nsid, self.via_asked.get((end.ns, end.nsid, hub))
+        table = self.table
+        usable = [(hub, hub_nsid) for hub, hub_nsid in table.get(ns, {}).items() if ns in table.get(hub, ())]
+        return heapq.nsmallest(_HINT_HUBS, usable, key=lambda route: (route[0] not in hidden, route[0]))
 
     def _unreachable(self) -> Iterable[_End]:
         for end in self.cross:
@@ -547,38 +552,50 @@ class Pairing:
     def _last_questions(self) -> Set[Question]:
         out: Set[Question] = set()
         hints = self.hints()
-        # A hub that has unreachable peers of its own probably knows the same hidden namespace:
-        # those are tried first, and only a few hubs per end, all in one round.
-        hidden_neighbours = {end.ns for end in self._unreachable()}
-        for end in self._unreachable():
+        unreachable = list(self._unreachable())
+        hidden_neighbours = {end.ns for end in unreachable}
+        hubs_of: Dict[int, List[Tuple[int, int]]] = {}
+        fd_planned: Set[int] = set()
+        for end in unreachable:
             if (end.ns, end.ifindex) in hints:
                 continue
-            routes = sorted(self._hint_route(end), key=lambda route: (route[0] not in hidden_neighbours, route[0]))
-            for hub, hub_nsid, answer in routes[:_HINT_HUBS]:
-                if (end.ns, end.nsid, hub) not in self.via_asked:
+            hubs = hubs_of.get(end.ns)
+            if hubs is None:
+                hubs = hubs_of[end.ns] = self._hint_hubs(end.ns, hidden_neighbours)
+            for hub, hub_nsid in hubs:
+                key = (end.ns, end.nsid, hub)
+                if key not in self.via_asked:
                     out.add(ViaQuestion(end.ns, end.nsid, hub, hub_nsid))
-                elif answer is not None and answer >= 0:
+                    continue
+                answer = self.via_asked[key]
+                if answer is not None and answer >= 0:
                     if (hub, answer, end.peer_ifindex) not in self.hint_answers:
                         out.add(HintQuestion(hub, answer, end.peer_ifindex))
                     break
-            if end.nsid not in self.rev.get(end.ns, {}):
+            if end.nsid not in self.rev.get(end.ns, {}) and end.ns not in fd_planned:
                 # Which of the namespaces we hold but could not read is it? Asking costs one
                 # lookup each and allocates nothing; it lets an unprivileged user at least learn
-                # the peer's namespace.
+                # the peer's namespace. (Once per namespace: the question names no end.)
+                fd_planned.add(end.ns)
                 for other in self.unreadable_inodes:
                     if (end.ns, other) not in self.fd_asked:
                         out.add(FdQuestion(end.ns, other))
         return out
 
     def hints(self) -> Dict[EndKey, LinkRecord]:
+        """What a hub told about each unreachable end's peer: the answer through the first usable
+        hub (by inode) that named the peer's namespace and was then asked for the link."""
         found: Dict[EndKey, LinkRecord] = {}
+        table = self.table
         for end in self._unreachable():
-            for hub, _hub_nsid, answer in self._hint_route(end):
-                if answer is not None and answer >= 0:
-                    link = self.hint_answers.get((hub, answer, end.peer_ifindex))
-                    if link is not None:
-                        found[(end.ns, end.ifindex)] = link
-                        break
+            own = table.get(end.ns, {})
+            for hub, answer in sorted(self.via_by_end.get((end.ns, end.nsid), ()), key=lambda item: item[0]):
+                if answer is None or answer < 0 or hub not in own or end.ns not in table.get(hub, ()):
+                    continue
+                link = self.hint_answers.get((hub, answer, end.peer_ifindex))
+                if link is not None:
+                    found[(end.ns, end.ifindex)] = link
+                    break
         return found
 
     def finish(self) -> Dict[EndKey, Tuple[str, str]]:
