@@ -487,3 +487,66 @@ def test_lost_notifications_in_root_cost_one_more_read_of_root(lab: Lab, monkeyp
         assert peer_name(topology, only(topology, "eth0", ns_named(topology, name))) == ("root", lab.link_name(f"o{i}"))
         assert dumps.get(name) == (2 if hub else 1), dumps
     assert dumps["root"] == 2
+
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["named", "held-by-a-process"])
+def test_a_namespace_made_after_discovery_is_read_with_its_peer(lab: Lab, monkeypatch: pytest.MonkeyPatch,
+                                                               named: bool) -> None:
+    """A pod starting while the host is read: its namespace is made, and wired to root, after
+    discovery looked. Root's end was reported unreachable ("may be held only by a socket") though
+    the peer was there all along; now discovery looks once more when the mount table changed or
+    root gave an id since, and the pair is proven in the same scan."""
+    from vethpeer import discover, scanner
+
+    original = discover.discover
+    calls: List[int] = []
+    host_end = lab.link_name("h")
+
+    def late_namespace(*args: Any, **kwargs: Any) -> Any:
+        found = original(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 1:
+            if named:
+                lab.veth(host_end, None, "eth0", lab.netns("late"))
+            else:
+                # Named by nothing: a process holds it, and only root's new id says it exists.
+                holder = lab.holder("unshare")
+                lab.veth(host_end, None, "eth0", f"pid:{holder.pid}")
+        return found
+
+    monkeypatch.setattr(scanner.discover, "discover", late_namespace)
+    topology = vethpeer.scan()
+    root = topology.root
+    assert root is not None
+    end = only(topology, host_end, root)
+    assert topology.unresolved_of(end) is None, topology.unresolved_of(end)
+    peer = topology.peer_of(end)
+    assert peer is not None and topology.link(peer).name == "eth0"
+    assert len(calls) == 2
+
+
+def test_a_hidden_namespace_costs_no_second_discovery(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing changed since discovery: an end whose peer's namespace is hidden (held only by a
+    socket, not searched without --sockets) is reported as before, without looking again."""
+    from vethpeer import discover, scanner
+
+    name = lab.netns("sock")
+    host_end = lab.link_name("sk")
+    lab.veth(host_end, None, "eth0", name)
+    lab.holder("socket", f"/run/netns/{name}")
+    lab.forget_name(name)
+    original = discover.discover
+    calls: List[int] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(scanner.discover, "discover", counting)
+    topology = vethpeer.scan()
+    root = topology.root
+    assert root is not None
+    item = topology.unresolved_of(only(topology, host_end, root))
+    assert item is not None and item.reason == "peer-netns-unreachable"
+    assert calls == [1]

@@ -39,7 +39,7 @@ import contextlib
 import errno
 import os
 import select
-from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from . import discover, netlink, ops
 from .discover import Discovery, FoundNamespace
@@ -165,6 +165,11 @@ class _Reader:
         #: File descriptors this reader may hold at once: open channels plus temporary namespace fds.
         self.room = max(8, room)
         self.nss: Dict[int, _Namespace] = {found.inode: _Namespace(found) for found in discovery.namespaces}
+        #: Every namespace read, in record order: discovery's, then any found by ``adopt_new``.
+        self.found: List[FoundNamespace] = list(discovery.namespaces)
+        #: Discoveries made during the read (closed with the reader), and whether one was made.
+        self.extra: List[Discovery] = []
+        self.rediscovered = False
         self.pinned: Set[int] = {inode for inode in (discovery.own_inode, discovery.root_inode)
                                  if inode is not None and inode in self.nss}
         #: Namespaces with an open channel, oldest first (closed first when room is needed).
@@ -250,6 +255,9 @@ class _Reader:
                 ns.channel.close()
                 ns.channel = None
         self.open.clear()
+        for extra in self.extra:
+            extra.close()
+        self.extra.clear()
 
     def _free(self, keep: Set[int]) -> int:
         """Close the oldest channels not in ``keep`` (nor pinned) until half the room is free;
@@ -692,6 +700,49 @@ class _Reader:
                         groups[(min(ns.inode, inode), max(ns.inode, inode))] = None
         return bad, list(groups)
 
+    def adopt_new(self, pairing: Pairing,
+                  rediscover: Callable[[bool], Optional[Discovery]]) -> List[Tuple[int, int]]:
+        """Namespaces made after discovery looked, found by looking once more, and the groups to
+        read them in.
+
+        An end whose peer's namespace no namespace read knows by its id may have a peer in a
+        namespace made during the scan (a pod starting): then it was unreachable only because
+        discovery came too early. ``rediscover(heard)`` discovers again when that can have
+        happened (``heard``: the hub heard root give or take back an id since it listened; the
+        caller also checks the mount table), else returns None: a namespace that is simply hidden
+        (held by a socket, say) costs no second discovery. Once per read."""
+        if self.rediscovered:
+            return []
+        unknown = []
+        for key, (reason, _detail) in pairing.final.items():
+            if reason != "peer-netns-unreachable":
+                continue
+            link = self.nss[key[0]].by_index.get(key[1])
+            if (link is not None and link.link_netnsid is not None
+                    and pairing.rev.get(key[0], {}).get(link.link_netnsid) is None):
+                unknown.append(key[0])
+        if not unknown:
+            return []
+        self.rediscovered = True
+        hub = self.hub
+        heard = bool(hub is not None and hub.channel is not None and hub.channel.nsid_changes)
+        try:
+            found = rediscover(heard)
+        except (OSError, ValueError):
+            return []
+        if found is None:
+            return []
+        self.extra.append(found)
+        groups: Dict[Tuple[int, int], None] = {}
+        for item in found.namespaces:
+            if item.inode in self.nss or item.error is not None:
+                continue
+            self.nss[item.inode] = _Namespace(item)
+            self.found.append(item)
+            for inode in unknown:
+                groups[(min(inode, item.inode), max(inode, item.inode))] = None
+        return list(groups)
+
     def _unwatched_since_read(self, ns: _Namespace) -> List[int]:
         return [other.inode for other in self.nss.values()
                 if other is not ns and other.error is None and other.dumped >= 0 and not _watched(other)]
@@ -798,7 +849,7 @@ class _Reader:
         if self._records is not None and self._records[0] == key:
             return self._records[1]
         records = []
-        for found in self.discovery.namespaces:
+        for found in self.found:
             ns = self.nss[found.inode]
             records.append(NamespaceRecord(
                 dev=found.dev, inode=found.inode, cookie=ns.cookie, names=found.names, paths=found.paths,
@@ -843,11 +894,14 @@ def _positive(answer: Answer) -> bool:
 
 
 def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True, room: int = 1 << 20,
-         sockets_searched: bool = True) -> Reading:
+         sockets_searched: bool = True,
+         rediscover: Optional[Callable[[bool], Optional[Discovery]]] = None) -> Reading:
     """Dump every namespace of ``discovery`` and gather the nsid answers pairing needs.
 
     ``room`` is how many file descriptors the reader may hold at once; ``sockets_searched`` says
     whether discovery looked inside other processes' sockets (unresolved ends mention it if not).
+    ``rediscover`` finds namespaces made after ``discovery`` (see ``_Reader.adopt_new``); what it
+    returns is closed with the reader.
     """
     reader = _Reader(discovery, addresses, room, sockets_searched)
     try:
@@ -860,6 +914,8 @@ def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True, roo
             pairing = Pairing(reader.snapshot(answers, changing))
             answers.extend(drive(pairing, reader.answer_round))
             bad, groups = reader.confirm(pairing)
+            if rediscover is not None and round_number < REREADS:
+                groups = groups + reader.adopt_new(pairing, rediscover)
             if not bad and not groups:
                 break
             if round_number == REREADS:

@@ -39,17 +39,33 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
         # Handles kept from discovery spare reopening a namespace later; half the room at most, so
         # that the reader always has its share for sockets.
         netns_dirs = tuple(os.path.join(root, d.lstrip("/")) for d in discover.DEFAULT_NETNS_DIRS)
-        found = discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets, keep_fds=room // 2,
-                                  mount_namespaces=mount_namespaces, netns_dirs=netns_dirs)
+        changes = discover.ChangeWatch(proc)
+        try:
+            found = discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets, keep_fds=room // 2,
+                                      mount_namespaces=mount_namespaces, netns_dirs=netns_dirs)
+        except BaseException:
+            changes.close()
+            raise
+
+        def rediscover(heard: bool) -> Optional[discover.Discovery]:
+            # Again only if a namespace can have been made since: named (the mount table
+            # changed) or wired to us (an id was given). No fds kept: the reader reopens.
+            if not (heard or changes.changed()):
+                return None
+            return discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets, keep_fds=0,
+                                     mount_namespaces=mount_namespaces, netns_dirs=netns_dirs)
+
         try:
             kept = sum(1 for ns in found.namespaces if ns.fd is not None)
-            reading = reader.read(found, addresses=addresses, room=room - kept, sockets_searched=sockets)
+            reading = reader.read(found, addresses=addresses, room=room - kept, sockets_searched=sockets,
+                                  rediscover=rediscover)
             snapshot = with_owners(reading.snapshot, owners.Host(root=root, proc=proc))
             # A port that changes between the link dump and this question is left without a
             # bridge, never given a wrong one: ovsdb.ovs_ports checks its ifindex, not just its name.
             return reading._replace(snapshot=snapshot._replace(ovs=ovsdb.ovs_bridges(root, proc)))
         finally:
             found.close()
+            changes.close()
     finally:
         limit.restore()
 
