@@ -546,8 +546,8 @@ class Channel:
     False after construction when the kernel refused it.
     """
 
-    __slots__ = ("_datagram_nsid", "_seq", "_timeout_ms", "events", "listen_all", "nsid_changes", "overflow",
-                 "portid", "sock")
+    __slots__ = ("_datagram_nsid", "_seq", "_timeout_ms", "dump_attempts", "events", "listen_all", "nsid_changes",
+                 "overflow", "portid", "sock")
 
     def __init__(self, sock: socket.socket, watch: bool = False, timeout: float = ANSWER_TIMEOUT_S,
                  listen_all: bool = False) -> None:
@@ -559,6 +559,8 @@ class Channel:
         self.listen_all = False
         self.nsid_changes: Optional[List[int]] = None
         self._datagram_nsid: Optional[int] = None
+        #: Link dumps made in all when each is cut by a change (see ``dump_links``).
+        self.dump_attempts = DUMP_ATTEMPTS
         # The bound on waiting is applied only when a read would wait (see _receive_into): an
         # answer is nearly always queued by the time send() returns, since the kernel handles a
         # request in the sender's context, and a per-socket SO_RCVTIMEO costs a syscall per namespace.
@@ -640,9 +642,10 @@ class Channel:
                          self._datagram_nsid, self.nsid_changes)
 
     def _exchange(self, request_for_seq: Callable[[int], bytes], expect: int,
-                  parse: Callable[[bytes, int, int], Optional[T]]) -> Tuple[List[T], bool]:
+                  parse: Callable[[bytes, int, int], Optional[T]],
+                  attempts: int = DUMP_ATTEMPTS) -> Tuple[List[T], bool]:
         out: List[T] = []
-        for _attempt in range(DUMP_ATTEMPTS):
+        for _attempt in range(max(1, attempts)):
             seq = self._next_seq()
             self.sock.send(request_for_seq(seq))
             out = []
@@ -658,7 +661,9 @@ class Channel:
         return out, True
 
     def dump_links(self) -> Dump:
-        records, interrupted = self._exchange(link_dump_request, RTM_NEWLINK, parse_link)
+        """Every link; a dump cut by a change (NLM_F_DUMP_INTR) is made again, ``dump_attempts``
+        times in all, and the last one is returned marked ``interrupted``."""
+        records, interrupted = self._exchange(link_dump_request, RTM_NEWLINK, parse_link, self.dump_attempts)
         return Dump(records, interrupted)
 
     def dump_nsids(self) -> List[int]:

@@ -51,6 +51,15 @@ from .snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnsw
 #: How often ends that changed during the scan are read again before they are called ``changing``.
 REREADS = 3
 
+#: Attempts at a link dump of a namespace watched while it is dumped. A cut dump (NLM_F_DUMP_INTR:
+#: the device list changed meanwhile) of a busy root namespace was made again up to 8 times, each
+#: a thousand links, under steady churn. Watched, it can be kept: every device that changed during
+#: the dump is in a notification (its ends are suspect as for any change); the kernel walks
+#: devices by ifindex (since 6.7), so the others are each reported once; older kernels walk hash
+#: chains and may skip or repeat an unchanged one: repeats are dropped, and an end whose peer is
+#: missing from a cut dump has that namespace read again (``confirm``).
+WATCHED_DUMP_ATTEMPTS = 2
+
 _FOREVER = 1 << 62
 
 #: Watch namespaces through the root namespace's socket: None decides by the host's wiring (root's
@@ -111,8 +120,8 @@ def _relevant(link: LinkRecord) -> Tuple[object, ...]:
 class _Namespace:
     """The reader's state for one namespace: its record so far and how it is being watched."""
 
-    __slots__ = ("_by_index", "addresses", "channel", "cookie", "dumped", "error", "found", "inode", "links",
-                 "overflow", "proxy", "stuck", "taint", "until", "watching")
+    __slots__ = ("_by_index", "addresses", "channel", "cookie", "cut", "dumped", "error", "found", "inode",
+                 "links", "overflow", "proxy", "stuck", "taint", "until", "watching")
 
     def __init__(self, found: FoundNamespace) -> None:
         self.found = found
@@ -133,6 +142,8 @@ class _Namespace:
         #: ifindexes that notifications touched since the last dump; ``overflow``: some were lost.
         self.taint: Set[int] = set()
         self.overflow = False
+        #: The last dump was cut by a change and kept (watched: see ``WATCHED_DUMP_ATTEMPTS``).
+        self.cut = False
         #: Its socket stopped answering: no more questions go to it.
         self.stuck = False
         #: Not watched itself but through the hub, without a gap since its last dump (as of the
@@ -360,6 +371,8 @@ class _Reader:
         self.dumps += 1
         ns.dumped = self._now()
         ns.until = _FOREVER if ns.watching else -1
+        watched = ns.watching or (ns is self.hub and channel.listen_all)
+        channel.dump_attempts = WATCHED_DUMP_ATTEMPTS if watched else netlink.DUMP_ATTEMPTS
         try:
             dump = channel.dump_links()
         except OSError as error:
@@ -369,8 +382,12 @@ class _Reader:
         ns.error = None
         ns.links = dump.records
         ns._by_index = None
+        ns.cut = dump.interrupted
         if dump.interrupted:
-            self.warnings.append(f"the links of {self._label(ns)} kept changing while they were read")
+            if len({link.ifindex for link in dump.records}) != len(dump.records):
+                ns.links = list({link.ifindex: link for link in dump.records}.values())
+            if not watched:
+                self.warnings.append(f"the links of {self._label(ns)} kept changing while they were read")
         ns.addresses = []
         if self.addresses:
             try:
@@ -678,7 +695,10 @@ class _Reader:
                 # Unwatched, a contradiction is itself the sign of a change: read both, watched.
                 unknown = (reason != "peer-netns-unreachable" and peer_ns.error is None
                            and not (_watched(ns) and _watched(peer_ns)))
-                if not (unknown or key[1] in ns.taint or ns.overflow or peer_index in peer_ns.taint
+                # A cut dump may have skipped an unchanged device (older kernels): a peer missing
+                # from one is looked for again.
+                skipped = peer_ns.cut and peer_index not in peer_ns.by_index
+                if not (unknown or skipped or key[1] in ns.taint or ns.overflow or peer_index in peer_ns.taint
                         or peer_ns.overflow):
                     continue
                 bad.add(key)
@@ -795,7 +815,7 @@ class _Reader:
         """Watched (itself or through the hub) without a break since its last dump, and nothing in
         it has changed since."""
         watched = (ns.channel is not None and ns.watching) or ns.proxy
-        return watched and not ns.taint and not ns.overflow and ns.error is None
+        return watched and not ns.taint and not ns.overflow and not ns.cut and ns.error is None
 
     def reread(self, groups: Sequence[Tuple[int, int]]) -> None:
         """Dump the namespaces of each group again so that every group's namespaces are watched
