@@ -586,3 +586,34 @@ def test_a_device_skipped_by_a_cut_dump_is_looked_for_again(lab: Lab, monkeypatc
     assert peer_name(topology, x) == (b, "Y")
     if not hub:  # (through the hub, whether A was watched is known only later: it is warned about)
         assert not [w for w in topology.warnings if "kept changing" in w and a in w]
+
+
+def test_a_netns_path_gone_before_rediscovery_still_finds_the_new_namespace(lab: Lab,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--netns`` names a namespace that goes away (a container stopping) while a pod starts. The
+    second discovery was given the same paths and raised on the vanished one, and the new pod's
+    root end stayed "unreachable": the path's namespace was already read, so looking again without
+    it is enough."""
+    from vethpeer import discover, scanner
+
+    leaving = lab.netns("leave")
+    original = discover.discover
+    calls: List[int] = []
+    host_end = lab.link_name("g")
+
+    def late_namespace(*args: Any, **kwargs: Any) -> Any:
+        found = original(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 1:
+            lab.forget_name(leaving)
+            lab.veth(host_end, None, "eth0", lab.netns("late2"))
+        return found
+
+    monkeypatch.setattr(scanner.discover, "discover", late_namespace)
+    topology = vethpeer.scan(netns_paths=[f"/run/netns/{leaving}"])
+    root = topology.root
+    assert root is not None
+    end = only(topology, host_end, root)
+    assert topology.unresolved_of(end) is None, topology.unresolved_of(end)
+    peer = topology.peer_of(end)
+    assert peer is not None and topology.link(peer).name == "eth0"
