@@ -617,3 +617,29 @@ def test_a_netns_path_gone_before_rediscovery_still_finds_the_new_namespace(lab:
     assert topology.unresolved_of(end) is None, topology.unresolved_of(end)
     peer = topology.peer_of(end)
     assert peer is not None and topology.link(peer).name == "eth0"
+
+
+def test_a_same_namespace_peer_skipped_by_a_cut_dump_is_looked_for_again(lab: Lab,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """As above, with both ends in one namespace: P's peer Q is missing from A's cut dump (an
+    older kernel's hash-chain walk skipped it). Only peers in other namespaces were looked for
+    again, and P was reported "peer-missing" though Q was there all along."""
+    a = lab.netns("a")
+    lab.veth("P", a, "Q", a)
+    target = cookie_of(a)
+    original = netlink.Channel._exchange
+    cut: List[int] = []
+
+    def exchange(self: netlink.Channel, request: Any, expect: int, parse: Any, *args: Any) -> Any:
+        records, interrupted = original(self, request, expect, parse, *args)
+        if request is netlink.link_dump_request and not cut and self.cookie() == target:
+            cut.append(1)
+            return [link for link in records if link.name != b"Q"], True
+        return records, interrupted
+
+    monkeypatch.setattr(netlink.Channel, "_exchange", exchange)
+    topology = vethpeer.scan()
+    assert cut
+    p = only(topology, "P", ns_named(topology, a))
+    assert topology.unresolved_of(p) is None, topology.unresolved_of(p)
+    assert peer_name(topology, p) == (a, "Q")

@@ -704,6 +704,11 @@ class _Reader:
                 bad.add(key)
                 groups[(min(ns.inode, peer_ns.inode), max(ns.inode, peer_ns.inode))] = None
             else:
+                if link.link_netnsid is None and ns.cut and link.link and link.link not in ns.by_index:
+                    # Both ends here, the other missing from a cut dump: as ``skipped`` above.
+                    bad.add(key)
+                    groups[(ns.inode, ns.inode)] = None
+                    continue
                 # Its peer's namespace is not known. The peer may have come (silently for this
                 # end) into a namespace that was read before and not watched since, having had
                 # nothing that needed watching: such records may predate it, so they are read
