@@ -643,3 +643,29 @@ def test_a_same_namespace_peer_skipped_by_a_cut_dump_is_looked_for_again(lab: La
     p = only(topology, "P", ns_named(topology, a))
     assert topology.unresolved_of(p) is None, topology.unresolved_of(p)
     assert peer_name(topology, p) == (a, "Q")
+
+
+def test_a_master_skipped_by_a_cut_dump_is_looked_for_again(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A port's bridge missing from a kept cut dump (an older kernel skipped it): the port's master
+    was reported "missing" though the bridge was there; its namespace is read again."""
+    a, b = lab.netns("a"), lab.netns("b")
+    lab.ip("-n", a, "link", "add", "br0", "type", "bridge")
+    lab.veth("P", a, "Q", b)
+    lab.ip("-n", a, "link", "set", "P", "master", "br0")
+    target = cookie_of(a)
+    original = netlink.Channel._exchange
+    cut: List[int] = []
+
+    def exchange(self: netlink.Channel, request: Any, expect: int, parse: Any, *args: Any) -> Any:
+        records, interrupted = original(self, request, expect, parse, *args)
+        if request is netlink.link_dump_request and not cut and self.cookie() == target:
+            cut.append(1)
+            return [link for link in records if link.name != b"br0"], True
+        return records, interrupted
+
+    monkeypatch.setattr(netlink.Channel, "_exchange", exchange)
+    topology = vethpeer.scan()
+    assert cut
+    p = only(topology, "P", ns_named(topology, a))
+    master = topology.master_of(p)
+    assert master is not None and master.name == "br0", topology.relations_of(p)
