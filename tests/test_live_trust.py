@@ -669,3 +669,30 @@ def test_a_master_skipped_by_a_cut_dump_is_looked_for_again(lab: Lab, monkeypatc
     p = only(topology, "P", ns_named(topology, a))
     master = topology.master_of(p)
     assert master is not None and master.name == "br0", topology.relations_of(p)
+
+
+def test_a_lower_device_skipped_by_a_cut_dump_is_looked_for_again(lab: Lab,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A macvlan's lower device in its own namespace missing from a kept cut dump: reported
+    without its lower though it was there; its namespace is read again."""
+    a = lab.netns("a")
+    lab.ip("-n", a, "link", "add", "br0", "type", "bridge")
+    lab.ip("-n", a, "link", "add", "mv0", "link", "br0", "type", "macvlan")
+    target = cookie_of(a)
+    original = netlink.Channel._exchange
+    cut: List[int] = []
+
+    def exchange(self: netlink.Channel, request: Any, expect: int, parse: Any, *args: Any) -> Any:
+        records, interrupted = original(self, request, expect, parse, *args)
+        if request is netlink.link_dump_request and not cut and self.cookie() == target:
+            cut.append(1)
+            return [link for link in records if link.name != b"br0"], True
+        return records, interrupted
+
+    monkeypatch.setattr(netlink.Channel, "_exchange", exchange)
+    topology = vethpeer.scan()
+    assert cut
+    mv = only(topology, "mv0", ns_named(topology, a))
+    lowers = [r for r in topology.relations_of(mv) if r.kind == "lower" and r.source == mv]
+    assert len(lowers) == 1 and lowers[0].target is not None, lowers
+    assert topology.link(lowers[0].target).name == "br0"

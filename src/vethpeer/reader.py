@@ -680,9 +680,12 @@ class _Reader:
         # are ``changing``, not a verdict about their peer.
         changed = [ns.inode for ns in self.nss.values() if ns.taint or ns.overflow]
         for ns in self.nss.values():
-            # A port's master missing from a cut dump may have been skipped (see ``skipped``).
-            if ns.cut and ns.error is None and any(link.master and link.master not in ns.by_index
-                                                   for link in ns.links):
+            # A port's master, or a device's lower in the same namespace, missing from a cut dump
+            # may have been skipped (see ``skipped``).
+            if ns.cut and ns.error is None and any(
+                    (link.master and link.master not in ns.by_index)
+                    or (link.link_netnsid is None and link.link and link.link not in ns.by_index)
+                    for link in ns.links):
                 groups[(ns.inode, ns.inode)] = None
         for key, (reason, _detail) in pairing.final.items():
             if reason not in _RETRY:
