@@ -696,3 +696,31 @@ def test_a_lower_device_skipped_by_a_cut_dump_is_looked_for_again(lab: Lab,
     lowers = [r for r in topology.relations_of(mv) if r.kind == "lower" and r.source == mv]
     assert len(lowers) == 1 and lowers[0].target is not None, lowers
     assert topology.link(lowers[0].target).name == "br0"
+
+
+def test_a_lower_device_in_another_namespace_skipped_by_a_cut_dump_is_looked_for_again(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As above with the macvlan moved to another namespace (a container's, its lower on the host):
+    the lower missing from the lower's namespace's cut dump was reported "missing"."""
+    a, b = lab.netns("a"), lab.netns("b")
+    lab.ip("-n", a, "link", "add", "br0", "type", "bridge")
+    lab.ip("-n", a, "link", "add", "mv0", "link", "br0", "type", "macvlan")
+    lab.ip("-n", a, "link", "set", "mv0", "netns", b)
+    target = cookie_of(a)
+    original = netlink.Channel._exchange
+    cut: List[int] = []
+
+    def exchange(self: netlink.Channel, request: Any, expect: int, parse: Any, *args: Any) -> Any:
+        records, interrupted = original(self, request, expect, parse, *args)
+        if request is netlink.link_dump_request and not cut and self.cookie() == target:
+            cut.append(1)
+            return [link for link in records if link.name != b"br0"], True
+        return records, interrupted
+
+    monkeypatch.setattr(netlink.Channel, "_exchange", exchange)
+    topology = vethpeer.scan()
+    assert cut
+    mv = only(topology, "mv0", ns_named(topology, b))
+    lowers = [r for r in topology.relations_of(mv) if r.kind == "lower" and r.source == mv]
+    assert len(lowers) == 1 and lowers[0].target is not None, lowers
+    assert topology.link(lowers[0].target).name == "br0"

@@ -687,6 +687,18 @@ class _Reader:
                     or (link.link_netnsid is None and link.link and link.link not in ns.by_index)
                     for link in ns.links):
                 groups[(ns.inode, ns.inode)] = None
+        cut = [ns for ns in self.nss.values() if ns.cut and ns.error is None]
+        if cut:
+            # A lower in another namespace: its namespace's, or (not known yet: a skipped lower
+            # leaves no candidate to ask about) each cut one without that ifindex.
+            lowers = pairing.lowers
+            for end in lowers.open:
+                if end.nsid is None or (end.kind, end.ns, end.ifindex) in lowers.final:
+                    continue
+                known = pairing.rev.get(end.ns, {}).get(end.nsid)
+                for ns in cut:
+                    if (known is None or known == ns.inode) and end.target not in ns.by_index:
+                        groups[(ns.inode, ns.inode)] = None
         for key, (reason, _detail) in pairing.final.items():
             if reason not in _RETRY:
                 continue
