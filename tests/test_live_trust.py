@@ -724,3 +724,33 @@ def test_a_lower_device_in_another_namespace_skipped_by_a_cut_dump_is_looked_for
     lowers = [r for r in topology.relations_of(mv) if r.kind == "lower" and r.source == mv]
     assert len(lowers) == 1 and lowers[0].target is not None, lowers
     assert topology.link(lowers[0].target).name == "br0"
+
+
+@pytest.mark.parametrize("hub", [False, True], ids=["own-watches", "hub"])
+def test_a_skipped_device_whose_namespace_stays_watched_is_looked_for_again(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch, hub: bool) -> None:
+    """X is skipped from A's cut dump, and A stays watched (another end of its crosses namespaces):
+    Y, X's peer, has no candidate to ask about, so which namespace its id means stays unknown and
+    ``skipped`` never applied; Y was reported unreachable ("no readable namespace has a veth...")."""
+    from vethpeer import reader
+
+    monkeypatch.setattr(reader, "HUB_WATCH", hub)
+    a, b, c = lab.netns("a"), lab.netns("b"), lab.netns("c")
+    lab.veth("X", a, "Y", b)
+    lab.veth("U", a, "V", c)
+    target = cookie_of(a)
+    original = netlink.Channel._exchange
+    cut: List[int] = []
+
+    def exchange(self: netlink.Channel, request: Any, expect: int, parse: Any, *args: Any) -> Any:
+        records, interrupted = original(self, request, expect, parse, *args)
+        if request is netlink.link_dump_request and not cut and self.cookie() == target:
+            cut.append(1)
+            return [link for link in records if link.name != b"X"], True
+        return records, interrupted
+
+    monkeypatch.setattr(netlink.Channel, "_exchange", exchange)
+    topology = vethpeer.scan()
+    assert cut
+    y = only(topology, "Y", ns_named(topology, b))
+    assert peer_name(topology, y) == (a, "X"), topology.unresolved_of(y)

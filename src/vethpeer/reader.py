@@ -729,6 +729,14 @@ class _Reader:
                     bad.add(key)
                     groups[(ns.inode, ns.inode)] = None
                     continue
+                if link.link_netnsid is not None:
+                    # A peer skipped by a cut dump leaves no candidate to ask about, so its
+                    # namespace stays unknown: each cut one without that ifindex is read again
+                    # (not ``bad``: a peer that is truly hidden is not ``changing``).
+                    peer_index = link.link if link.link is not None else link.ifindex
+                    for suspect in cut:
+                        if suspect is not ns and peer_index not in suspect.by_index:
+                            groups[(min(ns.inode, suspect.inode), max(ns.inode, suspect.inode))] = None
                 # Its peer's namespace is not known. The peer may have come (silently for this
                 # end) into a namespace that was read before and not watched since, having had
                 # nothing that needed watching: such records may predate it, so they are read
