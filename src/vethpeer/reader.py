@@ -679,6 +679,26 @@ class _Reader:
         # pair them (a peer still being made, one that moved in), and if they never settle they
         # are ``changing``, not a verdict about their peer.
         changed = [ns.inode for ns in self.nss.values() if ns.taint or ns.overflow]
+        for ns in self.nss.values():
+            # A port's master, or a device's lower in the same namespace, missing from a cut dump
+            # may have been skipped (see ``skipped``).
+            if ns.cut and ns.error is None and any(
+                    (link.master and link.master not in ns.by_index)
+                    or (link.link_netnsid is None and link.link and link.link not in ns.by_index)
+                    for link in ns.links):
+                groups[(ns.inode, ns.inode)] = None
+        cut = [ns for ns in self.nss.values() if ns.cut and ns.error is None]
+        if cut:
+            # A lower in another namespace: its namespace's, or (not known yet: a skipped lower
+            # leaves no candidate to ask about) each cut one without that ifindex.
+            lowers = pairing.lowers
+            for end in lowers.open:
+                if end.nsid is None or (end.kind, end.ns, end.ifindex) in lowers.final:
+                    continue
+                known = pairing.rev.get(end.ns, {}).get(end.nsid)
+                for ns in cut:
+                    if (known is None or known == ns.inode) and end.target not in ns.by_index:
+                        groups[(ns.inode, ns.inode)] = None
         for key, (reason, _detail) in pairing.final.items():
             if reason not in _RETRY:
                 continue
@@ -704,6 +724,19 @@ class _Reader:
                 bad.add(key)
                 groups[(min(ns.inode, peer_ns.inode), max(ns.inode, peer_ns.inode))] = None
             else:
+                if link.link_netnsid is None and ns.cut and link.link and link.link not in ns.by_index:
+                    # Both ends here, the other missing from a cut dump: as ``skipped`` above.
+                    bad.add(key)
+                    groups[(ns.inode, ns.inode)] = None
+                    continue
+                if link.link_netnsid is not None:
+                    # A peer skipped by a cut dump leaves no candidate to ask about, so its
+                    # namespace stays unknown: each cut one without that ifindex is read again
+                    # (not ``bad``: a peer that is truly hidden is not ``changing``).
+                    peer_index = link.link if link.link is not None else link.ifindex
+                    for suspect in cut:
+                        if suspect is not ns and peer_index not in suspect.by_index:
+                            groups[(min(ns.inode, suspect.inode), max(ns.inode, suspect.inode))] = None
                 # Its peer's namespace is not known. The peer may have come (silently for this
                 # end) into a namespace that was read before and not watched since, having had
                 # nothing that needed watching: such records may predate it, so they are read

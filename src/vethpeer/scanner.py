@@ -52,8 +52,16 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
             # changed) or wired to us (an id was given). No fds kept: the reader reopens.
             if not (heard or changes.changed()):
                 return None
-            return discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets, keep_fds=0,
-                                     mount_namespaces=mount_namespaces, netns_dirs=netns_dirs)
+            try:
+                return discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets, keep_fds=0,
+                                         mount_namespaces=mount_namespaces, netns_dirs=netns_dirs)
+            except ValueError:
+                if not netns_paths:
+                    raise
+                # A --netns path gone since (its container stopped): its namespace was read
+                # already, and it must not cost the namespaces made meanwhile.
+                return discover.discover(proc=proc, sockets=sockets, keep_fds=0,
+                                         mount_namespaces=mount_namespaces, netns_dirs=netns_dirs)
 
         try:
             kept = sum(1 for ns in found.namespaces if ns.fd is not None)
