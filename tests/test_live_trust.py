@@ -754,3 +754,54 @@ def test_a_skipped_device_whose_namespace_stays_watched_is_looked_for_again(
     assert cut
     y = only(topology, "Y", ns_named(topology, b))
     assert peer_name(topology, y) == (a, "X"), topology.unresolved_of(y)
+
+
+def test_a_busy_watched_namespace_is_read_again_link_by_link(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under churn a busy root changed after its dump in nearly every scan, and every reread round
+    dumped it again (a thousand links). Watched, only the links its watch says changed are read
+    again, one by one; the pair is proven with the fresh record. Here root's end is put on a
+    bridge right after root's dump: the pair and the new master show, and root is dumped once."""
+    import os as os_module
+
+    from vethpeer import ops, reader
+
+    monkeypatch.setattr(reader, "REFRESH_MIN_LINKS", 1, raising=False)
+    ns = lab.netns("a")
+    host_end, bridge = lab.link_name("h"), lab.link_name("br")
+    lab.veth(host_end, None, "eth0", ns)
+    lab.ip("link", "add", bridge, "type", "bridge")
+    lab.root_links.append(bridge)
+    fd = os_module.open("/proc/self/ns/net", os_module.O_RDONLY)
+    try:
+        root_cookie = ops.netns_fd_cookie(fd)
+    finally:
+        os_module.close(fd)
+    original_dump = netlink.Channel.dump_links
+    original_link = getattr(netlink.Channel, "link", None)
+    root_dumps: List[int] = []
+    root_gets: List[int] = []
+
+    def dump_links(self: netlink.Channel) -> Any:
+        result = original_dump(self)
+        if self.cookie() == root_cookie:
+            root_dumps.append(1)
+            if len(root_dumps) == 1:
+                lab.ip("link", "set", host_end, "master", bridge)
+        return result
+
+    def link(self: netlink.Channel, ifindex: int) -> Any:
+        if self.cookie() == root_cookie:
+            root_gets.append(ifindex)
+        assert original_link is not None
+        return original_link(self, ifindex)
+
+    monkeypatch.setattr(netlink.Channel, "dump_links", dump_links)
+    monkeypatch.setattr(netlink.Channel, "link", link, raising=False)
+    topology = vethpeer.scan()
+    root = topology.root
+    assert root is not None
+    end = only(topology, host_end, root)
+    assert peer_name(topology, end) == (ns, "eth0")
+    master = topology.master_of(end)
+    assert master is not None and master.name == bridge
+    assert root_dumps == [1] and end.ifindex in root_gets

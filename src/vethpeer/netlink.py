@@ -193,6 +193,12 @@ def link_get_request(seq: int, ifindex: int, target_nsid: int) -> bytes:
     return _message(RTM_GETLINK, NLM_F_REQUEST, seq, body)
 
 
+def link_request(seq: int, ifindex: int) -> bytes:
+    """RTM_GETLINK for one ifindex in the asking socket's own namespace."""
+    body = _IFINFOMSG.pack(0, 0, ifindex, 0, 0) + _attr(IFLA_EXT_MASK, _U32.pack(RTEXT_FILTER_SKIP_STATS))
+    return _message(RTM_GETLINK, NLM_F_REQUEST, seq, body)
+
+
 def address_dump_request(seq: int) -> bytes:
     return _message(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, _IFADDRMSG.pack(0, 0, 0, 0, 0))
 
@@ -742,6 +748,15 @@ class Channel:
     def link_in(self, target_nsid: int, ifindex: int) -> LinkRecord:
         """RTM_GETLINK of one link in another namespace, named by our id for it."""
         return self._single(lambda seq: link_get_request(seq, ifindex, target_nsid), RTM_NEWLINK, parse_link)
+
+    def link(self, ifindex: int) -> Optional[LinkRecord]:
+        """RTM_GETLINK of one link in this socket's namespace; None when there is none (ENODEV)."""
+        try:
+            return self._single(lambda seq: link_request(seq, ifindex), RTM_NEWLINK, parse_link)
+        except NetlinkError as error:
+            if error.errno == errno.ENODEV:
+                return None
+            raise
 
     def cookie(self) -> Optional[int]:
         """The namespace's 64-bit cookie (SO_NETNS_COOKIE, Linux >= 5.14); never reused."""

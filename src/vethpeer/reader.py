@@ -60,6 +60,13 @@ REREADS = 3
 #: missing from a cut dump has that namespace read again (``confirm``).
 WATCHED_DUMP_ATTEMPTS = 2
 
+#: A watched namespace with at least this many links, of which at most ``REFRESH_MAX`` changed,
+#: has those read again one by one (RTM_GETLINK) instead of being dumped again: a busy root
+#: namespace under churn was dumped again (a thousand links) in every reread round. The watch
+#: says which links changed since the dump; the others are as read.
+REFRESH_MIN_LINKS = 64
+REFRESH_MAX = 64
+
 _FOREVER = 1 << 62
 
 #: Watch namespaces through the root namespace's socket: None decides by the host's wiring (root's
@@ -121,7 +128,7 @@ class _Namespace:
     """The reader's state for one namespace: its record so far and how it is being watched."""
 
     __slots__ = ("_by_index", "addresses", "channel", "cookie", "cut", "dumped", "error", "found", "inode",
-                 "links", "overflow", "proxy", "stuck", "taint", "until", "watching")
+                 "links", "overflow", "proxy", "read_at", "stuck", "taint", "until", "watching")
 
     def __init__(self, found: FoundNamespace) -> None:
         self.found = found
@@ -139,6 +146,8 @@ class _Namespace:
         #: Ticks: when the last dump started, and when its watch ended (``_FOREVER`` while open).
         self.dumped = -1
         self.until = -1
+        #: ifindex -> tick: links read again one by one since the last dump (``_Reader.refresh``).
+        self.read_at: Dict[int, int] = {}
         #: ifindexes that notifications touched since the last dump; ``overflow``: some were lost.
         self.taint: Set[int] = set()
         self.overflow = False
@@ -149,6 +158,10 @@ class _Namespace:
         #: Not watched itself but through the hub, without a gap since its last dump (as of the
         #: last ``confirm``; ``taint`` then holds what the hub heard about it).
         self.proxy = False
+
+    def tick_of(self, index: int) -> int:
+        """When the record of the link at ``index`` was read (or found absent)."""
+        return self.read_at.get(index, self.dumped) if self.read_at else self.dumped
 
     @property
     def by_index(self) -> Dict[int, LinkRecord]:
@@ -371,6 +384,7 @@ class _Reader:
         self.dumps += 1
         ns.dumped = self._now()
         ns.until = _FOREVER if ns.watching else -1
+        ns.read_at = {}
         watched = ns.watching or (ns is self.hub and channel.listen_all)
         channel.dump_attempts = WATCHED_DUMP_ATTEMPTS if watched else netlink.DUMP_ATTEMPTS
         try:
@@ -404,6 +418,38 @@ class _Reader:
             ns.cookie = channel.cookie()
             if ns.cookie is None and ns.found.fd is not None:
                 ns.cookie = ops.netns_fd_cookie(ns.found.fd)
+
+    def _refreshable(self, ns: _Namespace) -> bool:
+        return (ns.channel is not None and ns.watching and ns.error is None and not ns.overflow and not ns.cut
+                and ns.dumped >= 0 and len(ns.links) >= REFRESH_MIN_LINKS and 0 < len(ns.taint) <= REFRESH_MAX)
+
+    def refresh(self, ns: _Namespace) -> None:
+        """Bring a watched namespace's record up to date: the links its watch says changed since
+        they were read are read again one by one, each at a tick of its own (``read_at``), the
+        others stay as read (nothing touched them). Anything the watch cannot vouch for (lost
+        notifications, a cut dump, too many changes) is dumped again instead."""
+        channel = ns.channel
+        self._take_events(ns)
+        if channel is None or not self._refreshable(ns):
+            self._dump(ns)
+            return
+        indexes = sorted(ns.taint)
+        ns.taint = set()
+        by_index = dict(ns.by_index)
+        self.dumps += 1
+        for index in indexes:
+            ns.read_at[index] = self._now()
+            try:
+                record = channel.link(index)
+            except OSError:
+                self._dump(ns)  # (says why, as any failed dump does)
+                return
+            if record is None:
+                by_index.pop(index, None)
+            else:
+                by_index[index] = record
+        ns.links = sorted(by_index.values(), key=lambda link: link.ifindex)
+        ns._by_index = None
 
     def _read(self, targets: Sequence[_Namespace], keep_open: bool, watch: bool = True) -> None:
         """Watch and dump each target, in windows when they do not all fit. A namespace without
@@ -570,7 +616,8 @@ class _Reader:
             index = link.link if link.link is not None else link.ifindex
             end = hub.by_index.get(index)
             if (end is None or end.kind not in PEER_KINDS or end.link_netnsid is None or end.link_netnsid < 0
-                    or (end.link if end.link is not None else end.ifindex) != link.ifindex or index in hub.taint):
+                    or (end.link if end.link is not None else end.ifindex) != link.ifindex or index in hub.taint
+                    or target.dumped <= hub.tick_of(index)):
                 continue
             nsid = end.link_netnsid
             if nsid in changed or (nsid, link.ifindex) in heard:
@@ -633,18 +680,24 @@ class _Reader:
         return HintAnswer(question.asker, question.nsid, question.ifindex, link)
 
     # -- confirming -----------------------------------------------------------------------------
-    def _covers(self, watched: _Namespace, index: int, other: _Namespace) -> bool:
-        """Whether ``watched`` was watched, without a change to its end ``index``, from its dump
-        until after ``other`` was dumped: then, at the moment ``other``'s end was read, both ends
-        were what was read. (The same namespace: one dump holds both ends, and only they matter.)"""
+    def _covers(self, watched: _Namespace, index: int, other: _Namespace, other_index: int) -> bool:
+        """Whether ``watched`` was watched, without a change to its end ``index``, from when that
+        end was read until after ``other``'s end ``other_index`` was read: then, at that moment,
+        both ends were what was read. (The same namespace: one dump holds both ends, and only they
+        matter; when one of them was read again on its own, neither may have changed since.)"""
         if watched.proxy and not watched.watching:
             # Watched through the hub, which has listened since before any dump.
-            return index not in watched.taint and (watched is other or watched.dumped <= other.dumped)
+            return index not in watched.taint and (watched is other
+                                                   or watched.tick_of(index) <= other.tick_of(other_index))
         until = _FOREVER if watched.watching else watched.until
         if watched is other:
-            return not watched.overflow and index not in watched.taint if until >= 0 else True
+            if until < 0:
+                return True
+            apart = index in watched.read_at or other_index in watched.read_at
+            return (not watched.overflow and index not in watched.taint
+                    and not (apart and other_index in watched.taint))
         return (until >= 0 and not watched.overflow and index not in watched.taint
-                and watched.dumped <= other.dumped <= until)
+                and watched.tick_of(index) <= other.tick_of(other_index) <= until)
 
     def confirm(self, pairing: Pairing) -> Tuple[Set[EndKey], List[Tuple[int, int]]]:
         """The ends that cannot be shown to have held at one moment (those of pairs, and unpaired
@@ -671,7 +724,7 @@ class _Reader:
             if key > other:
                 continue
             a, b = self.nss[key[0]], self.nss[other[0]]
-            held = self._covers(a, key[1], b) or self._covers(b, other[1], a)
+            held = self._covers(a, key[1], b, other[1]) or self._covers(b, other[1], a, key[1])
             if not held:
                 bad.update((key, other))
                 groups[(min(a.inode, b.inode), max(a.inode, b.inode))] = None
@@ -821,12 +874,16 @@ class _Reader:
             heard.setdefault(event.nsid, []).append((tick, event))
         # A root end whose peer was reported at a place something happened since root was read
         # (the peer moved away, silently for root) is as suspect as one that changed itself.
-        places = {(event.nsid, event.link.ifindex) for tick, event in self.hub_events if tick >= hub.dumped}
+        places: Dict[Tuple[Optional[int], int], int] = {}
+        for tick, event in self.hub_events:
+            if tick >= hub.dumped:
+                places[(event.nsid, event.link.ifindex)] = tick
         if places:
             for link in hub.links:
-                if (link.kind in PEER_KINDS and link.link_netnsid is not None
-                        and (link.link_netnsid, link.link if link.link is not None else link.ifindex) in places):
-                    hub.taint.add(link.ifindex)
+                if link.kind in PEER_KINDS and link.link_netnsid is not None:
+                    heard_at = places.get((link.link_netnsid, link.link if link.link is not None else link.ifindex))
+                    if heard_at is not None and heard_at >= hub.tick_of(link.ifindex):
+                        hub.taint.add(link.ifindex)
         for ns in self.nss.values():
             if ns.watching or ns is hub or ns.error is not None or ns.dumped < 0:
                 continue
@@ -879,7 +936,7 @@ class _Reader:
                 # Those still watched are dumped again in place; their watch goes on.
                 for ns in targets:
                     if ns.channel is not None and ns.watching and ns.error is None:
-                        self._dump(ns)
+                        self.refresh(ns)
                         done.add(ns.inode)
                 self._read([ns for ns in targets if ns.inode not in done], keep_open=True)
                 done.update(ns.inode for ns in targets)
