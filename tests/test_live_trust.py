@@ -805,3 +805,32 @@ def test_a_busy_watched_namespace_is_read_again_link_by_link(lab: Lab, monkeypat
     master = topology.master_of(end)
     assert master is not None and master.name == bridge
     assert root_dumps == [1] and end.ifindex in root_gets
+
+
+def test_a_namespace_that_could_not_be_read_keeps_its_cookie(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watch knows a namespace by its cookie. One that failed a single scan (here: its socket
+    could not be made) had none, so the watch announced it vanished and appeared again as a
+    namespace known only by inode, and then the same once more when it was read again (seen under
+    churn: a live namespace reported vanished 2 s before it was). Its cookie is read from an fd to it."""
+    from vethpeer import ops
+
+    name = lab.netns("a")
+    target = cookie_of(name)
+    original = ops.sockets_in
+
+    def failing(fds: Any) -> Any:
+        results = original(fds)
+        out = []
+        for fd, made in zip(fds, results):
+            if fd is not None and not isinstance(made, OSError) and ops.netns_fd_cookie(fd) == target:
+                made.close()
+                out.append(PermissionError(1, "Operation not permitted"))
+            else:
+                out.append(made)
+        return out
+
+    monkeypatch.setattr(ops, "sockets_in", failing)
+    topology = vethpeer.scan()
+    found = [ns for ns in topology.namespaces if name in ns.names]
+    assert len(found) == 1 and found[0].error is not None
+    assert found[0].cookie == target

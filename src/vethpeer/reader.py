@@ -953,6 +953,21 @@ class _Reader:
             self.pinned = saved
 
     # -- the result -----------------------------------------------------------------------------
+    def _cookie_unread(self, ns: _Namespace) -> Optional[int]:
+        """The cookie of a namespace that could not be read, where an fd to it can still be had
+        (NS_GET_ID needs no entering): a watch knows a namespace by its cookie, and one that
+        failed a single scan (a socket that did not answer) must not look like another one."""
+        if ns.found.fd is not None:
+            return ops.netns_fd_cookie(ns.found.fd)
+        try:
+            fd = discover.reopen(ns.found)
+        except OSError:
+            return None
+        try:
+            return ops.netns_fd_cookie(fd)
+        finally:
+            ops.close_quietly(fd)
+
     def _namespace_records(self) -> Tuple[NamespaceRecord, ...]:
         # Keyed on the dumps made and the namespaces in error: nothing else changes a record.
         key = (self.dumps, tuple((ns.inode, ns.error) for ns in self.nss.values() if ns.error is not None))
@@ -961,6 +976,8 @@ class _Reader:
         records = []
         for found in self.found:
             ns = self.nss[found.inode]
+            if ns.cookie is None and ns.error is not None:
+                ns.cookie = self._cookie_unread(ns)
             records.append(NamespaceRecord(
                 dev=found.dev, inode=found.inode, cookie=ns.cookie, names=found.names, paths=found.paths,
                 pids=found.pids, threads=found.threads, fds=found.fds, sockets=found.sockets, tuns=found.tuns,
