@@ -834,3 +834,47 @@ def test_a_namespace_that_could_not_be_read_keeps_its_cookie(lab: Lab, monkeypat
     found = [ns for ns in topology.namespaces if name in ns.names]
     assert len(found) == 1 and found[0].error is not None
     assert found[0].cookie == target
+
+
+def test_a_link_read_again_on_its_own_shows_its_own_addresses(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A link read again one by one (RTM_GETLINK) after its namespace's dump is shown with the
+    addresses it has then: X is deleted and a new X' made at the same ifindex, without X's
+    address but with one of its own, right after A's dump (links and addresses). The addresses were
+    left as dumped, so the new device was shown with its predecessor's address."""
+    from vethpeer import reader
+
+    monkeypatch.setattr(reader, "REFRESH_MIN_LINKS", 1)
+    monkeypatch.setattr(reader, "HUB_WATCH", False)
+    names = _rewire_world(lab)
+    lab.ip("-n", names["A"], "address", "add", "10.77.0.1/24", "dev", "X")
+
+    def rewire() -> None:
+        _rewire(lab, names)
+        lab.ip("-n", names["A"], "address", "add", "10.78.0.1/24", "dev", "X")
+
+    cookie = cookie_of(names["A"])
+    calls: List[int] = []
+    original_addresses = netlink.Channel.dump_addresses
+
+    def dump_addresses(self: netlink.Channel) -> Any:
+        result = original_addresses(self)
+        if not calls and self.cookie() == cookie:
+            calls.append(1)
+            rewire()  # after A's links and addresses were read
+        return result
+
+    monkeypatch.setattr(netlink.Channel, "dump_addresses", dump_addresses)
+    gets: List[int] = []
+    original_link = netlink.Channel.link
+
+    def link(self: netlink.Channel, ifindex: int) -> Any:
+        gets.append(ifindex)
+        return original_link(self, ifindex)
+
+    monkeypatch.setattr(netlink.Channel, "link", link)
+    topology = vethpeer.scan()
+    assert calls and 10 in gets, (calls, gets)  # A was read again link by link
+    a = ns_named(topology, names["A"])
+    x = only(topology, "X", a)
+    assert peer_name(topology, x) == (names["D"], "W")
+    assert topology.link(x).addresses == ("10.78.0.1/24",)

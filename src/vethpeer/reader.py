@@ -402,6 +402,15 @@ class _Reader:
                 ns.links = list({link.ifindex: link for link in dump.records}.values())
             if not watched:
                 self.warnings.append(f"the links of {self._label(ns)} kept changing while they were read")
+        self._read_addresses(ns)
+        if ns.cookie is None:
+            ns.cookie = channel.cookie()
+            if ns.cookie is None and ns.found.fd is not None:
+                ns.cookie = ops.netns_fd_cookie(ns.found.fd)
+
+    def _read_addresses(self, ns: _Namespace) -> None:
+        channel = ns.channel
+        assert channel is not None
         ns.addresses = []
         if self.addresses:
             try:
@@ -414,10 +423,6 @@ class _Reader:
                 if cut:
                     self.warnings.append(f"the addresses of {self._label(ns)} kept changing while they "
                                          "were read; shown as last read")
-        if ns.cookie is None:
-            ns.cookie = channel.cookie()
-            if ns.cookie is None and ns.found.fd is not None:
-                ns.cookie = ops.netns_fd_cookie(ns.found.fd)
 
     def _refreshable(self, ns: _Namespace) -> bool:
         return (ns.channel is not None and ns.watching and ns.error is None and not ns.overflow and not ns.cut
@@ -450,6 +455,9 @@ class _Reader:
                 by_index[index] = record
         ns.links = sorted(by_index.values(), key=lambda link: link.ifindex)
         ns._by_index = None
+        # Addresses are not watched: those dumped may belong to a device since deleted and
+        # replaced at the same ifindex (or miss one made since). Read with the links again.
+        self._read_addresses(ns)
 
     def _read(self, targets: Sequence[_Namespace], keep_open: bool, watch: bool = True) -> None:
         """Watch and dump each target, in windows when they do not all fit. A namespace without
