@@ -878,3 +878,41 @@ def test_a_link_read_again_on_its_own_shows_its_own_addresses(lab: Lab, monkeypa
     x = only(topology, "X", a)
     assert peer_name(topology, x) == (names["D"], "W")
     assert topology.link(x).addresses == ("10.78.0.1/24",)
+
+
+def test_a_same_namespace_pair_read_again_apart_needs_both_ends_unchanged(lab: Lab,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ends of a pair in one namespace come from one dump, so either being untouched since
+    proves the pair. Once they are read again one by one, at different moments, both must be
+    untouched since: here Q is renamed right after it was read again, and the pair must show the
+    new name, not the one read before the rename."""
+    from vethpeer import reader
+
+    monkeypatch.setattr(reader, "HUB_WATCH", False)
+    monkeypatch.setattr(reader, "REFRESH_MIN_LINKS", 1)
+    a, b = lab.netns("a"), lab.netns("b")
+    lab.veth("P", a, "Q", a)
+    lab.veth("X", a, "Y", b)  # (something across namespaces keeps A watched)
+    lab.ip("-n", a, "link", "add", "name", "brq", "type", "bridge")
+    target = cookie_of(a)
+    q_index = next(item["ifindex"] for item in lab.links(a) if item["ifname"] == "Q")
+    original_link = netlink.Channel.link
+    renamed: List[int] = []
+
+    def on_the_bridge() -> None:
+        lab.ip("-n", a, "link", "set", "P", "master", "brq")
+        lab.ip("-n", a, "link", "set", "Q", "master", "brq")
+
+    def link(self: netlink.Channel, ifindex: int) -> Any:
+        result = original_link(self, ifindex)
+        if ifindex == q_index and not renamed and self.cookie() == target:
+            renamed.append(1)
+            lab.ip("-n", a, "link", "set", "Q", "name", "Q2")
+        return result
+
+    hook_after_dump(monkeypatch, [a], on_the_bridge)
+    monkeypatch.setattr(netlink.Channel, "link", link)
+    topology = vethpeer.scan()
+    assert renamed
+    p = only(topology, "P", ns_named(topology, a))
+    assert peer_name(topology, p) == (a, "Q2")
