@@ -530,6 +530,20 @@ def _read_snapshot(path: str) -> snapshot_io.Snapshot:
         raise UsageError(f"cannot load {path}: {error}") from None
 
 
+def _netns_choice(spec: Optional[str], root: str, proc: str) -> Tuple[Optional[NamespaceId], bool, List[str]]:
+    """What ``--netns SPEC`` names: the namespace's identity (None for an owner selector, looked
+    up once the host is read, or no ``--netns``), whether it is an owner selector, and the path to
+    read besides what discovery finds (not for ``pid:N`` or a /proc path: a process is found anyway)."""
+    if spec is None:
+        return None, False, []
+    try:
+        netns_path = resolve_netns_spec(spec, root, proc)
+    except OwnerSpec:
+        return None, True, []
+    extra = [] if spec.startswith("pid:") or _is_proc_path(netns_path) else [netns_path]
+    return netns_identity(netns_path, spec), False, extra
+
+
 def run(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "list"
@@ -558,18 +572,7 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
             if not os.path.isdir(directory):
                 raise UsageError(f"{option} {directory}: not a directory")
     spec = getattr(args, "netns", None)
-    wanted: Optional[NamespaceId] = None
-    by_owner = False
-    extra_paths: List[str] = []
-    if spec is not None and load is None:
-        try:
-            netns_path = resolve_netns_spec(spec, root, proc)
-        except OwnerSpec:
-            by_owner = True
-        else:
-            wanted = netns_identity(netns_path, spec)
-            if not spec.startswith("pid:") and not _is_proc_path(netns_path):
-                extra_paths.append(netns_path)
+    wanted, by_owner, extra_paths = _netns_choice(spec if load is None else None, root, proc)
     if load is not None and save is not None:
         raise UsageError("--load and --save do not go together")
 
@@ -749,18 +752,7 @@ def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str
         if not os.path.isdir(directory):
             raise UsageError(f"{option} {directory}: not a directory")
     spec = args.netns
-    wanted: Optional[NamespaceId] = None
-    by_owner = False
-    extra_paths: List[str] = []
-    if spec is not None:
-        try:
-            netns_path = resolve_netns_spec(spec, root, proc)
-        except OwnerSpec:
-            by_owner = True
-        else:
-            wanted = netns_identity(netns_path, spec)
-            if not spec.startswith("pid:") and not _is_proc_path(netns_path):
-                extra_paths.append(netns_path)
+    wanted, by_owner, extra_paths = _netns_choice(spec, root, proc)
     if args.live:
         from .render import live
 
