@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -424,6 +425,47 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out.strip() == f"vethpeer {vethpeer.__version__}"
+
+
+@pytest.mark.parametrize("command", [[], ["list"], ["peer", "x"], ["show", "x"], ["trace", "x"], ["graph"],
+                                     ["namespaces"], ["watch"], ["demo"]])
+@pytest.mark.parametrize("option", ["-V", "--version"])
+def test_version_on_every_command(capsys: pytest.CaptureFixture[str], command: List[str], option: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*command, option])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"vethpeer {vethpeer.__version__}\n"
+
+
+@pytest.mark.parametrize("command", [["list"], ["peer", "ns-39d60faa-aa"], ["show", "ns-39d60faa-aa"],
+                                     ["trace", "ns-39d60faa-aa"], ["graph"], ["namespaces"]])
+def test_dash_j_is_json_on_every_command(capsys: pytest.CaptureFixture[str], command: List[str]) -> None:
+    code, long_out, _ = run(capsys, *command, "--json")
+    assert code == EXIT_OK
+    for placement in ([*command, "-j"], ["-j", *command]):
+        assert run(capsys, *placement)[:2] == (EXIT_OK, long_out)
+    assert json.loads(long_out)["version"] == 1
+
+
+def test_fresh_clone_collects_without_an_install(tmp_path: Path) -> None:
+    """Plain `pytest` in a clone imports the clone's own package (from src/, through the pytest
+    config alone), not whatever is installed, and collects every test."""
+    tree = tmp_path / "clone"
+    tree.mkdir()
+    for part in ("src", "tests", "bench"):
+        shutil.copytree(ROOT / part, tree / part, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copy(ROOT / "pyproject.toml", tree / "pyproject.toml")
+    (tree / "tests" / "test_zz_where.py").write_text(
+        "import vethpeer\n\ndef test_where():\n"
+        f"    assert vethpeer.__file__.startswith({str(tree / 'src')!r}), vethpeer.__file__\n")
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                               cwd=tree, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-2000:]
+    where = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_zz_where.py"],
+                           cwd=tree, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert where.returncode == 0, where.stdout[-3000:]
 
 
 def test_parser_defines_the_documented_commands() -> None:

@@ -87,8 +87,10 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     # SUPPRESS lets the option be given before or after the command without one hiding the other.
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+    common.add_argument("-j", "--json", action="store_true", default=argparse.SUPPRESS,
                         help="print JSON (see the README for the contract)")
+    common.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}",
+                        help="print the version and exit")
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="do not print warnings on stderr")
     common.add_argument("--load", metavar="FILE", default=argparse.SUPPRESS,
@@ -114,7 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
                     "network namespaces by the kernel's own evidence.",
         epilog="Without a command, 'list' runs. " + EXIT_CODES_HELP,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     peer = commands.add_parser("peer", parents=[common], help="the other end of an interface",
