@@ -562,16 +562,39 @@ def test_peer_not_found_says_how_many_namespaces_were_not_read(capsys: pytest.Ca
     data = fixture_data()
     (ns,) = [ns for ns in data["namespaces"] if ns["names"] == ["vpfx-a1"]]
     ns["error"], ns["links"], ns["addresses"] = "permission denied opening it", [], []
-    assert cli.main(["--load", write_snapshot(tmp_path, data), "peer", "nowhere"]) == EXIT_NOT_FOUND
+    # Not proof of absence: 7, not 1 (issue 22).
+    assert cli.main(["--load", write_snapshot(tmp_path, data), "peer", "nowhere"]) == 7
     err = capsys.readouterr().err
     assert_one_line_error(err)
-    assert "(1 more could not be read)" in err
+    read = len(data["namespaces"]) - 1
+    assert f"in the {read} namespaces that could be read; 1 could not be read (see the warnings)" in err
+
+
+def test_unprivileged_snapshot_says_so_first_and_exits_7(capsys: pytest.CaptureFixture[str],
+                                                         tmp_path: Path) -> None:
+    data = fixture_data()
+    for ns in data["namespaces"]:
+        if not ns["root"]:
+            ns["error"], ns["links"], ns["addresses"] = "cannot enter it: operation not permitted", [], []
+    data["warnings"].append("without CAP_SYS_ADMIN, no other network namespace can be entered and read")
+    path = write_snapshot(tmp_path, data)
+    unread = len(data["namespaces"]) - 1
+    assert cli.main(["--load", path, "peer", "ns-39d60faa-aa"]) == 7
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith(f"vethpeer: warning: {unread} of {unread + 1} network namespaces could not be read")
+    assert [line for line in lines if line.startswith("vethpeer: no interface named ns-39d60faa-aa in the 1 "
+                                                      f"namespace that could be read; {unread} could not be "
+                                                      "read (run as root)")]
+    assert cli.main(["--load", path, "list"]) == EXIT_OK
+    out, err = capsys.readouterr()
+    assert "No veth pairs found" not in out and "1 namespace could be read" in out
+    assert err.splitlines()[0] == lines[0] and err.count(lines[0]) == 1  # said first, and once
 
 
 def test_exit_codes_are_in_the_help_the_docstring_and_the_readme() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     help_text = " ".join(cli.build_parser().format_help().split())
-    for code in ("0", "1", "2", "3", "4", "5", "6", "130"):
+    for code in ("0", "1", "2", "3", "4", "5", "6", "7", "130"):
         assert f"| `{code}` |" in readme, code
         assert f"{code} " in help_text
         assert f"{code} " in (cli.__doc__ or "")

@@ -195,3 +195,54 @@ def test_a_named_namespace_keeps_its_name_while_a_process_runs_in_it(lab: Lab) -
     finally:
         runner.kill()
         runner.wait()
+
+
+# --- honest when it cannot look (issue 22) -----------------------------------------------------------
+
+
+def unprivileged_lab(lab: Lab) -> Tuple[str, str]:
+    """Two namespaces with a veth into the root one each (nobody can read neither); returns the
+    name of an interface inside one of them and its namespace's name."""
+    inside = lab.link_name("in")
+    first = lab.netns("u1")
+    lab.veth(lab.link_name("o1"), None, inside, first)
+    second = lab.netns("u2")
+    lab.veth(lab.link_name("o2"), None, "eth0", second)
+    return inside, first
+
+
+def test_unprivileged_list_says_first_what_it_could_not_read(lab: Lab, nobody_python: str) -> None:
+    """Before: 'No veth pairs found.' and a wall of unresolved ends, the fix named nowhere."""
+    unprivileged_lab(lab)
+    result = run_cli("list", prefix=as_user(()), python=nobody_python)
+    assert result.returncode == 0, result.stderr
+    first = result.stderr.decode().splitlines()[0]
+    assert first.startswith("vethpeer: warning: ") and "network namespaces could not be read" in first
+    assert "sudo vethpeer" in first and "CAP_SYS_ADMIN" in first
+    out = result.stdout.decode()
+    assert "No veth pairs found" not in out
+    assert "could not be read" in out.splitlines()[-1]
+    document = json.loads(run_cli("-j", "list", prefix=as_user(()), python=nobody_python).stdout)
+    assert "could not be read without privileges" in document["warnings"][0]
+
+
+@pytest.mark.parametrize("command", ["peer", "show", "trace"])
+def test_unprivileged_not_found_is_not_absent(lab: Lab, nobody_python: str, command: str) -> None:
+    """Before: exit 1 ('found nowhere'), the code a script takes as proof of absence."""
+    inside, _ = unprivileged_lab(lab)
+    result = run_cli(command, inside, prefix=as_user(()), python=nobody_python)
+    assert result.returncode == 7, result.stderr
+    lines = result.stderr.decode().splitlines()
+    assert "could not be read without privileges" in lines[0]
+    assert any(f"no interface named {inside} in the 1 namespace that could be read; " in line
+               and "could not be read (run as root)" in line for line in lines), lines
+    quiet = run_cli("-q", command, inside, prefix=as_user(()), python=nobody_python)
+    assert quiet.returncode == 7
+    assert quiet.stderr.decode().splitlines() == [line for line in lines if "warning" not in line]
+
+
+def test_root_not_found_is_still_1(lab: Lab) -> None:
+    unprivileged_lab(lab)
+    result = run_cli("peer", lab.link_name("absent"))
+    assert result.returncode == 1, result.stderr
+    assert b"could not be read" not in result.stderr

@@ -4,7 +4,9 @@ Exit codes: 0 an answer was given; 1 the interface was found nowhere; 2 a usage 
 a --netns that names no namespace, and a snapshot that cannot be loaded); 3 the host could not be
 scanned at all; 4 the namespace named by --netns exists but could not be read (it says why);
 5 the output could not be written (a full disk, a closed stdout); 6 the picture could not be drawn
-(``graph --format svg/png`` without Graphviz's ``dot``, or ``dot`` failed); 130 interrupted.
+(``graph --format svg/png`` without Graphviz's ``dot``, or ``dot`` failed); 7 the interface was
+found in none of the namespaces that could be read, and some could not be read (absence not
+proven: typically not run as root); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ EXIT_FAILURE = 3
 EXIT_NETNS_UNREADABLE = 4
 EXIT_OUTPUT = 5
 EXIT_NO_GRAPHVIZ = 6
+EXIT_NOT_FOUND_INCOMPLETE = 7
 EXIT_INTERRUPTED = 130
 
 PROG = "vethpeer"
@@ -44,7 +47,8 @@ _KEPT: List[object] = []
 
 EXIT_CODES_HELP = ("Exit codes: 0 answer, 1 interface not found, 2 usage error, 3 scan failed, "
                    "4 the --netns namespace could not be read, 5 output could not be written, "
-                   "6 graph could not be drawn (Graphviz missing or failed), 130 interrupted.")
+                   "6 graph could not be drawn (Graphviz missing or failed), 7 not found in the namespaces that "
+                   "could be read but some could not be read (run as root), 130 interrupted.")
 
 #: A snapshot bigger than this is not one vethpeer wrote (10000 namespaces make about 40 MB).
 MAX_SNAPSHOT_BYTES = 1 << 30
@@ -461,10 +465,11 @@ def _matches(topology: Topology, links: Sequence[Link]) -> List[Tuple[LinkRef, O
     return out
 
 
-def _print_warnings(topology: Topology, quiet: bool) -> None:
+def _print_warnings(topology: Topology, quiet: bool, said: int = 0) -> None:
+    """The scan's warnings on stderr, but for the first ``said`` ones, which were said already."""
     if quiet:
         return
-    for warning in topology.warnings:
+    for warning in topology.warnings[said:]:
         _say(f"{PROG}: warning: {escape(warning)}")
 
 
@@ -595,11 +600,18 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
                     handle.write(snapshot_io.dumps(snap))
             except OSError as error:
                 raise UsageError(f"cannot write {save}: {error.strerror}") from None
+    access = access_summary(snap)
+    if access is not None:
+        snap = snap._replace(warnings=(access, *snap.warnings))
+        if not quiet:
+            # The first thing said: everything below is a small part of the host.
+            _say(f"{PROG}: warning: {escape(access)}")
     topology = resolve.resolve(snap, pairing)
     # Kept until the process ends (see _KEPT): freed on the way out of this function, a scan of
     # 1000 namespaces took 15-20 ms, after the answer was complete.
     _KEPT[:] = [snap, pairing, topology]
     style = Style(_use_color(sys.stdout), encoding=getattr(sys.stdout, "encoding", None))
+    said = 1 if access is not None else 0  # warnings already on stderr
 
     status = EXIT_OK
     if command in ("peer", "show"):
@@ -617,29 +629,71 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
         else:
             output = table_render.render_peer(topology, matches, style) if matches else ""
         if not found:
-            status = EXIT_NOT_FOUND
             _write_output(output)
             _say(_not_found(topology, args.ifname, netns))
-            _print_warnings(topology, quiet)
-            return status
+            _print_warnings(topology, quiet, said)
+            return _not_found_code(topology, netns)
     elif command == "trace":
-        return _trace_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet),
-                              as_json, style, quiet)
+        return _trace_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet, said),
+                              as_json, style, quiet, said)
     elif command == "graph":
-        return _graph_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet), as_json,
-                              quiet)
+        return _graph_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet, said),
+                              as_json, quiet, said)
     elif command == "namespaces":
         output = (json_render.render_namespaces(topology) if as_json
                   else table_render.render_namespaces(topology, style))
     else:
-        output = json_render.render_list(topology) if as_json else table_render.render_list(topology, style)
+        output = (json_render.render_list(topology) if as_json
+                  else table_render.render_list(topology, style, unread_hint=_unread_hint(topology)))
     _write_output(output)
-    _print_warnings(topology, quiet)
+    _print_warnings(topology, quiet, said)
     return status
 
 
+def _unreadable(namespaces: Sequence[Any]) -> int:
+    return sum(1 for ns in namespaces if ns.error is not None)
+
+
+def _unprivileged(warnings: Sequence[str]) -> bool:
+    """Whether this run lacked a capability the scan needs (missing_capabilities said so)."""
+    return any(warning.startswith("without CAP_SYS_ADMIN") for warning in warnings)
+
+
+def access_summary(snap: snapshot_io.Snapshot) -> Optional[str]:
+    """What a run without the privileges to look at the host must say first: how much of it could
+    not be read, and how to fix that. None when nothing is missing for lack of privileges."""
+    unread = _unreadable(snap.namespaces)
+    if not unread or not _unprivileged(snap.warnings):
+        return None
+    total = len(snap.namespaces)
+    return (f"{unread} of {total} network namespaces could not be read without privileges: run as root "
+            f"(sudo {PROG} ...), or give it CAP_SYS_ADMIN, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH "
+            "(see 'Privileges' in the README)")
+
+
+def _unread_hint(topology: Topology) -> Optional[str]:
+    """For the list table: '1 namespace could be read; 3 could not (run as root)', or None."""
+    unread = _unreadable(topology.namespaces)
+    if not unread:
+        return None
+    read = len(topology.namespaces) - unread
+    fix = "run as root" if _unprivileged(topology.warnings) else "see the warnings"
+    return f"{_count(read, 'namespace')} could be read; {unread} could not ({fix})"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _not_found_code(topology: Topology, netns: Optional[NamespaceId]) -> int:
+    """1 when every namespace searched was read; 7 when some could not be, so absence is unproven."""
+    if netns is None and _unreadable(topology.namespaces):
+        return EXIT_NOT_FOUND_INCOMPLETE
+    return EXIT_NOT_FOUND
+
+
 def _chosen_netns(topology: Topology, spec: Optional[str], by_owner: bool, wanted: Optional[NamespaceId],
-                  quiet: bool) -> Optional[NamespaceId]:
+                  quiet: bool, said: int = 0) -> Optional[NamespaceId]:
     """The namespace ``--netns`` names, checked to have been read; None without ``--netns``."""
     if spec is None:
         return None
@@ -649,7 +703,7 @@ def _chosen_netns(topology: Topology, spec: Optional[str], by_owner: bool, wante
         netns = _netns_from_snapshot(topology, spec) if wanted is None else _netns_live(topology, wanted, spec)
     target = topology.namespace(netns)
     if target.error is not None:
-        _print_warnings(topology, quiet)
+        _print_warnings(topology, quiet, said)
         raise NetnsUnreadable(f"namespace {target.label} could not be read: {target.error}")
     return netns
 
@@ -658,15 +712,18 @@ def _not_found(topology: Topology, ifname: str, netns: Optional[NamespaceId]) ->
     if netns is not None:
         where = f"namespace {topology.namespace(netns).label}"
     else:
-        where = f"any of {len(topology.namespaces)} namespaces"
-        unread = sum(1 for ns in topology.namespaces if ns.error is not None)
+        unread = _unreadable(topology.namespaces)
+        read = len(topology.namespaces) - unread
         if unread:
-            where += f" ({unread} more could not be read)"
+            fix = "run as root" if _unprivileged(topology.warnings) else "see the warnings"
+            where = f"the {_count(read, 'namespace')} that could be read; {unread} could not be read ({fix})"
+        else:
+            where = f"any of {_count(read, 'namespace')}"
     return f"{PROG}: no interface named {escape(_kernel_name(ifname))} in {escape(where)}"
 
 
 def _trace_command(topology: Topology, args: argparse.Namespace, netns: Optional[NamespaceId], as_json: bool,
-                   style: Style, quiet: bool) -> int:
+                   style: Style, quiet: bool, said: int = 0) -> int:
     from . import trace as trace_lib
     from .render import trace as trace_render
 
@@ -678,12 +735,12 @@ def _trace_command(topology: Topology, args: argparse.Namespace, netns: Optional
         _write_output(trace_render.render_text(topology, traces, style))
     if not found:
         _say(_not_found(topology, args.ifname, netns))
-    _print_warnings(topology, quiet)
-    return EXIT_OK if found else EXIT_NOT_FOUND
+    _print_warnings(topology, quiet, said)
+    return EXIT_OK if found else _not_found_code(topology, netns)
 
 
 def _graph_command(topology: Topology, args: argparse.Namespace, netns: Optional[NamespaceId], as_json: bool,
-                   quiet: bool) -> int:
+                   quiet: bool, said: int = 0) -> int:
     from . import graph as graph_lib
     from .render import graph as graph_render
 
@@ -701,8 +758,8 @@ def _graph_command(topology: Topology, args: argparse.Namespace, netns: Optional
         found = _find(topology, args.around, netns)
         if not found:
             _say(_not_found(topology, args.around, netns))
-            _print_warnings(topology, quiet)
-            return EXIT_NOT_FOUND
+            _print_warnings(topology, quiet, said)
+            return _not_found_code(topology, netns)
         around = [link.ref for link in found]
         netns = None  # --netns said where IFNAME is
     kinds = None
@@ -735,7 +792,7 @@ def _graph_command(topology: Topology, args: argparse.Namespace, netns: Optional
         _write_output(output)
     else:
         _write_bytes(data)
-    _print_warnings(topology, quiet)
+    _print_warnings(topology, quiet, said)
     return EXIT_OK
 
 

@@ -24,7 +24,10 @@ def _master(topology: Topology, ref: LinkRef) -> str:
     return escape(master.name) if master is not None else "-"
 
 
-def render_list(topology: Topology, style: Style) -> str:
+def render_list(topology: Topology, style: Style, unread_hint: Optional[str] = None) -> str:
+    """The pairs, then the unresolved ends. ``unread_hint`` ('1 namespace could be read; 3 could
+    not (run as root)') replaces the claim that there are no pairs when much of the host was not
+    looked at."""
     parts: List[str] = []
     if topology.pairs:
         rows = []
@@ -37,6 +40,8 @@ def render_list(topology: Topology, style: Style) -> str:
         parts.append(table(
             ["NETNS", "IFNAME", "IFINDEX", "MASTER", "PEER NETNS", "PEER IFNAME", "IFINDEX", "PEER MASTER"],
             rows, style, right=(2, 6), styles=(None, "accent", None, None, None, "accent", None, None)))
+    elif unread_hint is not None:
+        parts.append(style.warn(f"No pair could be proven: {unread_hint}."))
     else:
         parts.append("No veth pairs found.")
     if topology.unresolved:
@@ -45,8 +50,9 @@ def render_list(topology: Topology, style: Style) -> str:
         parts.append(_unresolved_table(topology, topology.unresolved, style))
     namespaces = len(topology.namespaces)
     parts.append("")
+    unread = sum(1 for ns in topology.namespaces if ns.error is not None)
     parts.append(style.dim(f"{len(topology.pairs)} pairs, {len(topology.unresolved)} unresolved, "
-                           f"{namespaces} namespaces"))
+                           f"{namespaces} namespaces" + (f" ({unread} could not be read)" if unread else "")))
     return "\n".join(parts) + "\n"
 
 
