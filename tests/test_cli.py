@@ -469,7 +469,8 @@ def test_fresh_clone_collects_without_an_install(tmp_path: Path) -> None:
 
 
 def test_parser_defines_the_documented_commands() -> None:
-    assert set(subcommands()) == {"peer", "show", "list", "namespaces", "demo", "trace", "graph", "watch"}
+    assert set(subcommands()) == {"peer", "show", "list", "namespaces", "demo", "trace", "graph", "watch",
+                                  "completion"}
 
 
 def test_python_m_help() -> None:

@@ -124,3 +124,150 @@ def test_build_pyz_refuses_extra_arguments() -> None:
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "build-pyz"), "a", "b"], capture_output=True,
                             text=True, timeout=60, check=False)
     assert result.returncode != 0 and "usage" in result.stderr
+
+
+# --- shell completion -----------------------------------------------------------------------------
+
+
+def complete(line: List[str]) -> List[str]:
+    from vethpeer import cli, completion
+
+    return completion.candidates(cli.build_parser(), line)
+
+
+def test_completion_offers_commands_options_and_values_from_the_parser() -> None:
+    from vethpeer import cli
+
+    load = ["vethpeer", "--load", FIXTURE]
+    assert complete(["vethpeer", "li"]) == ["list"]
+    assert "completion" in complete(["vethpeer", ""]) and "peer" in complete(["vethpeer", ""])
+    assert set(complete(["vethpeer", "peer", "--"])) >= {"--netns", "--json", "--version", "--load"}
+    assert complete(["vethpeer", "graph", "--format", "s"]) == ["svg"]
+    assert complete(["vethpeer", "graph", "--format=m"]) == ["--format=mermaid"]
+    assert complete(["vethpeer", "--load", ""]) == [":files"]
+    assert complete(["vethpeer", "--root", "/"]) == [":dirs"]
+    assert complete(["vethpeer", "completion", ""]) == ["bash", "zsh", "fish"]
+    assert complete([*load, "peer", "ns-39"]) == ["ns-39d60faa-aa"]
+    assert complete([*load, "peer", "ns-39d60faa-aa", ""]) == []  # one IFNAME only
+    assert "qdhcp-fabc7ead-3c4d-4d5e-9f00-123456789abc" in complete([*load, "show", "--netns", "q"])
+    assert complete([*load, "graph", "--around", "tap39"]) == ["tap39d60faa-aa"]
+    assert "bridge" in complete([*load, "graph", "--kind", ""])
+    # Every option of every command is offered (a new one completes without touching completion.py).
+    parser = cli.build_parser()
+    for name, sub in __import__("vethpeer.completion").completion._subparsers(parser).items():
+        offered = set(complete(["vethpeer", name, "-"]))
+        for action in sub._actions:
+            assert set(action.option_strings) <= offered, (name, action.option_strings)
+
+
+def test_completion_never_offers_what_a_shell_cannot_take() -> None:
+    """The fixture holds names with escape sequences and bytes that are not UTF-8."""
+    from vethpeer import resolve, snapshot
+
+    topology = resolve.resolve(snapshot.loads(Path(FIXTURE).read_text(encoding="utf-8")))
+    hostile = [link.name for link in topology.links.values() if not link.name.isprintable()]
+    assert hostile, "the fixture lost its hostile names"
+    offered = complete(["vethpeer", "--load", FIXTURE, "peer", ""])
+    assert offered and all(word.isprintable() and " " not in word for word in offered)
+    assert not set(hostile) & set(offered)
+
+
+@pytest.fixture
+def on_path(tmp_path: Path) -> Dict[str, str]:
+    """An environment whose PATH starts with a `vethpeer` that runs this tree."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "vethpeer"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={SRC} exec {sys.executable} -m vethpeer "$@"\n')
+    wrapper.chmod(0o755)
+    return dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", HOME=str(tmp_path))
+
+
+def bash_complete(line: str, env: Dict[str, str]) -> List[str]:
+    program = (
+        "source <(vethpeer completion bash) || exit 9\n"
+        "complete -p vethpeer || exit 8\n"
+        f"COMP_LINE={shlex_quote(line)}; COMP_POINT=${{#COMP_LINE}}\n"
+        "read -ra COMP_WORDS <<< \"$COMP_LINE\"; [[ $COMP_LINE == *' ' ]] && COMP_WORDS+=('')\n"
+        "COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))\n"
+        "_vethpeer; printf '%s\\n' \"${COMPREPLY[@]}\"\n"
+    )
+    result = subprocess.run(["bash", "--norc", "--noprofile", "-c", program], capture_output=True, text=True,
+                            env=env, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "complete -F _vethpeer vethpeer"
+    return [line for line in lines[1:] if line]
+
+
+def shlex_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def test_bash_completes_commands_and_netns_values(on_path: Dict[str, str]) -> None:
+    if shutil.which("bash") is None:
+        pytest.skip("no bash here")
+    assert bash_complete("vethpeer li", on_path) == ["list"]
+    assert "qdhcp-fabc7ead-3c4d-4d5e-9f00-123456789abc" in bash_complete(
+        f"vethpeer --load {FIXTURE} peer --netns ", on_path)
+    assert bash_complete(f"vethpeer --load {FIXTURE} peer ns-39", on_path) == ["ns-39d60faa-aa"]
+
+
+@pytest.mark.live
+def test_bash_completes_a_live_namespace_name(on_path: Dict[str, str], lab: Lab) -> None:
+    if shutil.which("bash") is None:
+        pytest.skip("no bash here")
+    name = lab.netns("cmp")
+    inside = lab.link_name("ia")
+    lab.veth(lab.link_name("ob"), None, inside, name)
+    assert bash_complete("vethpeer peer --netns ", on_path).count(name) == 1
+    assert bash_complete(f"vethpeer peer {inside[:-1]}", on_path) == [inside]
+
+
+def test_zsh_completes_in_a_real_interactive_shell(on_path: Dict[str, str], tmp_path: Path) -> None:
+    """zsh's own completion system, driven through a pseudo-terminal (zpty)."""
+    if shutil.which("zsh") is None:
+        pytest.skip("no zsh here (Debian: zsh)")
+    functions = tmp_path / "zfunc"
+    functions.mkdir()
+    script = subprocess.run(["vethpeer", "completion", "zsh"], capture_output=True, text=True, env=on_path,
+                            timeout=60, check=True).stdout
+    (functions / "_vethpeer").write_text(script)
+    driver = tmp_path / "drive.zsh"
+    driver.write_text(
+        "zmodload zsh/zpty\n"
+        "zpty -b z 'zsh -f -i'\n"
+        f"zpty -w z 'PS1=\">\"; fpath=({functions} $fpath); autoload -Uz compinit; compinit -u -D; setopt nobeep'\n"
+        "zpty -w z 'print READY'\n"
+        "zpty -r z line '*READY*'\n"
+        f"zpty -n -w z $'vethpeer --load {FIXTURE} peer ns-39\\t'\n"
+        "sleep 3\n"
+        "zpty -n -w z $'\\C-a print -r -- TYPED:\\n'\n"
+        "zpty -w z 'print DONE'\n"
+        "out=''\n"
+        "zpty -r z out '*DONE*'\n"
+        "print -r -- \"$out\"\n"
+        "zpty -d z\n")
+    result = subprocess.run(["zsh", "-f", str(driver)], capture_output=True, text=True, env=on_path, timeout=60,
+                            check=False)
+    typed = [line for line in result.stdout.splitlines() if line.startswith("TYPED:")]
+    assert typed == [f"TYPED:vethpeer --load {FIXTURE} peer ns-39d60faa-aa"], result.stdout[-2000:]
+
+
+def test_fish_completes_with_its_own_engine(on_path: Dict[str, str]) -> None:
+    if shutil.which("fish") is None:
+        pytest.skip("no fish here (Debian: fish)")
+    program = (f"vethpeer completion fish | source; complete -C'vethpeer li'; "
+               f"complete -C'vethpeer --load {FIXTURE} peer --netns qd'")
+    result = subprocess.run(["fish", "--no-config", "-c", program], capture_output=True, text=True, env=on_path,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("\t")[0] for line in result.stdout.splitlines()]
+    assert lines == ["list", "qdhcp-fabc7ead-3c4d-4d5e-9f00-123456789abc"]
+
+
+def test_complete_is_silent_and_exits_0_on_nonsense() -> None:
+    result = installed("__complete", "bash", "vethpeer --load /nonexistent peer ")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")

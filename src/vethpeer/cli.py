@@ -192,6 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "'synced' line still says when watching began)")
     watch.add_argument("--live", action="store_true", help="a table redrawn on every change (q quits)")
     watch.add_argument("--netns", "-n", metavar="NS", help="only events touching this namespace: " + netns_help)
+    completion = commands.add_parser("completion", parents=[common], help="print a shell completion script "
+                                     "(bash, zsh or fish)",
+                                     description="Print a script that completes vethpeer's commands, options, "
+                                                 "interface names and --netns values in SHELL. bash: "
+                                                 "'source <(vethpeer completion bash)', or save it as "
+                                                 "/usr/share/bash-completion/completions/vethpeer; zsh: save it "
+                                                 "as _vethpeer in a directory of $fpath; fish: as "
+                                                 "~/.config/fish/completions/vethpeer.fish.")
+    completion.add_argument("shell", metavar="SHELL", choices=("bash", "zsh", "fish"), help="bash, zsh or fish")
     demo = commands.add_parser("demo", parents=[common], help="build a throwaway Neutron-like picture in "
                                "new namespaces, show it, remove it (root)")
     demo.add_argument("--wait", action="store_true",
@@ -551,13 +560,21 @@ def _netns_choice(spec: Optional[str], root: str, proc: str) -> Tuple[Optional[N
 
 
 def run(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["__complete"]:
+        return _complete(words[1:])
+    args = build_parser().parse_args(words)
     command = args.command or "list"
     as_json = getattr(args, "json", False)
     quiet = getattr(args, "quiet", False)
     load = getattr(args, "load", None)
     save = getattr(args, "save", None)
 
+    if command == "completion":
+        from . import completion
+
+        _write_output(completion.script(args.shell, PROG))
+        return EXIT_OK
     if command == "demo":
         from . import demo
 
@@ -648,6 +665,22 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     _write_output(output)
     _print_warnings(topology, quiet, said)
     return status
+
+
+def _complete(words: List[str]) -> int:
+    """``__complete SHELL ...``, what the completion scripts ask: one candidate per line. Says
+    nothing on stderr and exits 0 whatever happens (a shell prompt is no place for errors)."""
+    from . import completion
+
+    if not words or words[0] not in completion.SHELLS:
+        return EXIT_USAGE
+    try:
+        found = completion.complete(build_parser(), words[0], words[1:])
+    except Exception:  # noqa: BLE001 - nothing to offer rather than a traceback under the prompt
+        found = []
+    if found:
+        _write_output("\n".join(found) + "\n")
+    return EXIT_OK
 
 
 def _unreadable(namespaces: Sequence[Any]) -> int:
