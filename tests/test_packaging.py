@@ -271,3 +271,64 @@ def test_fish_completes_with_its_own_engine(on_path: Dict[str, str]) -> None:
 def test_complete_is_silent_and_exits_0_on_nonsense() -> None:
     result = installed("__complete", "bash", "vethpeer --load /nonexistent peer ")
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+# --- the man page ---------------------------------------------------------------------------------
+
+MAN = ROOT / "docs" / "vethpeer.1"
+
+
+def rendered_man() -> str:
+    """docs/vethpeer.1 as `man -l` shows it, overstrikes removed; wide, so options stay on one line."""
+    if shutil.which("man") is None:
+        pytest.skip("no man here (Debian: man-db)")
+    env = dict(os.environ, MANWIDTH="250", MANPAGER="cat", PAGER="cat", LC_ALL="C.UTF-8")
+    result = subprocess.run(["man", "-l", str(MAN)], capture_output=True, text=True, env=env, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    text = re.sub(r".\x08", "", result.stdout)
+    return text.replace("\u2010", "-").replace("\u2212", "-")
+
+
+def section(text: str, title: str) -> str:
+    match = re.search(rf"^{title}\n(.*?)(?=^[A-Z][A-Z ]+\n|\Z)", text, re.M | re.S)
+    assert match, f"the man page has no {title} section"
+    return match.group(1)
+
+
+def test_man_page_covers_every_command_option_selector_and_exit_code() -> None:
+    from vethpeer import cli, completion, query
+
+    text = rendered_man()
+    assert "vethpeer - find the other end of a veth" in text
+    parser = cli.build_parser()
+    commands = section(text, "COMMANDS")
+    for name, sub in completion._subparsers(parser).items():
+        assert re.search(rf"^ +{name}\b", commands, re.M), f"COMMANDS does not describe {name}"
+        for action in sub._actions:
+            for option in action.option_strings:
+                assert re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", section(text, "OPTIONS")), \
+                    f"OPTIONS does not describe {name} {option}"
+    selectors = section(text, "SELECTORS")
+    for prefix in query.SELECTORS:
+        assert f"{prefix}:" in selectors, prefix
+    assert "pid:PID" in selectors
+    codes = {value for key, value in vars(cli).items() if key.startswith("EXIT_") and isinstance(value, int)}
+    status = section(text, "EXIT STATUS")
+    for code in codes:
+        assert re.search(rf"^ +{code}(\n| {{2,}})", status, re.M), f"EXIT STATUS does not list {code}"
+    examples = section(text, "EXAMPLES")
+    assert examples.count("vethpeer") >= 5
+
+
+def test_man_page_lints_clean() -> None:
+    linters = []
+    if shutil.which("mandoc"):
+        linters.append(["mandoc", "-T", "lint", str(MAN)])
+    if shutil.which("groff"):
+        linters.append(["groff", "-ww", "-z", "-man", str(MAN)])
+    if not linters:
+        pytest.skip("neither mandoc nor groff here (Debian: mandoc)")
+    for command in linters:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), command
