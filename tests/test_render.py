@@ -507,3 +507,14 @@ def test_table_escapes_cells_for_the_encoding_before_aligning() -> None:
     assert lines[1] == "\\u6f22\\u5b57  1"
     assert lines[2].index("2") == lines[1].index("1")  # still aligned after escaping
     text.encode("ascii")
+
+
+def test_an_empty_host_points_at_the_demo() -> None:
+    """A fresh host has nothing to show: the list says where to see what an answer looks like."""
+    empty = Topology((), {}, (), (), (), "pid 1")
+    text = table_render.render_list(empty, Style(False))
+    assert text.startswith("No veth pairs found.") and "vethpeer demo" in text
+    with_unresolved = table_render.render_list(load_topology(), Style(False))
+    assert "vethpeer demo" not in with_unresolved
+    cut = table_render.render_list(empty, Style(False), unread_hint="1 namespace could be read; 3 could not")
+    assert "No veth pairs found" not in cut and "vethpeer demo" not in cut and "3 could not" in cut

@@ -42,6 +42,11 @@ def render_list(topology: Topology, style: Style, unread_hint: Optional[str] = N
             rows, style, right=(2, 6), styles=(None, "accent", None, None, None, "accent", None, None)))
     elif unread_hint is not None:
         parts.append(style.warn(f"No pair could be proven: {unread_hint}."))
+    elif not topology.unresolved:
+        # A fresh host: say where to see what an answer looks like (the demo builds and removes a
+        # throwaway picture; it is never run unasked, since it changes the host).
+        parts.append("No veth pairs found. To see what an answer looks like: vethpeer demo "
+                     "(builds a throwaway example in new namespaces, shows it, removes it).")
     else:
         parts.append("No veth pairs found.")
     if topology.unresolved:
