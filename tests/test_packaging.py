@@ -301,6 +301,7 @@ def test_man_page_covers_every_command_option_selector_and_exit_code() -> None:
 
     text = rendered_man()
     assert "vethpeer - find the other end of a veth" in text
+    assert f'"vethpeer {_version()}"' in MAN.read_text(encoding="utf-8"), "the man page's .TH names another version"
     parser = cli.build_parser()
     commands = section(text, "COMMANDS")
     for name, sub in completion._subparsers(parser).items():
@@ -319,6 +320,12 @@ def test_man_page_covers_every_command_option_selector_and_exit_code() -> None:
         assert re.search(rf"^ +{code}(\n| {{2,}})", status, re.M), f"EXIT STATUS does not list {code}"
     examples = section(text, "EXAMPLES")
     assert examples.count("vethpeer") >= 5
+
+
+def _version() -> str:
+    import vethpeer
+
+    return vethpeer.__version__
 
 
 def test_man_page_lints_clean() -> None:
