@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import discover, ops, ovsdb, owners, reader, resolve
 from . import snapshot as snapshot_io
@@ -96,9 +96,24 @@ def with_owners(snapshot: Snapshot, host: owners.Host) -> Snapshot:
                                            record.root))
     found = owners.identify(facts, host)
     comms = [(pid, comm) for pid, comm in ((pid, owners.comm_of(pid, host)) for pid in shown) if comm is not None]
-    return snapshot._replace(comms=tuple(comms), namespaces=tuple(
+    return snapshot._replace(comms=tuple(comms), warnings=(*snapshot.warnings, *refused_warnings(host)),
+                             namespaces=tuple(
         record._replace(owners=found[record.inode]) if record.inode in found else record
         for record in snapshot.namespaces))
+
+
+#: Refused state files named one by one in the warnings; more are counted.
+SHOWN_REFUSED = 5
+
+
+def refused_warnings(host: owners.Host) -> List[str]:
+    """One warning per state file that was there but not read (a FIFO, a device, too big, a link
+    out of a user's directory), the first few by name."""
+    unique = list(dict.fromkeys(host.refused))
+    out = [f"skipped {item.path}: {item.reason}" for item in unique[:SHOWN_REFUSED]]
+    if len(unique) > SHOWN_REFUSED:
+        out.append(f"skipped {len(unique) - SHOWN_REFUSED} more state files that could not be read safely")
+    return out
 
 
 def take_snapshot(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,

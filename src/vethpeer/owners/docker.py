@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple
 
 from .base import Owner, Scan, pairs
@@ -105,7 +104,7 @@ def running_ids(host: Host) -> Optional[Set[str]]:
     """Ids of the containers containerd runs for Docker, or None when its state is not there."""
     found: Optional[Set[str]] = None
     for base in TASK_DIRS:
-        if os.path.isdir(host.path(base)):
+        if host.isdir(base):
             found = (found or set()).union(host.listdir(base))
     return found
 

@@ -1,9 +1,12 @@
 """Where the host's files are, and reads of them that never raise and never read without bound.
 
-Every path is given as it is on the host (``/var/lib/docker``) and put under ``Host.root``; /proc
-paths go under ``Host.proc``. A read returns None for anything that is not a regular file of at
-most ``cap`` bytes that could be opened: missing, unreadable, a directory, a FIFO, a device, a
-file that grew past the cap. Callers treat None as "no evidence", never as an error.
+Every path is given as it is on the host (``/var/lib/docker``) and resolved inside ``Host.root``
+as if that were ``/`` (``safefile``: an absolute symbolic link stays inside it, nothing but a
+regular file is ever opened); /proc paths go under ``Host.proc``. A read returns None for anything
+that is not a regular file of at most ``cap`` bytes that could be opened: missing, unreadable, a
+directory, a FIFO, a device, a file that grew past the cap. Callers treat None as "no evidence",
+never as an error; what was refused for being something else, or too big, is kept in
+``Host.refused`` for the scan's warnings.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ import os
 import re
 import stat
 from typing import Any, AnyStr, List, Optional, Pattern, cast
+
+from .. import safefile
+from ..safefile import Beneath, Refused
 
 #: Caps by what is read: one /proc line file, a runtime's JSON state, a whole state database.
 CAP_SMALL = 64 * 1024
@@ -65,11 +71,14 @@ class Host:
     """The filesystem to read: ``root`` is the host's / (``/host`` from a debug container),
     ``proc`` its /proc (default ``root + /proc``)."""
 
-    __slots__ = ("proc", "root")
+    __slots__ = ("proc", "refused", "root")
 
     def __init__(self, root: str = "/", proc: Optional[str] = None) -> None:
         self.root = os.path.normpath(root or "/")
         self.proc = os.path.normpath(proc) if proc else self.path("/proc")
+        #: Files that were there but not read (not a regular file, too big, a link out of a
+        #: user's directory), for the scan's warnings.
+        self.refused: List[Refused] = []
 
     def __repr__(self) -> str:
         return f"Host(root={self.root!r}, proc={self.proc!r})"
@@ -95,7 +104,9 @@ class Host:
 
     @staticmethod
     def read_at(path: str, cap: int = CAP_SMALL) -> Optional[bytes]:
-        """The whole file at ``path`` (already resolved), or None (see the module docstring)."""
+        """The whole file at ``path`` (already resolved), or None (see the module docstring). For
+        procfs only (``/proc/PID/cgroup``): the kernel's files, which no one can replace with a
+        FIFO or a link; everything else goes through ``read``."""
         try:
             fd = os.open(path, _FLAGS)
         except (OSError, ValueError):  # ValueError: a NUL in a name taken from a state file
@@ -121,33 +132,40 @@ class Host:
         finally:
             os.close(fd)
 
-    def read(self, host_path: str, cap: int = CAP_SMALL) -> Optional[bytes]:
-        return self.read_at(self.path(host_path), cap)
+    def read(self, host_path: str, cap: int = CAP_SMALL, under: Optional[Beneath] = None) -> Optional[bytes]:
+        """A state file, resolved inside the root; ``under``: a directory of one user's, below
+        which no symbolic link is followed and only their files are read."""
+        found = safefile.read(self.root, normpath(host_path), cap, under)
+        if isinstance(found, Refused):
+            self.refused.append(found._replace(path=self.path(found.path)))
+            return None
+        return found
 
-    def read_text(self, host_path: str, cap: int = CAP_SMALL) -> Optional[str]:
-        raw = self.read(host_path, cap)
+    def read_text(self, host_path: str, cap: int = CAP_SMALL, under: Optional[Beneath] = None) -> Optional[str]:
+        raw = self.read(host_path, cap, under)
         return None if raw is None else decode(raw)
 
-    def read_json(self, host_path: str, cap: int = CAP_JSON) -> Any:
+    def read_json(self, host_path: str, cap: int = CAP_JSON, under: Optional[Beneath] = None) -> Any:
         """Parsed JSON, or None when the file is missing, too big or not JSON."""
-        return parse_json(self.read(host_path, cap))
+        return parse_json(self.read(host_path, cap, under))
+
+    def isdir(self, host_path: str) -> bool:
+        info = safefile.stat_in(self.root, normpath(host_path))
+        return info is not None and stat.S_ISDIR(info.st_mode)
 
     def read_pid(self, pid: int, leaf: str, cap: int = CAP_SMALL) -> Optional[bytes]:
         return self.read_at(self.pid_path(pid, leaf), cap)
 
-    def listdir(self, host_path: str) -> List[str]:
+    def listdir(self, host_path: str, under: Optional[Beneath] = None) -> List[str]:
         """Entry names, sorted, or [] when it is not a readable directory."""
-        try:
-            with os.scandir(self.path(host_path)) as entries:
-                names: List[str] = []
-                for entry in entries:
-                    names.append(entry.name)
-                    if len(names) >= MAX_ENTRIES:
-                        break
-        except (OSError, ValueError):
+        found = safefile.listdir(self.root, normpath(host_path), MAX_ENTRIES, under)
+        if isinstance(found, Refused):
+            self.refused.append(found._replace(path=self.path(found.path)))
             return []
-        names.sort()
-        return names
+        if found is None:
+            return []
+        found.sort()
+        return found
 
 
 def parse_json(raw: Optional[bytes]) -> Any:

@@ -1,0 +1,280 @@
+"""Opening files that someone else may have put there, as root, without being led astray.
+
+vethpeer runs as root and reads state files in directories other users can write, or under a
+``--root`` tree a container controls. Three rules, for every such read:
+
+1. **Nothing but a regular file (or a directory to list) is ever opened.** A path is first
+   resolved with ``O_PATH``, which opens nothing (a FIFO's blocked writer is not woken, a device's
+   driver is not called, inotify sees no open); ``fstat`` on that says what it is; only a regular
+   file of bounded size is then opened for reading, through ``/proc/self/fd`` of the very inode
+   that was checked.
+2. **A root is a root.** Every path is resolved inside ``root`` as if it were ``/``: ``openat2``
+   with ``RESOLVE_IN_ROOT`` where the kernel has it (Linux >= 5.6), else an equivalent walk, one
+   component at a time with ``O_NOFOLLOW``. An absolute symbolic link means the same path inside
+   the root; ``..`` never climbs out of it; magic links (``/proc/PID/root``) are not followed.
+3. **Below a directory another user owns, no symbolic link is followed at all**, and what is
+   read must belong to that user (``Beneath``): otherwise their link would make root read a file
+   they could not.
+
+Failures are values, not exceptions: ``Refused`` carries the reason a caller may warn about;
+a path that does not exist is ``None``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import Any, List, NamedTuple, Optional, Tuple, Union
+
+O_PATH = getattr(os, "O_PATH", 0o10000000)
+_PATH_FLAGS = O_PATH | os.O_CLOEXEC
+# O_NONBLOCK and O_NOCTTY change nothing for a regular file or a directory; they are the net under
+# the net, should the type checked a moment before not be what the reopen finds.
+_READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
+
+SYS_OPENAT2 = 437  # the same number on every architecture
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+
+#: Symbolic links followed in one resolution before giving up (the kernel's own limit is 40).
+MAX_LINKS = 40
+
+#: Whether to use openat2; None until first tried. Tests set it False to exercise the walk.
+use_openat2: Optional[bool] = None
+
+
+class Refused(NamedTuple):
+    """Why a path was not read: it exists but is not what may be read."""
+
+    path: str
+    reason: str
+
+
+class Beneath(NamedTuple):
+    """A directory owned by one user (a home directory, /run/user/UID): below it no symbolic link
+    is followed and only that user's files are read."""
+
+    directory: str
+    uid: int
+
+
+def _openat2(dirfd: int, path: str, flags: int, resolve: int) -> int:
+    """openat2(2); raises OSError (ENOSYS where the kernel lacks it)."""
+    import ctypes
+
+    from . import ops
+
+    class OpenHow(ctypes.Structure):
+        _fields_ = (("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64))
+
+    how = OpenHow(flags, 0, resolve)
+    libc = ops._load_libc()
+    fd = libc.syscall(SYS_OPENAT2, dirfd, os.fsencode(path), ctypes.byref(how), ctypes.sizeof(how))
+    if fd < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), path)
+    return int(fd)
+
+
+def _components(path: str) -> List[str]:
+    return [part for part in path.split("/") if part not in ("", ".")]
+
+
+def _walk(rootfd: int, path: str, no_symlinks: bool) -> int:
+    """What openat2(RESOLVE_IN_ROOT) does, one component at a time: an O_PATH fd of ``path``
+    resolved inside the directory ``rootfd``."""
+    stack: List[int] = [os.dup(rootfd)]
+    todo = _components(path)
+    links = 0
+    try:
+        while todo:
+            part = todo.pop(0)
+            if part == "..":
+                if len(stack) > 1:
+                    os.close(stack.pop())
+                continue
+            fd = os.open(part, _PATH_FLAGS | os.O_NOFOLLOW, dir_fd=stack[-1])
+            info = os.fstat(fd)
+            if stat.S_ISLNK(info.st_mode):
+                os.close(fd)
+                links += 1
+                if no_symlinks or links > MAX_LINKS:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+                target = os.readlink(part, dir_fd=stack[-1])
+                if target.startswith("/"):
+                    while len(stack) > 1:
+                        os.close(stack.pop())
+                todo[:0] = _components(target) or []
+                continue
+            if todo and not stat.S_ISDIR(info.st_mode):
+                os.close(fd)
+                raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
+            stack.append(fd)
+        found = stack.pop() if len(stack) > 1 else os.dup(stack[0])
+        return found
+    finally:
+        for fd in stack:
+            os.close(fd)
+
+
+def open_path(root: str, path: str, no_symlinks: bool = False, beneath: bool = False) -> int:
+    """An O_PATH fd of the host path ``path`` resolved inside ``root`` (see the module docstring).
+    ``beneath``: ``path`` is relative to ``root`` and may not leave it even by ``..`` (openat2
+    RESOLVE_BENEATH; the walk clamps it the same way)."""
+    global use_openat2
+    rootfd = os.open(root, _PATH_FLAGS | os.O_DIRECTORY)
+    try:
+        resolve = RESOLVE_NO_MAGICLINKS | (RESOLVE_BENEATH if beneath else RESOLVE_IN_ROOT)
+        if no_symlinks:
+            resolve |= RESOLVE_NO_SYMLINKS
+        if use_openat2 is not False:
+            try:
+                fd = _openat2(rootfd, path.lstrip("/") or ".", _PATH_FLAGS, resolve)
+                use_openat2 = True
+                return fd
+            except OSError as error:
+                if error.errno not in (errno.ENOSYS, errno.EPERM) or use_openat2:
+                    raise
+                # ENOSYS: a kernel before 5.6; EPERM: a seccomp filter that refuses it (some
+                # container runtimes' default profiles did).
+                use_openat2 = False
+        return _walk(rootfd, path, no_symlinks)
+    finally:
+        os.close(rootfd)
+
+
+def _reopen(pathfd: int, flags: int) -> int:
+    """A real open of exactly the inode an O_PATH fd holds."""
+    return os.open(f"/proc/self/fd/{pathfd}", flags)
+
+
+def _describe(info: os.stat_result) -> str:
+    mode = info.st_mode
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"))
+    for test, name in kinds:
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _opened(root: str, path: str, under: Optional[Beneath]) -> Union[int, Refused, None]:
+    """An O_PATH fd of what ``path`` names, or why not."""
+    try:
+        if under is None:
+            return open_path(root, path)
+        base = open_path(root, under.directory)
+        try:
+            info = os.fstat(base)
+            if info.st_uid != under.uid or not stat.S_ISDIR(info.st_mode):
+                return Refused(path, f"{under.directory} is not a directory of user {under.uid}")
+            relative = os.path.relpath(path, under.directory)
+            if relative.startswith(".."):
+                return Refused(path, f"not under {under.directory}")
+            return open_path(f"/proc/self/fd/{base}", relative, no_symlinks=True, beneath=True)
+        finally:
+            os.close(base)
+    except OSError as error:
+        if error.errno == errno.ELOOP and under is not None:
+            return Refused(path, f"a symbolic link below {under.directory}, which user {under.uid} controls")
+        if error.errno in (errno.EXDEV, errno.ELOOP):
+            return Refused(path, "it goes through a link that leads out of the root")
+        return None
+    except ValueError:  # a NUL in a name taken from a state file
+        return None
+
+
+def read(root: str, path: str, cap: int, under: Optional[Beneath] = None) -> Union[bytes, Refused, None]:
+    """The whole regular file at ``path`` (inside ``root``), at most ``cap`` bytes; Refused when it is
+    something else or too big; None when it is not there or cannot be read."""
+    opened = _opened(root, path, under)
+    if not isinstance(opened, int):
+        return opened
+    try:
+        info = os.fstat(opened)
+        if not stat.S_ISREG(info.st_mode):
+            return Refused(path, f"{_describe(info)}, not a regular file")
+        if under is not None and info.st_uid != under.uid:
+            return Refused(path, f"owned by uid {info.st_uid}, not by user {under.uid}")
+        if info.st_size > cap:
+            return Refused(path, f"{info.st_size} bytes, more than the {cap} read of such a file")
+        try:
+            fd = _reopen(opened, _READ_FLAGS)
+        except OSError:
+            return None
+        try:
+            again = os.fstat(fd)
+            if (again.st_dev, again.st_ino) != (info.st_dev, info.st_ino):
+                return None
+            return _read_fd(fd, info.st_size, cap) or (None if info.st_size else b"")
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    finally:
+        os.close(opened)
+
+
+def _read_fd(fd: int, size: int, cap: int) -> Optional[bytes]:
+    """Up to ``cap`` bytes; None when there are more (it grew past the cap while being read)."""
+    chunk = os.read(fd, size + 1 if size else min(cap + 1, 1 << 16))
+    if size and len(chunk) <= size:
+        return chunk
+    chunks: List[bytes] = [chunk]
+    total = len(chunk)
+    while chunk and total <= cap:
+        chunk = os.read(fd, min(cap + 1 - total, 1 << 20))
+        chunks.append(chunk)
+        total += len(chunk)
+    return None if total > cap else b"".join(chunks)
+
+
+def listdir(root: str, path: str, limit: int, under: Optional[Beneath] = None) -> Union[List[str], Refused, None]:
+    """Entry names of the directory at ``path`` (inside ``root``), at most ``limit``, unsorted."""
+    opened = _opened(root, path, under)
+    if not isinstance(opened, int):
+        return opened
+    try:
+        info = os.fstat(opened)
+        if not stat.S_ISDIR(info.st_mode):
+            return None
+        if under is not None and info.st_uid != under.uid:
+            return Refused(path, f"owned by uid {info.st_uid}, not by user {under.uid}")
+        fd = _reopen(opened, _READ_FLAGS | os.O_DIRECTORY)
+        names: List[str] = []
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    names.append(entry.name)
+                    if len(names) >= limit:
+                        break
+        finally:
+            os.close(fd)
+        return names
+    except OSError:
+        return None
+    finally:
+        os.close(opened)
+
+
+def stat_in(root: str, path: str) -> Optional[os.stat_result]:
+    """``os.stat`` of ``path`` resolved inside ``root``; None when it is not there."""
+    try:
+        fd = open_path(root, path)
+    except (OSError, ValueError):
+        return None
+    try:
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def path_fd(root: str, path: str) -> Tuple[Optional[int], Any]:
+    """(an O_PATH fd of ``path`` inside ``root``, None) or (None, the OSError)."""
+    try:
+        return open_path(root, path), None
+    except (OSError, ValueError) as error:
+        return None, error

@@ -1,0 +1,183 @@
+"""Root never opens what another user (or the tree behind --root) chose (issue 23).
+
+Every case on the real kernel: a FIFO with a blocked writer where a state file should be, a
+symbolic link to a device node the test makes (``mknod`` of /dev/null's numbers; opened or not is
+what inotify says), a private ``--root`` tree with a link out of it and a link meant inside it,
+each resolved with openat2 and with the component-by-component walk.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+import vethpeer
+from lab import Lab
+from vethpeer import safefile
+
+pytestmark = pytest.mark.live
+
+SRC = str(Path(__file__).resolve().parent.parent / "src")
+CONTAINER_ID = "c0ffee" + "0" * 58
+STORED_ID = "5ca1ab1e" + "0" * 56
+IN_OPEN = 0x20
+
+
+@pytest.fixture(params=["openat2", "walk"])
+def resolution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Both ways of resolving inside a root: the kernel's openat2, and the walk for kernels
+    without it."""
+    monkeypatch.setattr(safefile, "use_openat2", request.param == "openat2")
+    yield request.param
+
+
+def docker_config(name: str, sandbox_key: str) -> str:
+    return json.dumps({"State": {"Running": True, "Pid": 0}, "Name": f"/{name}",
+                       "NetworkSettings": {"SandboxKey": sandbox_key}, "Config": {"Labels": {}}})
+
+
+def owners_of(topology: vethpeer.Topology, name: str) -> List[str]:
+    (ns,) = [ns for ns in topology.namespaces if name in ns.names or f"/run/netns/{name}" in ns.paths]
+    return [f"{o.kind}: {o.name}" for o in ns.owners]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=SRC)
+    return subprocess.run([sys.executable, "-m", "vethpeer", *args], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)
+
+
+class Inotify:
+    """IN_OPEN events on one file: whether anything opened it."""
+
+    def __init__(self, path: str) -> None:
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        assert self.fd >= 0
+        assert self.libc.inotify_add_watch(self.fd, os.fsencode(path), IN_OPEN) >= 0
+
+    def opened(self) -> bool:
+        ready, _, _ = select.select([self.fd], [], [], 0.2)
+        return bool(ready)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+# --- nothing but a regular file is opened ---------------------------------------------------------
+
+
+def test_a_fifo_where_a_state_file_should_be_is_never_opened(tmp_path: Path, lab: Lab) -> None:
+    """Before: the FIFO was opened (O_NONBLOCK) and its blocked writer woke."""
+    root = tmp_path / "host"
+    state = root / "var/lib/docker/containers" / CONTAINER_ID
+    state.mkdir(parents=True)
+    fifo = state / "config.v2.json"
+    os.mkfifo(fifo)
+    marker = tmp_path / "woke"
+    # The writer says it woke the moment its open returns, before it writes anything.
+    writer = subprocess.Popen([sys.executable, "-c", "import os, sys; fd = os.open(sys.argv[1], os.O_WRONLY); "
+                               "open(sys.argv[2], 'w').close()", str(fifo), str(marker)])
+    try:
+        time.sleep(0.2)
+        result = run_cli("--root", str(root), "--proc", "/proc", "-j", "namespaces")
+        assert result.returncode == 0, result.stderr
+        time.sleep(0.3)
+        assert not marker.exists(), "the FIFO was opened: its writer woke"
+        warnings = json.loads(result.stdout)["warnings"]
+        assert [w for w in warnings if "config.v2.json" in w and "a FIFO, not a regular file" in w], warnings
+    finally:
+        # Let the writer go: open the FIFO for reading ourselves.
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        writer.wait(timeout=10)
+        os.close(fd)
+
+
+def test_a_symlink_to_a_device_is_never_opened(tmp_path: Path, lab: Lab) -> None:
+    """Before: the link was followed and the device opened (a watchdog would have armed)."""
+    root = tmp_path / "host"
+    state = root / "var/lib/docker/containers" / CONTAINER_ID
+    state.mkdir(parents=True)
+    device = root / "dev-null-copy"
+    os.mknod(device, 0o600 | 0o020000, os.makedev(1, 3))  # /dev/null's numbers: harmless
+    (state / "config.v2.json").symlink_to("../../../../../dev-null-copy")
+    (state / "hostconfig.json").symlink_to("/dev-null-copy")  # absolute: inside the root
+    watch = Inotify(str(device))
+    try:
+        result = run_cli("--root", str(root), "--proc", "/proc", "-j", "namespaces")
+        assert result.returncode == 0, result.stderr
+        assert not watch.opened(), "the device node was opened"
+        warnings = json.loads(result.stdout)["warnings"]
+        assert [w for w in warnings if "a character device, not a regular file" in w], warnings
+    finally:
+        watch.close()
+
+
+# --- --root is a root -------------------------------------------------------------------------------
+
+
+def test_root_does_not_follow_a_link_out_of_it(tmp_path: Path, lab: Lab, resolution: str) -> None:
+    """Before: R/var/lib/docker/containers/ID -> /outside/ID named a namespace 'docker: escaped'."""
+    name = lab.netns("es")
+    outside = tmp_path / "outside" / CONTAINER_ID
+    outside.mkdir(parents=True)
+    (outside / "config.v2.json").write_text(docker_config("escaped", f"/run/netns/{name}"))
+    root = tmp_path / "host"
+    containers = root / "var/lib/docker/containers"
+    containers.mkdir(parents=True)
+    (containers / CONTAINER_ID).symlink_to(outside)  # absolute, to a directory outside R
+    # The same file reached inside the root is read: the link is followed, within R.
+    inside = root / str(outside).lstrip("/")
+    inside.mkdir(parents=True)
+    (inside / "config.v2.json").write_text(docker_config("inside", f"/run/netns/{name}"))
+    topology = vethpeer.scan(root=str(root), proc="/proc")
+    assert owners_of(topology, name) == ["docker: inside"]
+
+
+def test_root_follows_an_absolute_link_within_it(tmp_path: Path, lab: Lab, resolution: str) -> None:
+    """Before: R/var/lib/containers -> /data/containers (state on a data disk) led to the host's
+    /data, and the owner was lost."""
+    name = lab.netns("dd")
+    root = tmp_path / "host"
+    storage = root / "data/containers/storage"
+    userdata = storage / "overlay-containers" / STORED_ID / "userdata"
+    userdata.mkdir(parents=True)
+    (storage / "overlay-containers" / "containers.json").write_text(
+        json.dumps([{"id": STORED_ID, "names": ["on-data-disk"]}]))
+    (userdata / "config.json").write_text(json.dumps({
+        "annotations": {"io.container.manager": "libpod"},
+        "linux": {"namespaces": [{"type": "network", "path": f"/run/netns/{name}"}]}}))
+    (root / "var/lib").mkdir(parents=True)
+    (root / "var/lib/containers").symlink_to("/data/containers")
+    topology = vethpeer.scan(root=str(root), proc="/proc")
+    assert owners_of(topology, name) == ["podman: on-data-disk"]
+
+
+def test_dotdot_and_magic_links_stay_inside_the_root(tmp_path: Path, resolution: str) -> None:
+    root = tmp_path / "host"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/passwd").write_text("inside\n")
+    (root / "up").symlink_to("../../../../../../../../etc/passwd")
+    (root / "self").symlink_to("/proc/self/root/etc/passwd")
+    assert safefile.read(str(root), "/../../../etc/passwd", 1024) == b"inside\n"
+    assert safefile.read(str(root), "/up", 1024) == b"inside\n"
+    # /proc/self/root is not there inside this root: nothing, never the real /etc/passwd.
+    assert safefile.read(str(root), "/self", 1024) is None
+
+
+def test_a_loop_of_links_ends(tmp_path: Path, resolution: str) -> None:
+    root = tmp_path / "host"
+    root.mkdir()
+    (root / "a").symlink_to("/b")
+    (root / "b").symlink_to("/a")
+    found = safefile.read(str(root), "/a", 1024)
+    assert found is None or isinstance(found, safefile.Refused)
