@@ -181,3 +181,48 @@ def test_a_loop_of_links_ends(tmp_path: Path, resolution: str) -> None:
     (root / "b").symlink_to("/a")
     found = safefile.read(str(root), "/a", 1024)
     assert found is None or isinstance(found, safefile.Refused)
+
+
+# --- never a path a process title chose -------------------------------------------------------------
+
+HOLD_FD = """
+import os, sys, time
+fd = os.open(%r, os.O_RDONLY)
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_monitor_title_never_makes_root_open_its_path(tmp_path: Path, lab: Lab) -> None:
+    """Before: a process titled '[lxc monitor] /tmp/u/lxc c1' made root read /tmp/u/lxc/c1/config,
+    following a link there to a file only root may read."""
+    name = lab.netns("lm")
+    lxcpath = tmp_path / "u" / "lxc"
+    (lxcpath / "c1").mkdir(parents=True)
+    secret = tmp_path / "secret"
+    secret.write_text("lxc.uts.name = secret\n")
+    secret.chmod(0o600)
+    (lxcpath / "c1" / "config").symlink_to(secret)
+    watch = Inotify(str(secret))
+    title = f"[lxc monitor] {lxcpath} c1"
+    # `exec -a` gives python3 that argv[0] and no other argument: the script comes on stdin.
+    monitor = subprocess.Popen(["bash", "-c", 'exec -a "$0" "$1"', title, sys.executable], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert monitor.stdin is not None and monitor.stdout is not None
+        monitor.stdin.write(HOLD_FD % f"/run/netns/{name}")
+        monitor.stdin.close()
+        assert monitor.stdout.readline().strip() == "ready"
+        with open(f"/proc/{monitor.pid}/cmdline", "rb") as handle:
+            assert handle.read() == title.encode() + b"\0"
+        result = run_cli("-j", "namespaces")
+        assert result.returncode == 0, result.stderr
+        assert not watch.opened(), "root opened a file through a path a process title chose"
+        (ns,) = [ns for ns in json.loads(result.stdout)["namespaces"] if name in ns["names"]]
+        assert all(owner.get("utsname") != "secret" for owner in ns["owners"]), ns["owners"]
+    finally:
+        monitor.kill()
+        monitor.wait()
+        if monitor.stdout is not None:
+            monitor.stdout.close()
+        watch.close()

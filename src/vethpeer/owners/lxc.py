@@ -47,7 +47,10 @@ def name_owner(name: str, scan: Scan, how: str, lxcpath: Optional[str] = None) -
         return None
     lxd = lxcpath is not None and lxcpath.rstrip("/") in LXD_PATHS
     if lxcpath is None or not lxd:
-        config = scan.host.read_text(f"{lxcpath or LXC_PATH}/{name}/config")
+        # A monitor's title names its lxcpath, and anyone can give a process any title: only the
+        # lxcpath root's LXC itself uses is ever read, never a path a title chose.
+        own = lxcpath is None or lxcpath.rstrip("/") == LXC_PATH
+        config = scan.host.read_text(f"{LXC_PATH}/{name}/config") if own else None
         if config is not None:
             uts = _UTSNAME.search(config)
             return Owner(
@@ -55,7 +58,7 @@ def name_owner(name: str, scan: Scan, how: str, lxcpath: Optional[str] = None) -
                 pairs(("lxcpath", lxcpath or LXC_PATH), ("utsname", _unquote(uts.group(1)) if uts else None)),
                 how,
             )
-        lxd_path = next((path for path, entries in _lxd_dirs(scan) if name in entries), None)
+        lxd_path = next((path for path, entries in _lxd_dirs(scan) if name in entries), None) if own else None
         if lxd_path is None:
             return Owner("lxc", name, None, pairs(("lxcpath", lxcpath)), how)
         lxcpath, lxd = lxd_path, True
