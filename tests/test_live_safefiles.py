@@ -226,3 +226,99 @@ def test_a_monitor_title_never_makes_root_open_its_path(tmp_path: Path, lab: Lab
         if monitor.stdout is not None:
             monitor.stdout.close()
         watch.close()
+
+
+# --- a user's own state: no links followed, only their files, a bounded share of the scan ------------
+
+USER = 4242
+USER_PYTHON = "/usr/bin/python3"  # a pyenv under /root is out of the user's reach
+MAKE_STORAGE = r"""
+import json, os, sys
+home, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+storage = os.path.join(home, ".local/share/containers/storage")
+for driver in ("overlay", "vfs", "btrfs"):
+    directory = os.path.join(storage, driver + "-containers")
+    os.makedirs(directory, exist_ok=True)
+    entries = [{"id": "%064x" % (i + 1), "names": ["c%d" % i], "metadata": "x" * size}
+               for i in range(count)]
+    with open(os.path.join(directory, "containers.json"), "w") as handle:
+        json.dump(entries, handle)
+"""
+
+
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A directory other users can reach (pytest's own tmp_path is root's alone)."""
+    import shutil
+    import tempfile
+
+    made = Path(tempfile.mkdtemp(prefix="vethpeer-user-", dir="/var/tmp"))
+    made.chmod(0o755)
+    yield made
+    shutil.rmtree(made, ignore_errors=True)
+
+
+def user_tree(tmp_path: Path) -> Path:
+    """A --root tree with user 4242, their home and /run/user/4242."""
+    root = tmp_path / "host"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/passwd").write_text(f"root:x:0:0:root:/root:/bin/sh\nu:x:{USER}:{USER}:u:/home/u:/bin/sh\n")
+    for directory in (root / "home/u", root / "run/user" / str(USER)):
+        directory.mkdir(parents=True)
+        os.chown(directory, USER, USER)
+    return root
+
+
+def as_user(*argv: str) -> None:
+    subprocess.run(["setpriv", f"--reuid={USER}", f"--regid={USER}", "--clear-groups", *argv], check=True,
+                   timeout=120)
+
+
+def test_a_users_link_is_never_followed(open_tmp: Path, lab: Lab) -> None:
+    """Before: root followed a link in a user's container storage to a file only root may read."""
+    root = user_tree(open_tmp)
+    secret = root / "secret.json"
+    secret.write_text(json.dumps([{"id": STORED_ID, "names": ["stolen"]}]))
+    secret.chmod(0o600)
+    directory = root / "home/u/.local/share/containers/storage/overlay-containers"
+    as_user("mkdir", "-p", str(directory))
+    as_user("ln", "-s", "/secret.json", str(directory / "containers.json"))
+    watch = Inotify(str(secret))
+    try:
+        result = run_cli("--root", str(root), "--proc", "/proc", "-j", "namespaces")
+        assert result.returncode == 0, result.stderr
+        assert not watch.opened(), "root followed a user's link"
+        warnings = json.loads(result.stdout)["warnings"]
+        assert [w for w in warnings if "containers.json" in w and f"user {USER} controls" in w], warnings
+    finally:
+        watch.close()
+
+
+def test_a_users_huge_state_costs_root_nothing(open_tmp: Path, lab: Lab) -> None:
+    """Before: 19 MB containers.json files in three driver directories made every scan take seconds."""
+    root = user_tree(open_tmp)
+    as_user(USER_PYTHON, "-c", MAKE_STORAGE, str(root / "home/u"), "9000", "2000")
+    listing = root / "home/u/.local/share/containers/storage/overlay-containers/containers.json"
+    assert listing.stat().st_size > 18_000_000 and listing.stat().st_uid == USER
+    result = run_cli("--root", str(root), "--proc", "/proc", "-j", "namespaces")
+    assert result.returncode == 0, result.stderr
+    warnings = json.loads(result.stdout)["warnings"]
+    refused = [w for w in warnings if "containers.json" in w and "bytes, more than the" in w]
+    assert len(refused) == 3, warnings
+
+
+def test_a_users_long_state_is_cut_at_its_budget(open_tmp: Path, lab: Lab) -> None:
+    """Many small entries, each a look-up: the user's share of the scan ends at its budget."""
+    from vethpeer.owners import Host, storage
+    from vethpeer.owners.base import Scan
+
+    root = user_tree(open_tmp)
+    as_user(USER_PYTHON, "-c", MAKE_STORAGE, str(root / "home/u"), "12000", "0")
+    host = Host(str(root), "/proc")
+    run = Scan([], host)
+    started = time.perf_counter()
+    found = storage.read_all(run)
+    spent = time.perf_counter() - started
+    assert 0 < len(found) < 3 * 12000, len(found)
+    assert [r for r in host.refused if f"user {USER}'s files took more than" in r.reason], host.refused
+    print(f"read {len(found)} of {3 * 12000} entries in {spent * 1000:.0f} ms")

@@ -163,10 +163,34 @@ def test_oci_spec_quick_read_of_broken_text(raw: bytes) -> None:
 
 # -- Podman --------------------------------------------------------------------------------
 
-def test_rootless_podman_container_from_the_users_storage() -> None:
-    (ctr,) = owners_of("podman-rootless")[4026532401]
+def rootless_copy(tmp_path: Path) -> Path:
+    """The rootless fixture with alice's files hers (uid 1000), as on a real host: a user's state
+    is read only when it is the user's own."""
+    if os.geteuid() != 0:
+        pytest.skip("giving the fixture's files to uid 1000 needs root")
+    root = tmp_path / "host"
+    shutil.copytree(HOSTS / "podman-rootless", root, symlinks=True)
+    for top in (root / "home/alice", root / "run/user/1000"):
+        for path in [top, *top.rglob("*")]:
+            os.lchown(path, 1000, 1000)
+    return root
+
+
+def test_rootless_podman_container_from_the_users_storage(tmp_path: Path) -> None:
+    (ctr,) = owners_of("podman-rootless", rootless_copy(tmp_path))[4026532401]
     assert (ctr.kind, ctr.name, ctr.get("rootless_uid")) == ("podman", "alice-web", "1000")
     assert ctr.how == "storage userdata pidfile"  # its netns bind mount is not in the host's mount table
+
+
+def test_a_users_state_that_is_not_theirs_is_not_read() -> None:
+    """The fixture as checked out: alice's home belongs to whoever checked it out, not to her."""
+    if os.stat(HOSTS / "podman-rootless/home/alice").st_uid == 1000:
+        pytest.skip("this checkout's files belong to uid 1000")
+    host = Host(str(HOSTS / "podman-rootless"))
+    run = scan(facts_of(HOSTS / "podman-rootless"), host)
+    # Its cgroup still says which container it is (the kernel's word), but not what alice named it.
+    assert [o.name for o in run.result().get(4026532401, ())] in ([], ["0123456789ab"])
+    assert any("alice" in item.path and "user 1000" in item.reason for item in host.refused), host.refused
 
 
 def test_podman_pod_name_from_the_state_database_and_infra_last() -> None:

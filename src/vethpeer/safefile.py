@@ -25,7 +25,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Any, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Union
 
 O_PATH = getattr(os, "O_PATH", 0o10000000)
 _PATH_FLAGS = O_PATH | os.O_CLOEXEC
@@ -61,20 +61,34 @@ class Beneath(NamedTuple):
     uid: int
 
 
+_call: Any = None
+
+
+def _openat2_call() -> Any:
+    """The syscall and its argument record, made once (a ctypes Structure class costs about
+    20 us to define: per call it would cost more than the open itself)."""
+    global _call
+    if _call is None:
+        import ctypes
+
+        from . import ops
+
+        class OpenHow(ctypes.Structure):
+            _fields_ = (("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64))
+
+        syscall = ops._load_libc().syscall
+        syscall.restype = ctypes.c_long
+        _call = (syscall, OpenHow, ctypes.sizeof(OpenHow), ctypes.byref, ctypes.get_errno)
+    return _call
+
+
 def _openat2(dirfd: int, path: str, flags: int, resolve: int) -> int:
     """openat2(2); raises OSError (ENOSYS where the kernel lacks it)."""
-    import ctypes
-
-    from . import ops
-
-    class OpenHow(ctypes.Structure):
-        _fields_ = (("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64))
-
-    how = OpenHow(flags, 0, resolve)
-    libc = ops._load_libc()
-    fd = libc.syscall(SYS_OPENAT2, dirfd, os.fsencode(path), ctypes.byref(how), ctypes.sizeof(how))
+    syscall, how_type, size, byref, get_errno = _openat2_call()
+    how = how_type(flags, 0, resolve)
+    fd = syscall(SYS_OPENAT2, dirfd, os.fsencode(path), byref(how), size)
     if fd < 0:
-        code = ctypes.get_errno()
+        code = get_errno()
         raise OSError(code, os.strerror(code), path)
     return int(fd)
 
@@ -120,28 +134,34 @@ def _walk(rootfd: int, path: str, no_symlinks: bool) -> int:
             os.close(fd)
 
 
-def open_path(root: str, path: str, no_symlinks: bool = False, beneath: bool = False) -> int:
-    """An O_PATH fd of the host path ``path`` resolved inside ``root`` (see the module docstring).
-    ``beneath``: ``path`` is relative to ``root`` and may not leave it even by ``..`` (openat2
-    RESOLVE_BENEATH; the walk clamps it the same way)."""
+def _resolve(dirfd: int, path: str, no_symlinks: bool, beneath: bool) -> int:
+    """An O_PATH fd of ``path`` resolved inside the directory ``dirfd`` (openat2, else the walk)."""
     global use_openat2
+    resolve = RESOLVE_NO_MAGICLINKS | (RESOLVE_BENEATH if beneath else RESOLVE_IN_ROOT)
+    if no_symlinks:
+        resolve |= RESOLVE_NO_SYMLINKS
+    if use_openat2 is not False:
+        try:
+            fd = _openat2(dirfd, path.lstrip("/") or ".", _PATH_FLAGS, resolve)
+            use_openat2 = True
+            return fd
+        except OSError as error:
+            if error.errno not in (errno.ENOSYS, errno.EPERM) or use_openat2:
+                raise
+            # ENOSYS: a kernel before 5.6; EPERM: a seccomp filter that refuses it (some
+            # container runtimes' default profiles did).
+            use_openat2 = False
+    return _walk(dirfd, path, no_symlinks)
+
+
+def open_path(root: str, path: str, no_symlinks: bool = False) -> int:
+    """An O_PATH fd of the host path ``path`` resolved inside ``root`` (see the module docstring)."""
+    if root == "/" and not no_symlinks:
+        # Nothing lies outside "/": the kernel's own resolution is the same, and 3-4 times cheaper.
+        return os.open(path, _PATH_FLAGS)
     rootfd = os.open(root, _PATH_FLAGS | os.O_DIRECTORY)
     try:
-        resolve = RESOLVE_NO_MAGICLINKS | (RESOLVE_BENEATH if beneath else RESOLVE_IN_ROOT)
-        if no_symlinks:
-            resolve |= RESOLVE_NO_SYMLINKS
-        if use_openat2 is not False:
-            try:
-                fd = _openat2(rootfd, path.lstrip("/") or ".", _PATH_FLAGS, resolve)
-                use_openat2 = True
-                return fd
-            except OSError as error:
-                if error.errno not in (errno.ENOSYS, errno.EPERM) or use_openat2:
-                    raise
-                # ENOSYS: a kernel before 5.6; EPERM: a seccomp filter that refuses it (some
-                # container runtimes' default profiles did).
-                use_openat2 = False
-        return _walk(rootfd, path, no_symlinks)
+        return _resolve(rootfd, path, no_symlinks, beneath=False)
     finally:
         os.close(rootfd)
 
@@ -161,61 +181,134 @@ def _describe(info: os.stat_result) -> str:
     return "not a regular file"
 
 
-def _opened(root: str, path: str, under: Optional[Beneath]) -> Union[int, Refused, None]:
-    """An O_PATH fd of what ``path`` names, or why not."""
-    try:
-        if under is None:
-            return open_path(root, path)
-        base = open_path(root, under.directory)
+class Resolver:
+    """Reads inside one root, keeping the root's and each user directory's O_PATH fd for the
+    reads that follow (a scan reads thousands of files); ``close()`` lets them go."""
+
+    def __init__(self, root: str = "/") -> None:
+        self.root = root
+        self._rootfd: Optional[int] = None
+        #: Per user directory: its O_PATH fd, or why nothing below it is read.
+        self._bases: Dict[Beneath, Union[int, Refused, None]] = {}
+
+    def close(self) -> None:
+        for fd in [self._rootfd, *self._bases.values()]:
+            if isinstance(fd, int):
+                os.close(fd)
+        self._rootfd = None
+        self._bases = {}
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __enter__(self) -> Resolver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self, path: str, under: Optional[Beneath] = None) -> Union[int, Refused, None]:
+        """An O_PATH fd of what ``path`` names inside the root, or why not (None: not there)."""
         try:
-            info = os.fstat(base)
-            if info.st_uid != under.uid or not stat.S_ISDIR(info.st_mode):
-                return Refused(path, f"{under.directory} is not a directory of user {under.uid}")
+            if under is None:
+                if self.root == "/":
+                    # Nothing lies outside "/": the kernel's own resolution is the same, and cheaper.
+                    return os.open(path, _PATH_FLAGS)
+                return _resolve(self._root(), path, no_symlinks=False, beneath=False)
+            base = self._base(under)
+            if not isinstance(base, int):
+                return base
             relative = os.path.relpath(path, under.directory)
             if relative.startswith(".."):
                 return Refused(path, f"not under {under.directory}")
-            return open_path(f"/proc/self/fd/{base}", relative, no_symlinks=True, beneath=True)
-        finally:
-            os.close(base)
-    except OSError as error:
-        if error.errno == errno.ELOOP and under is not None:
-            return Refused(path, f"a symbolic link below {under.directory}, which user {under.uid} controls")
-        if error.errno in (errno.EXDEV, errno.ELOOP):
-            return Refused(path, "it goes through a link that leads out of the root")
-        return None
-    except ValueError:  # a NUL in a name taken from a state file
-        return None
+            return _resolve(base, relative, no_symlinks=True, beneath=True)
+        except OSError as error:
+            if error.errno == errno.ELOOP and under is not None:
+                return Refused(path, f"a symbolic link below {under.directory}, which user {under.uid} controls")
+            if error.errno in (errno.EXDEV, errno.ELOOP):
+                return Refused(path, "it goes through a link that leads out of the root")
+            return None
+        except ValueError:  # a NUL in a name taken from a state file
+            return None
 
+    def _root(self) -> int:
+        if self._rootfd is None:
+            self._rootfd = os.open(self.root, _PATH_FLAGS | os.O_DIRECTORY)
+        return self._rootfd
 
-def read(root: str, path: str, cap: int, under: Optional[Beneath] = None) -> Union[bytes, Refused, None]:
-    """The whole regular file at ``path`` (inside ``root``), at most ``cap`` bytes; Refused when it is
-    something else or too big; None when it is not there or cannot be read."""
-    opened = _opened(root, path, under)
-    if not isinstance(opened, int):
-        return opened
-    try:
-        info = os.fstat(opened)
-        if not stat.S_ISREG(info.st_mode):
-            return Refused(path, f"{_describe(info)}, not a regular file")
-        if under is not None and info.st_uid != under.uid:
-            return Refused(path, f"owned by uid {info.st_uid}, not by user {under.uid}")
-        if info.st_size > cap:
-            return Refused(path, f"{info.st_size} bytes, more than the {cap} read of such a file")
+    def _base(self, under: Beneath) -> Union[int, Refused, None]:
+        if under in self._bases:
+            return self._bases[under]
+        found: Union[int, Refused, None] = self.open(under.directory)
+        if isinstance(found, int):
+            info = os.fstat(found)
+            if info.st_uid != under.uid or not stat.S_ISDIR(info.st_mode):
+                os.close(found)
+                found = Refused(under.directory, f"not a directory of user {under.uid}")
+        self._bases[under] = found
+        return found
+
+    def read(self, path: str, cap: int, under: Optional[Beneath] = None) -> Union[bytes, Refused, None]:
+        """The whole regular file at ``path``, at most ``cap`` bytes; Refused when it is something
+        else or too big; None when it is not there or cannot be read."""
+        opened = self.open(path, under)
+        if not isinstance(opened, int):
+            return opened
         try:
+            info = os.fstat(opened)
+            if not stat.S_ISREG(info.st_mode):
+                return Refused(path, f"{_describe(info)}, not a regular file")
+            if under is not None and info.st_uid != under.uid:
+                return Refused(path, f"owned by uid {info.st_uid}, not by user {under.uid}")
+            if info.st_size > cap:
+                return Refused(path, f"{info.st_size} bytes, more than the {cap} read of such a file")
+            # Through /proc/self/fd: exactly the inode just checked, whatever the path leads to now.
             fd = _reopen(opened, _READ_FLAGS)
+            try:
+                return _read_fd(fd, info.st_size, cap)
+            finally:
+                os.close(fd)
         except OSError:
             return None
-        try:
-            again = os.fstat(fd)
-            if (again.st_dev, again.st_ino) != (info.st_dev, info.st_ino):
-                return None
-            return _read_fd(fd, info.st_size, cap) or (None if info.st_size else b"")
         finally:
-            os.close(fd)
-    except OSError:
-        return None
-    finally:
-        os.close(opened)
+            os.close(opened)
+
+    def listdir(self, path: str, limit: int, under: Optional[Beneath] = None) -> Union[List[str], Refused, None]:
+        """Entry names of the directory at ``path``, at most ``limit``, unsorted."""
+        opened = self.open(path, under)
+        if not isinstance(opened, int):
+            return opened
+        try:
+            info = os.fstat(opened)
+            if not stat.S_ISDIR(info.st_mode):
+                return None
+            if under is not None and info.st_uid != under.uid:
+                return Refused(path, f"owned by uid {info.st_uid}, not by user {under.uid}")
+            fd = _reopen(opened, _READ_FLAGS | os.O_DIRECTORY)
+            names: List[str] = []
+            try:
+                with os.scandir(fd) as entries:
+                    for entry in entries:
+                        names.append(entry.name)
+                        if len(names) >= limit:
+                            break
+            finally:
+                os.close(fd)
+            return names
+        except OSError:
+            return None
+        finally:
+            os.close(opened)
+
+    def stat(self, path: str) -> Optional[os.stat_result]:
+        """``os.stat`` of ``path`` resolved inside the root; None when it is not there."""
+        opened = self.open(path)
+        if not isinstance(opened, int):
+            return None
+        try:
+            return os.fstat(opened)
+        finally:
+            os.close(opened)
 
 
 def _read_fd(fd: int, size: int, cap: int) -> Optional[bytes]:
@@ -232,49 +325,7 @@ def _read_fd(fd: int, size: int, cap: int) -> Optional[bytes]:
     return None if total > cap else b"".join(chunks)
 
 
-def listdir(root: str, path: str, limit: int, under: Optional[Beneath] = None) -> Union[List[str], Refused, None]:
-    """Entry names of the directory at ``path`` (inside ``root``), at most ``limit``, unsorted."""
-    opened = _opened(root, path, under)
-    if not isinstance(opened, int):
-        return opened
-    try:
-        info = os.fstat(opened)
-        if not stat.S_ISDIR(info.st_mode):
-            return None
-        if under is not None and info.st_uid != under.uid:
-            return Refused(path, f"owned by uid {info.st_uid}, not by user {under.uid}")
-        fd = _reopen(opened, _READ_FLAGS | os.O_DIRECTORY)
-        names: List[str] = []
-        try:
-            with os.scandir(fd) as entries:
-                for entry in entries:
-                    names.append(entry.name)
-                    if len(names) >= limit:
-                        break
-        finally:
-            os.close(fd)
-        return names
-    except OSError:
-        return None
-    finally:
-        os.close(opened)
-
-
-def stat_in(root: str, path: str) -> Optional[os.stat_result]:
-    """``os.stat`` of ``path`` resolved inside ``root``; None when it is not there."""
-    try:
-        fd = open_path(root, path)
-    except (OSError, ValueError):
-        return None
-    try:
-        return os.fstat(fd)
-    finally:
-        os.close(fd)
-
-
-def path_fd(root: str, path: str) -> Tuple[Optional[int], Any]:
-    """(an O_PATH fd of ``path`` inside ``root``, None) or (None, the OSError)."""
-    try:
-        return open_path(root, path), None
-    except (OSError, ValueError) as error:
-        return None, error
+def read(root: str, path: str, cap: int, under: Optional[Beneath] = None) -> Union[bytes, Refused, None]:
+    """One read with a Resolver of its own (see ``Resolver.read``)."""
+    with Resolver(root) as resolver:
+        return resolver.read(path, cap, under)

@@ -67,7 +67,8 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
             kept = sum(1 for ns in found.namespaces if ns.fd is not None)
             reading = reader.read(found, addresses=addresses, room=room - kept, sockets_searched=sockets,
                                   rediscover=rediscover)
-            snapshot = with_owners(reading.snapshot, owners.Host(root=root, proc=proc))
+            with owners.Host(root=root, proc=proc) as host:
+                snapshot = with_owners(reading.snapshot, host)
             # A port that changes between the link dump and this question is left without a
             # bridge, never given a wrong one: ovsdb.ovs_ports checks its ifindex, not just its name.
             return reading._replace(snapshot=snapshot._replace(ovs=ovsdb.ovs_bridges(root, proc)))

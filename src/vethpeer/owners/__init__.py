@@ -95,12 +95,16 @@ def _guarded(scan: Scan, name: str, call: Callable[[Scan], None]) -> None:
 def scan(namespaces: Sequence[NamespaceFacts], host: Optional[Host] = None) -> Scan:
     """Run every source; the Scan holds the owners (``result()``) and any source failures."""
     run = Scan(namespaces, host or Host())
-    for source in SOURCES:
-        if source.state is not None:
-            _guarded(run, source.name, source.state)
-    _guarded(run, "cgroup", _cgroup_pass)
-    _guarded(run, "process", _process_pass)
-    _guarded(run, "fallback", fallback)
+    try:
+        for source in SOURCES:
+            if source.state is not None:
+                _guarded(run, source.name, source.state)
+        _guarded(run, "cgroup", _cgroup_pass)
+        _guarded(run, "process", _process_pass)
+        _guarded(run, "fallback", fallback)
+    finally:
+        if host is None:
+            run.host.close()  # the directory fds it kept; the caller's own Host is the caller's
     return run
 
 

@@ -34,9 +34,9 @@ def db_names(scan: Scan) -> Dict[str, str]:
     if isinstance(cached, dict):
         return cached
     names: Dict[str, str] = {}
-    for graph, _run, _uid in storage.roots(scan.host):
+    for root in storage.roots(scan.host):
         for database in DATABASES:
-            raw = scan.host.read(f"{graph}/{database}", CAP_DB)
+            raw = scan.host.read(f"{root.graph}/{database}", CAP_DB, root.graph_under)
             if not raw:
                 continue
             for match in _DB_CONFIG.finditer(raw):

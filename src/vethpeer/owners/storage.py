@@ -9,7 +9,9 @@
 
 Roots: rootful /var/lib/containers/storage and /run/containers/storage (or what
 /etc/containers/storage.conf says); rootless, per user with a /run/user/<uid>:
-``~/.local/share/containers/storage`` and ``/run/user/<uid>/containers``.
+``~/.local/share/containers/storage`` and ``/run/user/<uid>/containers``. A user's roots are
+theirs to fill: below their home and their /run/user directory no symbolic link is followed, only
+files they own are read, and all of it costs the scan at most ``USER_BUDGET`` (``Host.read``).
 """
 
 from __future__ import annotations
@@ -18,12 +20,25 @@ import json
 import re
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
+from ..safefile import Beneath
 from .base import Scan
 from .host import CAP_JSON, Host, decode, parse_json, pattern, read_int
 
 ROOTFUL = ("/var/lib/containers/storage", "/run/containers/storage")
 _CONF = pattern(r'^\s*(graphroot|runroot)\s*=\s*"([^"]+)"', re.MULTILINE)
 _ID = pattern(r"[0-9a-f]{64}")
+
+
+class Root(NamedTuple):
+    """One storage root: where its containers are listed, and whose it is."""
+
+    graph: str
+    run: str
+    #: The user a rootless root belongs to; None for root's.
+    uid: Optional[int]
+    #: For a user's root: the directories of theirs below which nothing is trusted.
+    graph_under: Optional[Beneath] = None
+    run_under: Optional[Beneath] = None
 
 
 class Stored(NamedTuple):
@@ -43,22 +58,24 @@ class Stored(NamedTuple):
         return self.names[0] if self.names else self.id[:12]
 
 
-def roots(host: Host) -> List[Tuple[str, str, Optional[int]]]:
-    """(graphroot, runroot, uid) for root and for every user with a runtime directory."""
+def roots(host: Host) -> List[Root]:
+    """Root's storage, and every user's with a runtime directory."""
     graph, run = ROOTFUL
     conf = host.read_text("/etc/containers/storage.conf")
     if conf:
         for key, value in _CONF.findall(conf):
             if value.startswith("/"):
                 graph, run = (value, run) if key == "graphroot" else (graph, value)
-    found: List[Tuple[str, str, Optional[int]]] = [(graph, run, None)]
+    found: List[Root] = [Root(graph, run, None)]
     users = [int(entry) for entry in host.listdir("/run/user") if entry.isdigit()]
     if users:
         homes = _homes(host)
         for uid in users:
             home = homes.get(uid)
-            if home:
-                found.append((f"{home}/.local/share/containers/storage", f"/run/user/{uid}/containers", uid))
+            if home and home != "/":
+                runtime = f"/run/user/{uid}"
+                found.append(Root(f"{home}/.local/share/containers/storage", f"{runtime}/containers", uid,
+                                  Beneath(home, uid), Beneath(runtime, uid)))
     return found
 
 
@@ -143,40 +160,45 @@ def read_all(scan: Scan) -> List[Stored]:
     host = scan.host
     found: List[Stored] = []
     seen = set()
-    for graph, run, uid in roots(host):
-        for driver_dir in host.listdir(graph):
-            if not driver_dir.endswith("-containers"):
-                continue
-            listing = host.read_json(f"{graph}/{driver_dir}/containers.json", 16 * CAP_JSON)
-            if not isinstance(listing, list):
-                continue
-            for item in listing:
-                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+    for root in roots(host):
+        # A user's share of the scan is bounded (Host.charge): their listing may be as long as
+        # they like, and each entry costs two look-ups.
+        with host.charge(root.uid):
+            for driver_dir in host.listdir(root.graph, root.graph_under):
+                if not driver_dir.endswith("-containers"):
                     continue
-                cid = item["id"]
-                if not _ID.fullmatch(cid) or cid in seen:
+                listing = host.read_json(f"{root.graph}/{driver_dir}/containers.json", 16 * CAP_JSON,
+                                         root.graph_under)
+                if not isinstance(listing, list):
                     continue
-                seen.add(cid)
-                names = item.get("names")
-                found.append(_stored(scan, cid, graph, run, driver_dir, uid, names, item.get("metadata")))
+                for item in listing:
+                    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                        continue
+                    cid = item["id"]
+                    if not _ID.fullmatch(cid) or cid in seen:
+                        continue
+                    if host.over_budget(root.uid, root.graph):
+                        break
+                    seen.add(cid)
+                    names = item.get("names")
+                    found.append(_stored(scan, cid, root, driver_dir, names, item.get("metadata")))
     scan.memo["storage"] = found
     return found
 
 
-def _stored(
-    scan: Scan, cid: str, graph: str, run: str, driver_dir: str, uid: Optional[int], names: Any, metadata: Any
-) -> Stored:
+def _stored(scan: Scan, cid: str, root: Root, driver_dir: str, names: Any, metadata: Any) -> Stored:
     host = scan.host
     spec = None
-    for base in (graph, run):
-        spec = read_spec(host.read(f"{base}/{driver_dir}/{cid}/userdata/config.json", CAP_JSON))
+    places = ((root.graph, root.graph_under), (root.run, root.run_under))
+    for base, under in places:
+        spec = read_spec(host.read(f"{base}/{driver_dir}/{cid}/userdata/config.json", CAP_JSON, under))
         if spec is not None:
             break
     annotations, netns = spec if spec is not None else ({}, None)
     pid = None
     if scan.inode_of_path(netns) is None:  # the pid is only needed when the path says nothing
-        for base in (run, graph):
-            pid = read_int(host.read(f"{base}/{driver_dir}/{cid}/userdata/pidfile"))
+        for base, under in reversed(places):
+            pid = read_int(host.read(f"{base}/{driver_dir}/{cid}/userdata/pidfile", under=under))
             if pid is not None:
                 break
     clean = tuple(n for n in names if isinstance(n, str) and n) if isinstance(names, list) else ()
@@ -187,4 +209,4 @@ def _stored(
     manager = annotations.get("io.container.manager")
     if manager is None and spec is not None:
         manager = "libpod" if any(k.startswith("io.podman.") for k in annotations) else None
-    return Stored(cid, clean, uid, manager, annotations, netns, pid)
+    return Stored(cid, clean, root.uid, manager, annotations, netns, pid)
