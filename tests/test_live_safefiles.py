@@ -322,3 +322,30 @@ def test_a_users_long_state_is_cut_at_its_budget(open_tmp: Path, lab: Lab) -> No
     assert 0 < len(found) < 3 * 12000, len(found)
     assert [r for r in host.refused if f"user {USER}'s files took more than" in r.reason], host.refused
     print(f"read {len(found)} of {3 * 12000} entries in {spent * 1000:.0f} ms")
+
+
+def test_root_netns_names_are_read_inside_the_root(tmp_path: Path, lab: Lab, resolution: str) -> None:
+    """Before: with R/var/run -> /run, R/var/run/netns was this host's /run/netns, and its names
+    were taken for names of the tree behind --root."""
+    name = lab.netns("nr")
+    root = tmp_path / "host"
+    (root / "run/netns").mkdir(parents=True)
+    (root / "var").mkdir()
+    (root / "var/run").symlink_to("/run")
+    topology = vethpeer.scan(root=str(root), proc="/proc")
+    (ns,) = [ns for ns in topology.namespaces if f"/run/netns/{name}" in ns.paths]
+    assert name not in ns.names
+
+
+def test_a_link_in_a_netns_directory_is_not_a_name(tmp_path: Path, lab: Lab) -> None:
+    """`ip netns` makes mount points; a link there (to another namespace file) names nothing."""
+    name = lab.netns("nl")
+    holder = lab.holder("unshare")
+    link = Path(f"/run/netns/{name}-link")
+    link.symlink_to(f"/proc/{holder.pid}/ns/net")
+    try:
+        topology = vethpeer.scan()
+        assert not [ns for ns in topology.namespaces if link.name in ns.names]
+        assert [w for w in topology.warnings if str(link) in w], topology.warnings
+    finally:
+        link.unlink()

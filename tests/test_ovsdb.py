@@ -175,6 +175,37 @@ def test_a_silent_server_costs_the_timeout(host: HostRoot) -> None:
     assert view.interfaces == () and view.warning is not None
 
 
+def test_a_silent_server_is_asked_once_until_its_socket_is_made_anew(host: HostRoot) -> None:
+    """Before: every scan asked it again and waited the whole timeout (a watch paid it per scan)."""
+    first = host.serve(("sleep", 3))
+    assert "did not answer within 0.2 s" in str(host.view(timeout=0.2).warning)
+    for _ in range(3):
+        again = host.view(timeout=0.2)
+        assert again.interfaces == () and "not asked again" in str(again.warning)
+    assert first.connections == 1
+    first.stop()
+    time.sleep(0.02)  # a change time of its own, even where the inode number comes back
+    host.vswitchd()
+    restarted = host.serve(("send", NETDEV_REPLY))
+    view = host.view()
+    assert restarted.connections == 1 and view.warning is None and len(view.interfaces) == 7
+
+
+def test_a_socket_behind_a_link_out_of_the_root_is_not_asked(host: HostRoot, tmp_path: Path) -> None:
+    """Before: R/run/openvswitch/db.sock -> /elsewhere/db.sock connected to a socket outside R."""
+    outside = tempfile.mkdtemp(prefix="vpovx")
+    try:
+        server = FakeOvsdb(os.path.join(outside, "db.sock"), [("send", NETDEV_REPLY)])
+        try:
+            os.symlink(os.path.join(outside, "db.sock"), host.socket)
+            view = host.view()
+            assert server.connections == 0 and view == OvsView()
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
+
+
 @pytest.mark.parametrize("garbage", [b"HTTP/1.1 400 Bad Request\r\n\r\n", b"[1,2,3]", b"\x00\xff\xfe", b'"text"'])
 def test_garbage_is_refused_at_once(host: HostRoot, garbage: bytes) -> None:
     host.serve(("send", garbage), ("sleep", 3))

@@ -342,7 +342,9 @@ def resolve_netns_spec(spec: str, root: str = "/", proc: str = "/proc") -> str:
 
 
 def netns_dirs(root: str) -> Tuple[str, ...]:
-    return tuple(os.path.join(root, directory.lstrip("/")) for directory in ("/run/netns", "/var/run/netns"))
+    from . import discover
+
+    return discover.netns_dirs(root)
 
 
 def _select_owner(topology: Topology, spec: str) -> NamespaceId:

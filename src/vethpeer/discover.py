@@ -29,6 +29,17 @@ from .snapshot import TunFile
 
 DEFAULT_NETNS_DIRS = ("/run/netns", "/var/run/netns")
 
+
+def netns_dirs(root: str = "/") -> Tuple[str, ...]:
+    """The directories `ip netns` names live in, under ``root`` and resolved inside it: a link
+    in the tree (``/var/run -> /run``) means the same place inside the root, never outside it."""
+    if os.path.normpath(root) == "/":
+        return DEFAULT_NETNS_DIRS
+    from . import safefile
+
+    found = (safefile.real_path(root, directory) for directory in DEFAULT_NETNS_DIRS)
+    return tuple(dict.fromkeys(path for path in found if path is not None))
+
 #: Other mount namespaces' mountinfo read by default only up to this many bytes (about 20 ms).
 MOUNTINFO_BYTES_AUTO = 600_000
 
@@ -444,7 +455,8 @@ class _Collector:
         if st is None and not nsfs_mount:
             return
         try:
-            fd = os.open(path, _OPEN_FLAGS)
+            # O_NOFOLLOW: `ip netns` makes mount points, never links; one would lead anywhere.
+            fd = os.open(path, _OPEN_FLAGS | os.O_NOFOLLOW)
         except OSError:
             st = st or self._look(path, nsfs_dev)
             if st is None:
@@ -469,9 +481,9 @@ class _Collector:
                 os.close(fd)
 
     def _look(self, path: str, nsfs_dev: int) -> Optional[os.stat_result]:
-        """stat() an entry before anything opens it; None (with a warning) unless it is nsfs."""
+        """lstat() an entry before anything opens it; None (with a warning) unless it is nsfs."""
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
         except OSError as error:
             self.warnings.append(f"cannot read {path}: {error.strerror}")
             return None

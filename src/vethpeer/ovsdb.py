@@ -264,64 +264,84 @@ def parse_reply(reply: Any) -> Tuple[Tuple[OvsInterface, ...], Tuple[Tuple[str, 
 # --- where ovs-vswitchd runs -------------------------------------------------------------------
 
 
-def _vswitchd_netns(rundir: str, proc: str) -> Tuple[Optional[int], Optional[Tuple[int, int]]]:
-    """ovs-vswitchd's pid and network namespace, from its pid file in ``rundir`` (as seen from
-    here). None for both unless the pid file names a live process called ovs-vswitchd: a pid
-    file left behind by a stopped daemon can name a reused pid."""
-    from .owners.host import Host, read_int
+def _vswitchd_netns(host: Any, rundir: str) -> Tuple[Optional[int], Optional[Tuple[int, int]]]:
+    """ovs-vswitchd's pid and network namespace, from its pid file in ``rundir`` (a host path,
+    read inside the host's root). None for both unless the pid file names a live process called
+    ovs-vswitchd: a pid file left behind by a stopped daemon can name a reused pid."""
+    from .owners.host import read_int
 
-    pid = read_int(Host.read_at(os.path.join(rundir, VSWITCHD_PIDFILE)))
+    pid = read_int(host.read(f"{rundir}/{VSWITCHD_PIDFILE}"))
     if pid is None:
         return None, None
-    comm = Host.read_at(f"{proc}/{pid}/comm")
+    comm = host.read_pid(pid, "comm")
     # comm is cut at 15 bytes: "ovs-vswitchd" fits.
     if comm is None or comm.strip() != b"ovs-vswitchd":
         return None, None
     try:
-        st = os.stat(f"{proc}/{pid}/ns/net")
+        st = os.stat(host.pid_path(pid, "ns/net"))
     except OSError:
         return pid, None
     return pid, (st.st_dev, st.st_ino)
+
+
+#: Sockets that did not answer in time, as (host path, device, inode, change time): not asked
+#: again while the same socket is there (a watch would otherwise wait TIMEOUT in every scan). A
+#: restarted ovsdb makes a new socket (a new change time even where the inode number is reused),
+#: which is asked.
+_silent: Dict[Tuple[str, int, int, int], None] = {}
 
 
 def ovs_bridges(host_root: str = "/", proc: Optional[str] = None, sockets: Optional[Sequence[str]] = None,
                 timeout: float = TIMEOUT) -> OvsView:
     """Ask ovsdb which bridge each interface is on. Never raises for anything ovsdb does.
 
-    ``sockets`` are host paths (put under ``host_root``; default ``DEFAULT_SOCKETS``); the first
-    one that exists is asked.
+    ``sockets`` are host paths, resolved inside ``host_root`` (default ``DEFAULT_SOCKETS``); the
+    first one that exists is asked, through the socket file found there (an absolute link in the
+    tree cannot make it another one).
     """
-    from .owners.host import Host
+    import stat
 
-    host = Host(root=host_root, proc=proc)
-    # /var/run and /run are one place (Host.path reads both as /run): each is asked once.
-    seen = dict.fromkeys(host.path(path) for path in (DEFAULT_SOCKETS if sockets is None else sockets))
-    for path in seen:
-        try:
-            os.lstat(path)
-        except (OSError, ValueError):
-            continue
-        shown = host.unroot(path)
-        try:
-            reply = exchange(path, timeout)
-        except TimeoutError:
-            return OvsView(socket=shown, warning=f"ovsdb at {shown} did not answer within {timeout:g} s: "
-                                                 "Open vSwitch bridges not shown")
-        except (OSError, ValueError) as error:
-            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-            return OvsView(socket=shown, warning=f"ovsdb at {shown} could not be read ({reason}): "
-                                                 "Open vSwitch bridges not shown")
-        try:
-            interfaces, datapaths = parse_reply(reply)
-        except ValueError as error:
-            return OvsView(socket=shown, warning=f"ovsdb at {shown} gave a reply that could not be used "
-                                                 f"({error}): Open vSwitch bridges not shown")
-        pid, netns = _vswitchd_netns(os.path.dirname(path), host.proc)
-        warning = None
-        if netns is None and interfaces:
-            warning = (f"ovs-vswitchd's namespace is unknown (no live process in its pid file next to "
-                       f"{shown}): Open vSwitch bridges not shown")
-        return OvsView(interfaces, datapaths, shown, pid, netns, warning)
+    from .owners.host import Host, normpath
+
+    with Host(root=host_root, proc=proc) as host:
+        # /var/run and /run are one place (normpath reads both as /run): each is asked once.
+        for shown in dict.fromkeys(normpath(path) for path in (DEFAULT_SOCKETS if sockets is None else sockets)):
+            opened = host.files.open(shown)
+            if not isinstance(opened, int):
+                continue
+            try:
+                info = os.fstat(opened)
+                key = (shown, info.st_dev, info.st_ino, info.st_ctime_ns)
+                if key in _silent:
+                    return OvsView(socket=shown, warning=f"ovsdb at {shown} did not answer within {timeout:g} s "
+                                                         "when first asked, and is not asked again until its "
+                                                         "socket is made anew: Open vSwitch bridges not shown")
+                if not stat.S_ISSOCK(info.st_mode):
+                    return OvsView(socket=shown, warning=f"ovsdb at {shown} could not be read (not a socket): "
+                                                         "Open vSwitch bridges not shown")
+                try:
+                    reply = exchange(f"/proc/self/fd/{opened}", timeout)
+                except TimeoutError:
+                    _silent[key] = None
+                    return OvsView(socket=shown, warning=f"ovsdb at {shown} did not answer within {timeout:g} s: "
+                                                         "Open vSwitch bridges not shown")
+                except (OSError, ValueError) as error:
+                    reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+                    return OvsView(socket=shown, warning=f"ovsdb at {shown} could not be read ({reason}): "
+                                                         "Open vSwitch bridges not shown")
+            finally:
+                os.close(opened)
+            try:
+                interfaces, datapaths = parse_reply(reply)
+            except ValueError as error:
+                return OvsView(socket=shown, warning=f"ovsdb at {shown} gave a reply that could not be used "
+                                                     f"({error}): Open vSwitch bridges not shown")
+            pid, netns = _vswitchd_netns(host, os.path.dirname(shown))
+            warning = None
+            if netns is None and interfaces:
+                warning = (f"ovs-vswitchd's namespace is unknown (no live process in its pid file next to "
+                           f"{shown}): Open vSwitch bridges not shown")
+            return OvsView(interfaces, datapaths, shown, pid, netns, warning)
     return OvsView()
 
 

@@ -311,6 +311,22 @@ class Resolver:
             os.close(opened)
 
 
+def real_path(root: str, path: str) -> Optional[str]:
+    """Where the host path ``path`` really is, resolved inside ``root`` (``R/var/run/netns`` with
+    ``R/var/run -> /run`` is ``R/run/netns``, never the ``/run/netns`` outside R); None when it
+    is not there or leads out."""
+    with Resolver(root) as resolver:
+        opened = resolver.open(path)
+    if not isinstance(opened, int):
+        return None
+    try:
+        return os.readlink(f"/proc/self/fd/{opened}")
+    except OSError:
+        return None
+    finally:
+        os.close(opened)
+
+
 def _read_fd(fd: int, size: int, cap: int) -> Optional[bytes]:
     """Up to ``cap`` bytes; None when there are more (it grew past the cap while being read)."""
     chunk = os.read(fd, size + 1 if size else min(cap + 1, 1 << 16))

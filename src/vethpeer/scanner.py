@@ -38,7 +38,7 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
         room = max(16, limit.room(FD_MARGIN))
         # Handles kept from discovery spare reopening a namespace later; half the room at most, so
         # that the reader always has its share for sockets.
-        netns_dirs = tuple(os.path.join(root, d.lstrip("/")) for d in discover.DEFAULT_NETNS_DIRS)
+        netns_dirs = discover.netns_dirs(root)
         changes = discover.ChangeWatch(proc)
         try:
             found = discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets, keep_fds=room // 2,
