@@ -11,12 +11,14 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import select
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator, List, Tuple
 
 import pytest
 
@@ -349,3 +351,85 @@ def test_a_link_in_a_netns_directory_is_not_a_name(tmp_path: Path, lab: Lab) -> 
         assert [w for w in topology.warnings if str(link) in w], topology.warnings
     finally:
         link.unlink()
+
+
+# --- what a whole run opens ------------------------------------------------------------------------
+
+_OPEN_LINE = re.compile(r"^\d+ +(open|openat|openat2)\((.*)\) = \d+<(.*)>$")
+#: Where vethpeer reads: procfs and sysfs, the netns directories, the runtimes' state (the owner
+#: sources' directories) and the few /etc files they name.
+TOOL_PLACES = ("/proc", "/sys", "/run/netns", "/var/run/netns", "/run/docker", "/var/lib/docker", "/etc/docker",
+               "/run/containerd", "/var/lib/containerd", "/var/lib/containers", "/run/containers", "/etc/containers",
+               "/run/user", "/home", "/var/lib/lxc", "/var/lib/lxd", "/var/snap/lxd", "/var/lib/incus",
+               "/run/systemd/machines", "/run/libvirt", "/var/log/pods", "/run/openvswitch", "/etc/passwd")
+#: What the interpreter and libc open for themselves: Python, its libraries, this source tree, the
+#: dynamic loader's cache, locale and time zone data.
+INTERPRETER_PLACES = (sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))),
+                      SRC, "/usr/lib", "/lib", "/usr/share/locale", "/usr/share/zoneinfo", "/etc/ld.so.cache",
+                      "/etc/locale.alias", "/etc/localtime")
+
+
+def opened_files(log: Path) -> List[Tuple[str, bool]]:
+    """(the path of what each successful open opened, whether it was only an O_PATH) from strace -y."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        match = _OPEN_LINE.match(line.strip())
+        if match is None:
+            continue
+        _call, arguments, path = match.groups()
+        if path.startswith(("net:[", "socket:", "pipe:", "anon_inode:")):
+            continue
+        found.append((path, "O_PATH" in arguments))
+    return found
+
+
+def is_nsfs(path: str) -> bool:
+    """A namespace file (a bind mount anywhere): found through the mount table, opened where it is."""
+    try:
+        return os.stat(path).st_dev == os.stat("/proc/self/ns/net").st_dev
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("command", [["list"], ["namespaces"], ["show", "lo"], ["graph"],
+                                     ["watch", "--timeout", "1.5"]], ids=lambda c: c[0])
+def test_a_whole_run_opens_nothing_outside_and_nothing_but_files(tmp_path: Path, lab: Lab, command: List[str]) -> None:
+    """Under strace: on this host, and on a --root tree with a FIFO and a link to a device where
+    state files should be, every file opened is in a place vethpeer reads (or the interpreter's
+    own), and everything opened for real (not O_PATH) is a regular file, a directory or a
+    namespace."""
+    import shutil
+
+    if shutil.which("strace") is None:
+        pytest.skip("needs strace (Debian: strace; .ci/run installs it)")
+    root = tmp_path / "host"
+    state = root / "var/lib/docker/containers" / CONTAINER_ID
+    state.mkdir(parents=True)
+    os.mkfifo(state / "config.v2.json")
+    os.mknod(root / "dev-null-copy", 0o600 | 0o020000, os.makedev(1, 3))
+    (state / "hostconfig.json").symlink_to("/dev-null-copy")
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    namespace = lab.netns("st")
+    lab.veth(lab.link_name("st"), None, "eth0", namespace)
+    for extra, places in (([], TOOL_PLACES), (["--root", str(root), "--proc", "/proc"], (str(root), "/proc", "/sys"))):
+        log = tmp_path / "strace.log"
+        result = subprocess.run(["strace", "-f", "-qq", "-y", "-e", "trace=open,openat,openat2", "-o", str(log),
+                                 sys.executable, "-m", "vethpeer", "-q", *extra, *command],
+                                cwd=workdir, env=dict(os.environ, PYTHONPATH=SRC), capture_output=True, timeout=300,
+                                check=False)
+        assert result.returncode == 0, result.stderr
+        opened = opened_files(log)
+        assert len(opened) > 20, "strace saw nothing: the check would prove nothing"
+        outside = sorted({path for path, _ in opened
+                          if not path.startswith((*places, *INTERPRETER_PLACES, str(workdir))) and not is_nsfs(path)})
+        assert not outside, f"{' '.join(extra + command)} opened: {outside}"
+        for path, only_path in opened:
+            if only_path:
+                continue
+            try:
+                mode = os.stat(path).st_mode
+            except OSError:
+                continue  # gone since (a process that ended)
+            assert stat.S_ISREG(mode) or stat.S_ISDIR(mode) or is_nsfs(path), \
+                f"{' '.join(extra + command)} opened {path} for real"
