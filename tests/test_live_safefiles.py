@@ -433,3 +433,35 @@ def test_a_whole_run_opens_nothing_outside_and_nothing_but_files(tmp_path: Path,
                 continue  # gone since (a process that ended)
             assert stat.S_ISREG(mode) or stat.S_ISDIR(mode) or is_nsfs(path), \
                 f"{' '.join(extra + command)} opened {path} for real"
+
+
+def test_a_namespace_opener_never_opens_anything_else(tmp_path: Path, lab: Lab) -> None:
+    """The holder sources open /proc/PID/fd/N and bind-mount paths after looking at them; by the
+    time they open, the fd number may be reused or the entry replaced. open_namespace_file opens
+    O_PATH first and only an nsfs file for real: a FIFO's writer stays asleep, a device unopened."""
+    from vethpeer import discover
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    marker = tmp_path / "woke"
+    writer = subprocess.Popen([sys.executable, "-c", "import os, sys; fd = os.open(sys.argv[1], os.O_WRONLY); "
+                               "open(sys.argv[2], 'w').close()", str(fifo), str(marker)])
+    device = tmp_path / "dev-null-copy"
+    os.mknod(device, 0o600 | 0o020000, os.makedev(1, 3))
+    watch = Inotify(str(device))
+    held = os.open(device, os.O_PATH)  # a process's fd that now points at a device
+    try:
+        time.sleep(0.2)
+        for path in (str(fifo), str(device), f"/proc/self/fd/{held}"):
+            with pytest.raises(OSError):
+                discover.open_namespace_file(path)
+        time.sleep(0.2)
+        assert not marker.exists() and not watch.opened()
+        fd = discover.open_namespace_file(f"/run/netns/{lab.netns('of')}")
+        os.close(fd)
+    finally:
+        os.close(held)
+        watch.close()
+        release = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        writer.wait(timeout=10)
+        os.close(release)

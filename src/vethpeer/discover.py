@@ -68,6 +68,31 @@ def default_keep_fds() -> int:
 # errnos meaning "it went away while we looked": a process exited, a mount was removed.
 _VANISHED = (errno.ENOENT, errno.ESRCH, errno.ENOTDIR)
 _DENIED = (errno.EACCES, errno.EPERM)
+_O_PATH = getattr(os, "O_PATH", 0o10000000)
+
+
+def open_namespace_file(path: str, flags: int = _OPEN_FLAGS) -> int:
+    """Open a namespace file, and never anything else: ``O_PATH`` first (which opens nothing: a
+    FIFO's writer is not woken, a device is not called), then, only if ``fstat`` says it is an
+    nsfs file, the real open of that very inode through /proc/self/fd. A path that leads to
+    something else now (a reused fd number, an entry replaced after it was looked at) raises
+    ENOENT: it no longer leads to a namespace."""
+    probe = os.open(path, _O_PATH | os.O_CLOEXEC | (flags & os.O_NOFOLLOW))
+    try:
+        if os.fstat(probe).st_dev != _nsfs_dev():
+            raise OSError(errno.ENOENT, "not a namespace file", path)
+        return os.open(f"/proc/self/fd/{probe}", flags & ~os.O_NOFOLLOW)
+    finally:
+        os.close(probe)
+
+
+_NSFS_DEV: List[int] = []
+
+
+def _nsfs_dev() -> int:
+    if not _NSFS_DEV:
+        _NSFS_DEV.append(os.stat("/proc/self/ns/net").st_dev)
+    return _NSFS_DEV[0]
 
 
 class FoundNamespace(NamedTuple):
@@ -184,7 +209,7 @@ def reopen(found: FoundNamespace, proc: str = "/proc") -> int:
                 denied = denied or error.errno in _DENIED
                 continue
         try:
-            fd = os.open(path, _OPEN_FLAGS)
+            fd = open_namespace_file(path)
         except OSError as error:
             denied = denied or error.errno in _DENIED
             continue
@@ -456,7 +481,7 @@ class _Collector:
             return
         try:
             # O_NOFOLLOW: `ip netns` makes mount points, never links; one would lead anywhere.
-            fd = os.open(path, _OPEN_FLAGS | os.O_NOFOLLOW)
+            fd = open_namespace_file(path, _OPEN_FLAGS | os.O_NOFOLLOW)
         except OSError:
             st = st or self._look(path, nsfs_dev)
             if st is None:
@@ -915,7 +940,7 @@ class _Collector:
                     if st.st_dev != self.nsfs_dev:
                         continue
                 try:
-                    fd = os.open(path, _OPEN_FLAGS)
+                    fd = open_namespace_file(path)
                 except OSError as error:
                     last = error
                     denied = denied or error.errno in _DENIED
