@@ -81,6 +81,9 @@ class Scan:
         self._per_pid: Dict[Tuple[str, int], Any] = {}
         #: Reads shared between sources (Podman and CRI-O keep state in the same directories).
         self.memo: Dict[str, Any] = {}
+        #: Every container and task id a runtime's state lists: a /proc/PID path in that state
+        #: counts only while PID is in the cgroup of one of them.
+        self.known_ids: Set[str] = set()
         #: Sources that failed with an unexpected exception: (source, repr). Empty unless a bug.
         self.failures: List[Tuple[str, str]] = []
 
@@ -111,8 +114,15 @@ class Scan:
 
     # -- lookups ---------------------------------------------------------------------------
 
+    def register(self, ids: Iterable[str]) -> None:
+        """Container or task ids a runtime's state lists (see ``inode_of_path``)."""
+        self.known_ids.update(i for i in ids if i)
+
     def inode_of_path(self, path: Optional[str]) -> Optional[int]:
-        """The namespace a runtime's netns path names: a bind mount, or ``/proc/PID/ns/net``."""
+        """The namespace a runtime's netns path names: a bind mount, or ``/proc/PID/ns/net`` while
+        PID's cgroup still names a container the runtimes' state lists (Podman writes pod members'
+        specs with the infra container's pid, and keeps them after it stopped: a pid reused by an
+        unrelated process must not hand it the container)."""
         if not path or not isinstance(path, str):
             return None
         path = normpath(path)
@@ -121,8 +131,18 @@ class Scan:
             return inode
         parts = path.split("/")
         if len(parts) == 5 and parts[1] == "proc" and parts[3] == "ns" and parts[4] == "net" and parts[2].isdigit():
-            return self.by_pid.get(int(parts[2]))
+            pid = int(parts[2])
+            inode = self.by_pid.get(pid)
+            if inode is not None and self._runs_a_known_container(pid):
+                return inode
         return None
+
+    def _runs_a_known_container(self, pid: int) -> bool:
+        for raw in self.cgroups(pid):
+            path = systemd_unescape(raw) if "\\x" in raw else raw
+            if any(known in path for known in self.known_ids):
+                return True
+        return False
 
     def inode_of_pid(self, pid: Optional[int], container_id: str) -> Optional[int]:
         """The namespace of a pid a runtime recorded (a pid file, State.Pid, machined's LEADER), if

@@ -160,6 +160,7 @@ def _by_id(containers: Dict[str, Container], ref: str) -> Optional[Container]:
 def from_state(scan: Scan) -> None:
     root = data_root(scan.host)
     containers = read_containers(scan.host, root)
+    scan.register(containers)
     scan.memo["docker"] = containers
     scan.memo["docker-root"] = root
     pods: Dict[Tuple[int, Tuple[str, str, str]], List[str]] = {}

@@ -69,9 +69,9 @@ def _tasks(scan: Scan) -> List[Task]:
         for namespace in host.listdir(base):
             if namespace == "moby":  # Docker's own tasks, named from Docker's state
                 continue
-            for task in host.listdir(f"{base}/{namespace}"):
-                if not _TASK_ID.fullmatch(task):
-                    continue
+            tasks = [task for task in host.listdir(f"{base}/{namespace}") if _TASK_ID.fullmatch(task)]
+            scan.register(tasks)
+            for task in tasks:
                 spec = storage.read_spec(host.read(f"{base}/{namespace}/{task}/config.json", CAP_JSON))
                 if spec is None:
                     continue

@@ -158,7 +158,7 @@ def read_all(scan: Scan) -> List[Stored]:
     if isinstance(cached, list):
         return cached
     host = scan.host
-    found: List[Stored] = []
+    listed: List[Tuple[str, Root, str, Any, Any]] = []
     seen = set()
     for root in roots(host):
         # A user's share of the scan is bounded (Host.charge): their listing may be as long as
@@ -177,11 +177,15 @@ def read_all(scan: Scan) -> List[Stored]:
                     cid = item["id"]
                     if not _ID.fullmatch(cid) or cid in seen:
                         continue
-                    if host.over_budget(root.uid, root.graph):
-                        break
                     seen.add(cid)
-                    names = item.get("names")
-                    found.append(_stored(scan, cid, root, driver_dir, names, item.get("metadata")))
+                    listed.append((cid, root, driver_dir, item.get("names"), item.get("metadata")))
+    scan.register(cid for cid, _root, _dir, _names, _meta in listed)
+    found: List[Stored] = []
+    for cid, root, driver_dir, names, metadata in listed:
+        with host.charge(root.uid):
+            if host.over_budget(root.uid, root.graph):
+                continue
+            found.append(_stored(scan, cid, root, driver_dir, names, metadata))
     scan.memo["storage"] = found
     return found
 
