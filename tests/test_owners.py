@@ -226,7 +226,25 @@ def test_lxd_containers_with_their_projects() -> None:
     (web,) = found[4026532701]
     assert (web.kind, web.name, web.get("project")) == ("lxd", "web", "default")
     (db,) = found[4026532702]
-    assert (db.kind, db.name, db.get("project")) == ("lxd", "db", "blog")
+    assert (db.kind, db.name, db.get("project"), db.get("instance")) == ("lxd", "blog/db", "blog", "db")
+
+
+def test_lxd_same_name_in_two_projects_is_told_apart() -> None:
+    """Before: both were 'lxd: c1'; lxd:c1 was ambiguous and nothing named the second one."""
+    from vethpeer import query
+    from vethpeer.model import Namespace, NamespaceId, Topology, owner_label
+
+    found = owners_of("lxd")
+    (default,), (other,) = found[4026532703], found[4026532704]
+    assert (owner_label(default), owner_label(other)) == ("lxd: c1", "lxd: proj/c1")
+    namespaces = tuple(Namespace(NamespaceId(4, inode), None, (), (), (), (), (), (), None, False, False, None, 0,
+                                 owners=owners)
+                       for inode, owners in ((4026532703, (default,)), (4026532704, (other,))))
+    topology = Topology(namespaces, {}, (), (), (), "pid 1")
+    assert query.select(topology, "lxd:c1").inode == 4026532703
+    assert query.select(topology, "lxd:proj/c1").inode == 4026532704
+    assert query.select(topology, "lxd:proj_c1").inode == 4026532704
+    assert query.select(topology, "lxc:proj/c1").inode == 4026532704
 
 
 def test_nspawn_machines_registered_unregistered_and_from_their_scope() -> None:

@@ -5,7 +5,8 @@ the ``[lxc monitor] <lxcpath> <name>`` process. cgroups: ``/lxc.payload.<name>``
 container (LXC 4+; ``/lxc/<name>`` before), ``/lxc.monitor.<name>`` for the monitor. LXD runs
 LXC with its own lxcpath (``/var/snap/lxd/common/lxd/containers``, ``/var/lib/lxd/containers``;
 Incus ``/var/lib/incus/containers``) and names a container of a project other than "default"
-``<project>_<name>``.
+``<project>_<name>``: its owner is named ``PROJECT/NAME`` (``lxd: blog/db``), selectable as
+``lxd:blog/db`` (or ``lxd:blog_db``, LXC's own name for it).
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ def name_owner(name: str, scan: Scan, how: str, lxcpath: Optional[str] = None) -
             return Owner("lxc", name, None, pairs(("lxcpath", lxcpath)), how)
         lxcpath, lxd = lxd_path, True
     project, _, instance = name.rpartition("_") if "_" in name else ("default", "", name)
-    return Owner("lxd", instance, None, pairs(("project", project), ("lxcpath", lxcpath)), how)
+    # Same-named instances of two projects must not share a label: outside the default project
+    # the name is PROJECT/NAME, as `lxc list --all-projects` shows them apart.
+    shown = instance if project == "default" else f"{project}/{instance}"
+    return Owner("lxd", shown, None, pairs(("project", project), ("instance", instance), ("lxcpath", lxcpath)), how)
 
 
 def from_cgroup(path: str, scan: Scan) -> Optional[Owner]:

@@ -416,12 +416,19 @@ def lxd() -> None:
     base = "var/snap/lxd/common/lxd/containers"
     write(case, f"{base}/web/backup.yaml", "container:\n  name: web\n")
     write(case, f"{base}/blog_db/backup.yaml", "container:\n  name: db\n")
+    # The same name in two projects: LXD names the second one's LXC container <project>_<name>.
+    write(case, f"{base}/c1/backup.yaml", "container:\n  name: c1\n")
+    write(case, f"{base}/proj_c1/backup.yaml", "container:\n  name: c1\n")
     proc(case, 12001, "systemd", ["0::/lxc.payload.web/init.scope"], 12000)
     proc(case, 12101, "systemd", ["0::/lxc.payload.blog_db/init.scope"], 12100)
+    proc(case, 12201, "systemd", ["0::/lxc.payload.c1/init.scope"], 12200)
+    proc(case, 12301, "systemd", ["0::/lxc.payload.proj_c1/init.scope"], 12300)
     namespaces(case, [
         {"inode": ROOT_NS, "root": True, "pids": [1]},
         {"inode": 4026532701, "pids": [12001]},
         {"inode": 4026532702, "pids": [12101]},
+        {"inode": 4026532703, "pids": [12201]},
+        {"inode": 4026532704, "pids": [12301]},
     ])
 
 
