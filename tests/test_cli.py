@@ -938,3 +938,14 @@ def test_watch_keeps_the_collector_on_between_scans(capsys: pytest.CaptureFixtur
         assert gc.isenabled()
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_snapshot_keeps_the_user_namespace_owner(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = fixture_data()
+    data["namespaces"][0]["userns_uid"] = 65534
+    loaded = snapshot.loads(json.dumps(data))
+    assert loaded.namespaces[0].userns_uid == 65534
+    assert json.loads(snapshot.dumps(loaded))["namespaces"][0]["userns_uid"] == 65534
+    data["namespaces"][0]["userns_uid"] = 1 << 40
+    assert cli.main(["--load", write_snapshot(tmp_path, data), "list"]) == EXIT_USAGE
+    assert "userns uid" in capsys.readouterr().err

@@ -33,7 +33,7 @@ def facts_of(case_dir: Path) -> List[NamespaceFacts]:
         entries = json.loads((case_dir / "expected.json").read_text())["namespaces"]
     return [
         NamespaceFacts(e["inode"], tuple(e["names"]), tuple(e["paths"]), tuple(e["pids"]),
-                       tuple(e["holder_pids"]), e["root"])
+                       tuple(e["holder_pids"]), e["root"], e.get("userns_uid", 0))
         for e in entries
     ]
 

@@ -115,6 +115,9 @@ class FoundNamespace(NamedTuple):
     #: (path, needs an NS_GET_NSTYPE check) that open it again, most durable first. Empty for a
     #: namespace only a socket or tun file reaches: its ``fd`` is then the only way in.
     openers: Tuple[Tuple[str, bool], ...] = ()
+    #: The owner uid of the user namespace that owns it (0: the initial one's): who could have
+    #: made it. None where the kernel does not say.
+    userns_uid: Optional[int] = None
 
 
 class Discovery(NamedTuple):
@@ -351,7 +354,7 @@ def parse_mountinfo(text: str) -> List[Tuple[int, str]]:
 
 class _Refs:
     __slots__ = ("covered", "dev", "extra_openers", "fd", "fd_paths", "fds", "names", "paths", "pids",
-                 "sockets", "threads", "tuns", "unopenable_pids")
+                 "sockets", "threads", "tuns", "unopenable_pids", "userns_uid")
 
     def __init__(self) -> None:
         self.names: List[Tuple[str, str]] = []  # (name, path)
@@ -366,6 +369,7 @@ class _Refs:
         self.tuns: List[Holder] = []
         self.fd: Optional[int] = None
         self.dev = 0
+        self.userns_uid: Optional[int] = None
         #: Paths that open the namespace without being a reference worth reporting.
         self.extra_openers: List[str] = []
 
@@ -427,6 +431,8 @@ class _Collector:
         A namespace only a socket or tun fd reaches cannot be reopened later, so it takes the slot
         of one that can when the budget is spent.
         """
+        if refs.userns_uid is None:
+            refs.userns_uid = ops.userns_owner(fd)
         durable = refs.durable()
         if durable:
             self.verified.add(inode)
@@ -1224,7 +1230,7 @@ def discover(
             found.append(FoundNamespace(
                 dev=refs.dev or nsfs_dev, inode=inode, fd=refs.fd, names=(name,), paths=(path,), pids=(),
                 threads=(), fds=(), sockets=(), comm=None, error=errors.get(inode), tuns=(),
-                openers=((path, True),)))
+                openers=((path, True),), userns_uid=refs.userns_uid))
             continue
         comm = None
         if not refs.names and not refs.paths and refs.pids and inode != root_inode:
@@ -1245,6 +1251,7 @@ def discover(
                 error=errors.get(inode),
                 tuns=tuple(refs.tuns),
                 openers=openers,
+                userns_uid=refs.userns_uid,
             )
         )
     found.sort(key=lambda item: item.inode)

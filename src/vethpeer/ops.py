@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
 from . import netlink
 
 CLONE_NEWNET = 0x40000000
+NS_GET_USERNS = 0xB701  # _IO(0xb7, 0x1): the owning user namespace, as a new fd (Linux >= 4.9)
+NS_GET_OWNER_UID = 0xB704  # _IO(0xb7, 0x4): a user namespace's owner, into a uid_t (Linux >= 4.11)
 NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3), Linux >= 4.11
 NS_GET_ID = 0x8008B70D  # _IOR(0xb7, 0xd, __u64), new kernels; same value as SO_NETNS_COOKIE
 SIOCGSKNS = 0x894C  # a socket's network namespace as a new fd, Linux >= 4.9
@@ -203,6 +205,23 @@ def sockets_in(netns_fds: Sequence[Optional[int]]) -> List[SocketOrError]:
 def close_quietly(fd: int) -> None:
     with contextlib.suppress(OSError):
         os.close(fd)
+
+
+def userns_owner(fd: int) -> Optional[int]:
+    """The uid that owns the user namespace owning the namespace behind ``fd`` (0 for the initial
+    one): who could have made it. None where the kernel does not say."""
+    try:
+        userns = fcntl.ioctl(fd, NS_GET_USERNS)
+    except OSError:
+        return None
+    try:
+        buffer = bytearray(4)
+        fcntl.ioctl(userns, NS_GET_OWNER_UID, buffer, True)
+        return int(struct.unpack("=I", buffer)[0])
+    except OSError:
+        return None
+    finally:
+        os.close(userns)
 
 
 def netns_fd_cookie(fd: int) -> Optional[int]:

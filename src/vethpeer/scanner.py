@@ -94,7 +94,7 @@ def with_owners(snapshot: Snapshot, host: owners.Host) -> Snapshot:
         for pid in record.pids[:SHOWN_HOLDERS]:
             shown[pid] = None
         facts.append(owners.NamespaceFacts(record.inode, record.names, record.paths, record.pids, holders,
-                                           record.root))
+                                           record.root, record.userns_uid))
     found = owners.identify(facts, host)
     comms = [(pid, comm) for pid, comm in ((pid, owners.comm_of(pid, host)) for pid in shown) if comm is not None]
     return snapshot._replace(comms=tuple(comms), warnings=(*snapshot.warnings, *refused_warnings(host)),

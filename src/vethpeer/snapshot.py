@@ -37,6 +37,8 @@ class NamespaceRecord(NamedTuple):
     tuns: Tuple[Holder, ...] = ()
     #: Whose namespace it is, from local state (``owners``), best first.
     owners: Tuple[Owner, ...] = ()
+    #: The uid owning the user namespace that owns it (0: the initial one's), or None.
+    userns_uid: Optional[int] = None
 
 
 class TunFile(NamedTuple):
@@ -263,6 +265,8 @@ def to_json(snapshot: Snapshot) -> Dict[str, Any]:
                 "addresses": [[a.ifindex, a.family, a.prefixlen, a.address.hex()] for a in ns.addresses],
                 "owners": [{"kind": o.kind, "name": o.name, "id": o.id, "extra": [list(e) for e in o.extra],
                             "how": o.how} for o in ns.owners],
+                # Added later in version 1, and only when known: older files stay byte for byte.
+                **({} if ns.userns_uid is None else {"userns_uid": ns.userns_uid}),
             }
             for ns in snapshot.namespaces
         ],
@@ -309,6 +313,7 @@ def from_json(data: Dict[str, Any]) -> Snapshot:
                                 for a in ns["addresses"]),
                 # Added later in version 1: absent from older snapshots.
                 owners=tuple(_owner_from_json(o) for o in ns.get("owners", [])),
+                userns_uid=_opt_int(ns.get("userns_uid"), "userns_uid"),
             )
             for ns in data["namespaces"]
         )
@@ -369,6 +374,7 @@ def check_ranges(snapshot: Snapshot) -> None:
         _check(ns.dev, 0, _U64, "dev")
         _check(ns.inode, 0, _U64, "inode")
         _check(ns.cookie, 0, _U64, "cookie")
+        _check(ns.userns_uid, 0, _U32, "userns uid")
         for pid in ns.pids:
             _check(pid, 1, _U32, "pid")
         for holder in (*ns.threads, *ns.fds, *ns.sockets):

@@ -69,7 +69,7 @@ class Tree:
             return True  # a holder of several namespaces (dockerd, with a socket in each)
         try:
             link = os.readlink(f"{base}/ns/net")
-            for name in ("cgroup", "comm", "cmdline"):
+            for name in ("cgroup", "comm", "cmdline", "status"):
                 self.copy(f"{base}/{name}")
         except OSError:
             shutil.rmtree(f"{self.root}{base}", ignore_errors=True)

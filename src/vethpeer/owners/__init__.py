@@ -119,6 +119,8 @@ def _cgroup_pass(run: Scan) -> None:
     for ns in run.unowned():
         for pid in run.some_pids(ns):
             for path in run.cgroups(pid):
+                if not run.cgroup_may_name(path, ns.inode):
+                    continue  # made by a user who could not have made this namespace
                 for _name, matcher in matchers:
                     owner = matcher(path, run)
                     if owner is not None:
@@ -134,6 +136,13 @@ def _process_pass(run: Scan) -> None:
             if pid not in verdicts:
                 verdicts[pid] = next((o for o in (judge(pid, run) for judge in judges) if o is not None), None)
             owner = verdicts[pid]
-            if owner is not None:
-                run.add(ns.inode, owner)
-                break
+            if owner is None:
+                continue
+            # A title is anyone's to set: a supervisor's word counts by who runs it, root for any
+            # namespace, a user only for one they could have made.
+            uid = run.process_uid(pid)
+            if uid is None or not run.may_name(uid, ns.inode):
+                run.refused.append((ns.inode, owner, -1 if uid is None else uid))
+                continue
+            run.add(ns.inode, owner)
+            break

@@ -29,6 +29,9 @@ class NamespaceFacts(NamedTuple):
     #: Processes holding it otherwise: a thread, an open fd, a socket.
     holder_pids: Tuple[int, ...]
     root: bool
+    #: The uid owning its user namespace (0: the initial one's): whose word may name it. None when
+    #: unknown: then only root's word does.
+    userns_uid: Optional[int] = 0
 
 
 T = TypeVar("T")
@@ -62,8 +65,10 @@ class Scan:
         self.namespaces = tuple(namespaces)
         self.by_path: Dict[str, int] = {}
         self.by_pid: Dict[int, int] = {}
+        self.by_inode: Dict[int, NamespaceFacts] = {}
         self.root_inode: Optional[int] = None
         for ns in self.namespaces:
+            self.by_inode.setdefault(ns.inode, ns)
             for name in ns.names:
                 self.by_path.setdefault(f"/run/netns/{name}", ns.inode)
             for path in ns.paths:
@@ -76,6 +81,10 @@ class Scan:
         self._keys: Dict[int, Set[Tuple[str, str]]] = {}
         self._seq = 0
         self._cgroups: Dict[int, Tuple[str, ...]] = {}
+        self._uids: Dict[int, Optional[int]] = {}
+        self._cgroup_owners: Dict[str, Optional[int]] = {}
+        #: Claims refused because their writer could not have made the namespace (for the tests).
+        self.refused: List[Tuple[int, Owner, int]] = []
         self._cmdlines: Dict[int, Tuple[str, ...]] = {}
         self._ppids: Dict[int, Optional[int]] = {}
         self._per_pid: Dict[Tuple[str, int], Any] = {}
@@ -89,10 +98,14 @@ class Scan:
 
     # -- owners ----------------------------------------------------------------------------
 
-    def add(self, inode: Optional[int], owner: Owner, weight: int = 0) -> None:
+    def add(self, inode: Optional[int], owner: Owner, weight: int = 0, by: Optional[int] = None) -> None:
         """Record ``owner`` for the namespace; the same (kind, id or name) is kept once, the first
-        time. Lower ``weight`` sorts first among owners of the same kind rank."""
+        time. Lower ``weight`` sorts first among owners of the same kind rank. ``by``: the uid
+        whose word this is (None: root's, or the kernel's): see ``may_name``."""
         if inode is None:
+            return
+        if by is not None and not self.may_name(by, inode):
+            self.refused.append((inode, owner, by))
             return
         key = (owner.kind, owner.id or owner.name)
         keys = self._keys.setdefault(inode, set())
@@ -101,6 +114,51 @@ class Scan:
         keys.add(key)
         self._seq += 1
         self._found.setdefault(inode, []).append((KIND_RANK.get(owner.kind, 1), weight, self._seq, owner))
+
+    def may_name(self, uid: int, inode: int) -> bool:
+        """Whether user ``uid``'s word (their files, their processes, their cgroups) may name the
+        namespace: root's may name any; anyone else's only a namespace owned by a user namespace
+        that ``uid`` owns, one they could have made themselves."""
+        if uid == 0:
+            return True
+        ns = self.by_inode.get(inode)
+        return ns is not None and ns.userns_uid is not None and ns.userns_uid == uid
+
+    def process_uid(self, pid: int) -> Optional[int]:
+        """The uid a process runs as, from its status: real and effective both (a set-uid program
+        started by a user is that user's); None when they differ or it cannot be read."""
+        if pid in self._uids:
+            return self._uids[pid]
+        uid: Optional[int] = None
+        raw = self.host.read_pid(pid, "status")
+        if raw:
+            for line in raw.split(b"\n"):
+                if line.startswith(b"Uid:"):
+                    fields = line.split()[1:3]
+                    if len(fields) == 2 and fields[0] == fields[1] and fields[0].isdigit():
+                        uid = int(fields[0])
+                    break
+        self._uids[pid] = uid
+        return uid
+
+    def cgroup_owner(self, path: str) -> Optional[int]:
+        """Who made a cgroup: the owner of its directory (root, or the user a subtree is delegated
+        to, who can make any cgroup below it). None when it cannot be found (a v1-only host)."""
+        if path in self._cgroup_owners:
+            return self._cgroup_owners[path]
+        owner: Optional[int] = None
+        for mount in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"):
+            info = self.host.files.stat(f"{mount}{path}")
+            if info is not None:
+                owner = info.st_uid
+                break
+        self._cgroup_owners[path] = owner
+        return owner
+
+    def cgroup_may_name(self, path: str, inode: int) -> bool:
+        """A cgroup path's word counts for the namespace when its maker may name it."""
+        owner = self.cgroup_owner(path)
+        return owner is None or self.may_name(owner, inode)
 
     def owned(self, inode: int) -> bool:
         return inode in self._found
@@ -138,10 +196,11 @@ class Scan:
         return None
 
     def _runs_a_known_container(self, pid: int) -> bool:
+        inode = self.by_pid.get(pid)
         for raw in self.cgroups(pid):
             path = systemd_unescape(raw) if "\\x" in raw else raw
             if any(known in path for known in self.known_ids):
-                return True
+                return inode is not None and self.cgroup_may_name(raw, inode)
         return False
 
     def inode_of_pid(self, pid: Optional[int], container_id: str) -> Optional[int]:
@@ -156,7 +215,8 @@ class Scan:
             return None
         for path in self.cgroups(pid):
             if container_id in path or ("\\x" in path and container_id in systemd_unescape(path)):
-                return inode
+                # A user with a delegated cgroup subtree can name a cgroup after any container.
+                return inode if self.cgroup_may_name(path, inode) else None
         return None
 
     # -- /proc, cached -----------------------------------------------------------------------

@@ -89,7 +89,8 @@ def from_state(scan: Scan) -> None:
         pod_id = next((m.group(1) for s, _ in members for m in [_INFRA.fullmatch(s.name)] if m), None)
         members.sort(key=lambda item: (bool(_INFRA.fullmatch(item[0].name)), item[0].name))
         for stored, how in members:
-            scan.add(inode, owner(stored, how, scan, pod_id), 2 if _INFRA.fullmatch(stored.name) else 0)
+            scan.add(inode, owner(stored, how, scan, pod_id), 2 if _INFRA.fullmatch(stored.name) else 0,
+                     by=stored.uid)  # a user's storage names only a namespace they could have made
 
 
 def from_cgroup(path: str, scan: Scan) -> Optional[Owner]:

@@ -33,9 +33,12 @@ def write(case: str, path: str, content: Any) -> None:
 
 
 def proc(
-    case: str, pid: int, comm: str, cgroups: List[str], ppid: int = 1, cmdline: Optional[List[str]] = None
+    case: str, pid: int, comm: str, cgroups: List[str], ppid: int = 1, cmdline: Optional[List[str]] = None,
+    uid: int = 0,
 ) -> None:
     write(case, f"proc/{pid}/comm", comm + "\n")
+    # Who runs it: a supervisor's word counts by its credentials, not by its title.
+    write(case, f"proc/{pid}/status", f"Name:\t{comm}\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\n")
     write(case, f"proc/{pid}/cgroup", "".join(line + "\n" for line in cgroups))
     write(case, f"proc/{pid}/stat", f"{pid} ({comm}) S {ppid} {pid} {pid} 0 -1 4194560 0 0 0 0\n")
     argv = cmdline if cmdline is not None else [comm]
@@ -53,7 +56,8 @@ def namespaces(case: str, entries: List[Dict[str, Any]]) -> None:
     for entry in entries:
         full.append({"inode": entry["inode"], "names": entry.get("names", []), "paths": entry.get("paths", []),
                      "pids": entry.get("pids", []), "holder_pids": entry.get("holder_pids", []),
-                     "root": entry.get("root", False)})
+                     "root": entry.get("root", False),
+                     **({"userns_uid": entry["userns_uid"]} if "userns_uid" in entry else {})})
     write(case, "namespaces.json", json.dumps(full, indent=1) + "\n")
 
 
@@ -343,7 +347,8 @@ def podman_rootless() -> None:
         {"inode": ROOT_NS, "root": True, "pids": [1]},
         # The bind mount lives in rootless Podman's own mount namespace: the host's mount table
         # does not show it, so only the pid (conmon's pidfile) ties the container to it.
-        {"inode": 4026532401, "pids": [10001], "holder_pids": [9990]},
+        # Made by alice's rootless Podman: owned by her user namespace, so her storage may name it.
+        {"inode": 4026532401, "pids": [10001], "holder_pids": [9990], "userns_uid": 1000},
     ])
 
 
