@@ -8,6 +8,8 @@
     python holder.py zombie-thread PATH one thread inside the namespace at PATH, after the main thread
                                         has exited (the process's leader is a zombie)
     python holder.py private-fd PATH    an fd to PATH in the fd table of a thread that unshared it
+    python holder.py tun-open PATH      /dev/net/tun opened in the namespace at PATH and never attached
+                                        to a device (a VPN daemon before TUNSETIFF)
     python holder.py tun PATH TAP       a tap device TAP made in the namespace at PATH: the tun file
                                         is all that holds it (the thread that made it went back)
 
@@ -124,14 +126,15 @@ def main() -> None:
         threading.Thread(target=inside, daemon=True).start()
         opened.wait()
         print(f"ready {info[0][0]} {info[0][1]}", flush=True)
-    elif mode == "tun":
+    elif mode in ("tun", "tun-open"):
         made = []
 
         def inside() -> None:
             home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
             setns_path(sys.argv[2])
             tun = os.open("/dev/net/tun", os.O_RDWR)
-            fcntl.ioctl(tun, TUNSETIFF, struct.pack("16sH", sys.argv[3].encode(), IFF_TAP | IFF_NO_PI))
+            if mode == "tun":
+                fcntl.ioctl(tun, TUNSETIFF, struct.pack("16sH", sys.argv[3].encode(), IFF_TAP | IFF_NO_PI))
             check(libc.setns(home, CLONE_NEWNET), "setns back")
             os.close(home)
             made.append(tun)

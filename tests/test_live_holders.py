@@ -105,6 +105,56 @@ def test_namespace_held_only_by_a_tun_file(lab: Lab) -> None:
     assert item["tuns"] == [{"pid": holder.pid, "fd": int(holder.info[0])}]
 
 
+def test_namespace_held_only_by_a_tun_file_never_attached(lab: Lab) -> None:
+    """Before: missed (TUNGETDEVNETNS fails without a device). A VPN daemon between open and
+    TUNSETIFF: SIOCGSKNS on its tun file names the namespace it was opened in."""
+    if not os.path.exists("/dev/net/tun"):
+        pytest.skip("no /dev/net/tun")
+    name, host_end, inode = _named_with_veth(lab, "tuo")
+    holder = lab.holder("tun-open", f"/run/netns/{name}")
+    lab.forget_name(name)
+    topology = vethpeer.scan()
+    ns = _namespace(topology, inode)
+    assert [(h.pid, h.detail) for h in ns.tuns] == [(holder.pid, int(holder.info[0]))]
+    assert _peer(topology, ns) == ("root", host_end)
+
+
+def test_namespace_held_only_by_a_tun_file_whose_device_was_deleted(lab: Lab) -> None:
+    """Before: missed. The tap was deleted (ip link del); its file still holds the namespace."""
+    if not os.path.exists("/dev/net/tun"):
+        pytest.skip("no /dev/net/tun")
+    name, host_end, inode = _named_with_veth(lab, "tud")
+    tap = lab.link_name("td")
+    holder = lab.holder("tun", f"/run/netns/{name}", tap)
+    lab.ip("-n", name, "link", "del", tap)
+    lab.forget_name(name)
+    topology = vethpeer.scan()
+    ns = _namespace(topology, inode)
+    assert [(h.pid, h.detail) for h in ns.tuns] == [(holder.pid, int(holder.info[0]))]
+    assert _peer(topology, ns) == ("root", host_end)
+
+
+def test_a_tun_file_holds_where_it_was_opened_not_where_its_device_went(lab: Lab) -> None:
+    """Before: the holder was put on the device's namespace (TUNGETDEVNETNS), so the namespace the
+    file was opened in, held by nothing else, was missed. The device's place still ties the tap
+    to its holder (show's tun holders)."""
+    if not os.path.exists("/dev/net/tun"):
+        pytest.skip("no /dev/net/tun")
+    name, host_end, inode = _named_with_veth(lab, "tum")
+    elsewhere = lab.netns("tue")
+    tap = lab.link_name("tm")
+    holder = lab.holder("tun", f"/run/netns/{name}", tap)
+    lab.ip("-n", name, "link", "set", tap, "netns", elsewhere)
+    lab.forget_name(name)
+    topology = vethpeer.scan()
+    ns = _namespace(topology, inode)
+    assert [(h.pid, h.detail) for h in ns.tuns] == [(holder.pid, int(holder.info[0]))]
+    (moved,) = [ns for ns in topology.namespaces if elsewhere in ns.names]
+    assert not moved.tuns
+    (device,) = [link for link in topology.links_in(moved.id) if link.name == tap]
+    assert [h.pid for h in device.tun_holders] == [holder.pid]
+
+
 def test_bind_mount_only_in_another_mount_namespace(lab: Lab) -> None:
     name, host_end, inode = _named_with_veth(lab, "mntns")
     target = os.path.join(lab.tmpdir, "elsewhere")

@@ -775,41 +775,57 @@ class _Collector:
 
     # -- tun/tap files --------------------------------------------------------------------------
     def read_tuns(self) -> None:
-        """The namespace of each open tun/tap file: pidfd_getfd + TUNGETDEVNETNS.
+        """The namespaces of each open tun/tap file: the one it holds, and its device's.
 
-        A tun file holds the namespace it was opened in, so a namespace can be held by nothing
-        but a tap's fd in some process (qemu, openvpn). pidfd_getfd of a tun file (not a socket)
-        changes nothing: receive_fd() re-tags only files whose f_op is socket_file_ops
-        (__receive_sock via sock_from_file). The fd number is checked again on the copy: if it
-        was reused in between, the copy is closed unused.
+        A tun file holds the namespace it was opened in (its socket's: SIOCGSKNS names it,
+        attached to a device or not), so a namespace can be held by nothing but a tun fd in some
+        process: qemu's tap, a VPN daemon between open and TUNSETIFF, a tap whose device was
+        deleted. TUNGETDEVNETNS names where the file's *device* is now, which differs once the
+        device moved, and fails without one: it only places the device (``tun_devices``).
+        pidfd_getfd of a tun file (not a socket) changes nothing: receive_fd() re-tags only files
+        whose f_op is socket_file_ops (__receive_sock via sock_from_file). The fd number is
+        checked again on the copy: if it was reused in between, the copy is closed unused.
 
         The device's name is read from the copy's own fdinfo (``iff:``), so name and namespace
         come from one and the same file even if the holder reuses the fd number meanwhile. Costs
         one small read per tun file, and only tun files get here.
         """
         denied = 0
-        iff: List[bytes] = []
+        device: List[Tuple[bytes, Optional[int]]] = []
 
-        def netns_and_name(copy: int) -> int:
-            nsfd = kernel.tun_netns(copy)
-            iff.append(_fdinfo_iff(f"{self.proc}/self/fdinfo/{copy}"))
-            return nsfd
+        def held_and_device(copy: int) -> int:
+            held = ops.socket_netns(copy)  # SIOCGSKNS: the namespace the file was opened in
+            name = _fdinfo_iff(f"{self.proc}/self/fdinfo/{copy}")
+            where: Optional[int] = None
+            if name:
+                try:
+                    devfd = kernel.tun_netns(copy)
+                except OSError:
+                    devfd = -1
+                if devfd >= 0:
+                    try:
+                        where = os.fstat(devfd).st_ino
+                    finally:
+                        os.close(devfd)
+            device.append((name, where))
+            return held
 
         commands: Dict[int, Tuple[Optional[str], Optional[str]]] = {}
         for table, fd in self.tun_files:
-            del iff[:]
-            nsfd = self._fd_netns(table, fd, kernel.is_tun, netns_and_name)
+            del device[:]
+            nsfd = self._fd_netns(table, fd, kernel.is_tun, held_and_device)
             if nsfd == -errno.EPERM:
                 denied += 1
             if nsfd < 0:
                 continue
-            inode = self._add_fd_only(nsfd, table, Holder(table.holder, fd), "tuns")
-            if inode is not None and iff and iff[0]:
+            self._add_fd_only(nsfd, table, Holder(table.holder, fd), "tuns")
+            name, inode = device[0] if device else (b"", None)
+            if inode is not None and name:
                 named = commands.get(table.process)
                 if named is None:
                     named = commands[table.process] = (_comm(self.proc, table.process),
                                                        qemu_vm_name(_cmdline(self.proc, table.process)))
-                self.tun_devices.append(TunFile(table.holder, fd, inode, iff[0], named[0], named[1],
+                self.tun_devices.append(TunFile(table.holder, fd, inode, name, named[0], named[1],
                                                 self.process_netns.get(table.process)))
         if denied:
             self.warnings.append(f"could not inspect {denied} tun/tap file{'s' if denied != 1 else ''}: "
