@@ -10,6 +10,9 @@
     python holder.py private-fd PATH    an fd to PATH in the fd table of a thread that unshared it
     python holder.py tun-open PATH      /dev/net/tun opened in the namespace at PATH and never attached
                                         to a device (a VPN daemon before TUNSETIFF)
+    python holder.py ring PATH          an io_uring ring with the namespace at PATH as its registered
+                                        file (opened through /proc, so fdinfo names it net:[INODE]);
+                                        no other fd of the process leads to it
     python holder.py tun PATH TAP       a tap device TAP made in the namespace at PATH: the tun file
                                         is all that holds it (the thread that made it went back)
 
@@ -38,6 +41,8 @@ TUNSETIFF = 0x400454CA
 IFF_TAP = 0x0002
 IFF_NO_PI = 0x1000
 SYS_EXIT = {"x86_64": 60, "aarch64": 93, "riscv64": 93}
+SYS_IO_URING_SETUP, SYS_IO_URING_REGISTER = 425, 427  # the same on every architecture
+IORING_REGISTER_FILES = 2
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -144,6 +149,30 @@ def main() -> None:
         thread.join()
         keep.append(made[0])
         print(f"ready {made[0]}", flush=True)
+    elif mode == "ring":
+        opened = []
+
+        def enter() -> None:
+            home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+            setns_path(sys.argv[2])
+            opened.append(os.open("/proc/thread-self/ns/net", os.O_RDONLY))
+            check(libc.setns(home, CLONE_NEWNET), "setns back")
+            os.close(home)
+
+        thread = threading.Thread(target=enter)
+        thread.start()
+        thread.join()
+        libc.syscall.restype = ctypes.c_long
+        params = (ctypes.c_char * 120)()
+        ring = libc.syscall(SYS_IO_URING_SETUP, 4, params)
+        if ring < 0:
+            sys.exit(f"io_uring_setup: {os.strerror(ctypes.get_errno())}")
+        files = (ctypes.c_int * 1)(opened[0])
+        if libc.syscall(SYS_IO_URING_REGISTER, ring, IORING_REGISTER_FILES, files, 1) != 0:
+            sys.exit(f"io_uring_register: {os.strerror(ctypes.get_errno())}")
+        os.close(opened[0])
+        keep.append(ring)
+        print(f"ready {ring}", flush=True)
     else:
         sys.exit(f"unknown mode {mode}")
     sys.stdin.read()

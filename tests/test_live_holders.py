@@ -140,7 +140,7 @@ def test_a_tun_file_holds_where_it_was_opened_not_where_its_device_went(lab: Lab
     to its holder (show's tun holders)."""
     if not os.path.exists("/dev/net/tun"):
         pytest.skip("no /dev/net/tun")
-    name, host_end, inode = _named_with_veth(lab, "tum")
+    name, _host_end, inode = _named_with_veth(lab, "tum")
     elsewhere = lab.netns("tue")
     tap = lab.link_name("tm")
     holder = lab.holder("tun", f"/run/netns/{name}", tap)
@@ -153,6 +153,29 @@ def test_a_tun_file_holds_where_it_was_opened_not_where_its_device_went(lab: Lab
     assert not moved.tuns
     (device,) = [link for link in topology.links_in(moved.id) if link.name == tap]
     assert [h.pid for h in device.tun_holders] == [holder.pid]
+
+
+def test_namespace_held_only_by_an_io_uring_registered_file(lab: Lab) -> None:
+    """Before: missing from every list. The ring's fdinfo names it (net:[INODE]); it cannot be
+    opened without using the ring, so it is listed unreadable, with its holder and the reason, and
+    the root end's peer is unresolved rather than the namespace forgotten."""
+    name, host_end, inode = _named_with_veth(lab, "iou")
+    try:
+        holder = lab.holder("ring", f"/run/netns/{name}")
+    except RuntimeError as error:
+        pytest.skip(f"no io_uring here: {error}")
+    lab.forget_name(name)
+    topology = vethpeer.scan()
+    ns = _namespace(topology, inode)
+    assert [(h.pid, h.detail) for h in ns.rings] == [(holder.pid, int(holder.info[0]))]
+    assert ns.error is not None and "io_uring" in ns.error
+    (end,) = [link for link in topology.links.values() if link.name == host_end]
+    unresolved = topology.unresolved_of(end.ref)
+    assert unresolved is not None and unresolved.reason == "peer-netns-unreachable"
+    result = subprocess.run([sys.executable, "-m", "vethpeer", "namespaces", "--json"], capture_output=True,
+                            env=dict(os.environ, PYTHONPATH=SRC), check=False, timeout=60)
+    [item] = [item for item in json.loads(result.stdout)["namespaces"] if item["inode"] == inode]
+    assert item["rings"] == [{"pid": holder.pid, "fd": int(holder.info[0])}]
 
 
 def test_bind_mount_only_in_another_mount_namespace(lab: Lab) -> None:

@@ -118,6 +118,9 @@ class FoundNamespace(NamedTuple):
     #: The owner uid of the user namespace that owns it (0: the initial one's): who could have
     #: made it. None where the kernel does not say.
     userns_uid: Optional[int] = None
+    #: io_uring rings that hold it as a registered file (``detail``: the ring's fd). Such a file
+    #: cannot be had without using the ring: a namespace held only so cannot be read.
+    rings: Tuple[Holder, ...] = ()
 
 
 class Discovery(NamedTuple):
@@ -354,7 +357,7 @@ def parse_mountinfo(text: str) -> List[Tuple[int, str]]:
 
 class _Refs:
     __slots__ = ("covered", "dev", "extra_openers", "fd", "fd_paths", "fds", "names", "paths", "pids",
-                 "sockets", "threads", "tuns", "unopenable_pids", "userns_uid")
+                 "rings", "sockets", "threads", "tuns", "unopenable_pids", "userns_uid")
 
     def __init__(self) -> None:
         self.names: List[Tuple[str, str]] = []  # (name, path)
@@ -367,6 +370,7 @@ class _Refs:
         self.fd_paths: List[str] = []  # where each of ``fds`` can be opened, same order
         self.sockets: List[Holder] = []
         self.tuns: List[Holder] = []
+        self.rings: List[Holder] = []
         self.fd: Optional[int] = None
         self.dev = 0
         self.userns_uid: Optional[int] = None
@@ -720,12 +724,40 @@ class _Collector:
                     self._add_fd(st.st_ino, Holder(table.holder, int(fd_name)), path)
                 elif want_tuns and kernel.is_tun(st):
                     self.tun_files.append((table, int(fd_name)))
+            elif target == "anon_inode:[io_uring]":
+                self._read_ring(table, int(fd_name))
             elif want_sockets and target.startswith("socket:["):
                 try:
                     sock_inode = int(target[8:-1])
                 except ValueError:
                     continue
                 self.socket_files.setdefault(sock_inode, []).append((table, int(fd_name)))
+
+    def _read_ring(self, table: _TaskFiles, fd: int) -> None:
+        """The namespaces an io_uring ring holds as registered files, from its fdinfo (a read of
+        /proc only: the ring is not touched). A file opened through /proc/PID/ns/net reads back
+        as net:[INODE]; one opened through a bind mount reads back as its path (or "/" once it is
+        unmounted) and is left out: the path may lead to another namespace by now, and a
+        namespace still mounted there is found through the mount anyway."""
+        try:
+            with open(f"{table.base}/fdinfo/{fd}", "rb") as handle:
+                text = handle.read(1 << 20)
+        except OSError:
+            return
+        start = text.find(b"\nUserFiles:")
+        if start < 0:
+            return
+        for line in text[start + 1 :].split(b"\n")[1:]:
+            if not line.startswith(b" "):
+                break
+            _index, _, name = line.strip().partition(b": ")
+            if name.startswith(b"net:["):
+                inode = parse_netns_link(name.decode("ascii", "replace"))
+                if inode is not None and self.process_netns.get(table.process) != inode:
+                    refs = self.at(inode)
+                    holder = Holder(table.holder, fd)
+                    if holder not in refs.rings:
+                        refs.rings.append(holder)
 
     def _add_fd(self, inode: int, holder: Holder, path: str) -> None:
         refs = self.at(inode)
@@ -996,6 +1028,10 @@ class _Collector:
                 # The mount holds the namespace alive; only its path is hidden.
                 errors[inode] = (f"alive but unreachable: its bind mount at {refs.covered[0]} is covered "
                                  "by another mount")
+            elif refs.rings and not (refs.durable() or refs.sockets or refs.tuns):
+                ring = refs.rings[0]
+                errors[inode] = (f"held only by an io_uring registered file (pid {ring.pid}, ring fd {ring.detail}): "
+                                 "it cannot be opened without using that ring")
             elif not refs.durable() and (refs.sockets or refs.tuns):
                 errors[inode] = (f"not kept open: only a {'tun/tap file' if refs.tuns else 'socket'} reaches "
                                  "it, and the fd budget is spent")
@@ -1240,7 +1276,8 @@ def discover(
             collector.warnings.append(f"namespace net:[{inode}] vanished during the scan")
             continue
         if (len(refs.names) == 1 and not (refs.paths or refs.covered or refs.pids or refs.threads or refs.fds
-                                           or refs.sockets or refs.tuns or refs.fd_paths or refs.extra_openers)):
+                                           or refs.sockets or refs.tuns or refs.rings or refs.fd_paths
+                                           or refs.extra_openers)):
             # Just a /run/netns name, as most are: the same record, built without the generic passes.
             name, path = refs.names[0]
             found.append(FoundNamespace(
@@ -1266,6 +1303,7 @@ def discover(
                 comm=comm,
                 error=errors.get(inode),
                 tuns=tuple(refs.tuns),
+                rings=tuple(refs.rings),
                 openers=openers,
                 userns_uid=refs.userns_uid,
             )

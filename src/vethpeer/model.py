@@ -92,6 +92,8 @@ class Namespace(NamedTuple):
     tuns: Tuple[Holder, ...] = ()
     #: Whose namespace it is (a container, a pod, a machine, a router, a process), best first.
     owners: Tuple[Owner, ...] = ()
+    #: io_uring rings holding it as a registered file (``detail``: the ring's fd).
+    rings: Tuple[Holder, ...] = ()
 
     @property
     def name(self) -> Optional[str]:
@@ -122,6 +124,8 @@ class Namespace(NamedTuple):
             return f"pid {self.sockets[0].pid} socket fd {self.sockets[0].detail}"
         if self.tuns:
             return f"pid {self.tuns[0].pid} tun fd {self.tuns[0].detail}"
+        if self.rings:
+            return f"pid {self.rings[0].pid} io_uring fd {self.rings[0].detail}"
         return f"net:[{self.id.inode}]"
 
 

@@ -993,7 +993,7 @@ class _Reader:
                 root=found.inode == self.discovery.root_inode, own=found.inode == self.discovery.own_inode,
                 error=ns.error, links=tuple(ns.links) if ns.error is None else (),
                 addresses=tuple(ns.addresses) if ns.error is None else (),
-                userns_uid=found.userns_uid,
+                userns_uid=found.userns_uid, rings=found.rings,
             ))
         self._records = (key, tuple(records))
         return self._records[1]

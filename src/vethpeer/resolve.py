@@ -658,7 +658,7 @@ def _namespace(ns: NamespaceRecord) -> Namespace:
         id=NamespaceId(ns.dev, ns.inode), cookie=ns.cookie, names=ns.names, paths=ns.paths,
         pids=ns.pids, threads=ns.threads, fds=ns.fds, sockets=ns.sockets, comm=ns.comm,
         root=ns.root, own=ns.own, error=ns.error,
-        link_count=None if ns.error is not None else len(ns.links), tuns=ns.tuns, owners=ns.owners,
+        link_count=None if ns.error is not None else len(ns.links), tuns=ns.tuns, owners=ns.owners, rings=ns.rings,
     )
 
 

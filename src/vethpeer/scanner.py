@@ -85,10 +85,10 @@ def with_owners(snapshot: Snapshot, host: owners.Host) -> Snapshot:
     shown: Dict[int, None] = {}  # the holders tables show (a few per kind and namespace)
     for record in snapshot.namespaces:
         holders: Tuple[int, ...] = ()
-        if record.threads or record.fds or record.sockets or record.tuns:
-            held = (*record.threads, *record.fds, *record.sockets, *record.tuns)
+        if record.threads or record.fds or record.sockets or record.tuns or record.rings:
+            held = (*record.threads, *record.fds, *record.sockets, *record.tuns, *record.rings)
             holders = tuple(dict.fromkeys(holder.pid for holder in held))
-            for kind in (record.threads, record.fds, record.sockets, record.tuns):
+            for kind in (record.threads, record.fds, record.sockets, record.tuns, record.rings):
                 for holder in kind[:SHOWN_HOLDERS]:
                     shown[holder.pid] = None
         for pid in record.pids[:SHOWN_HOLDERS]:

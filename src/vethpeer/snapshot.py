@@ -39,6 +39,8 @@ class NamespaceRecord(NamedTuple):
     owners: Tuple[Owner, ...] = ()
     #: The uid owning the user namespace that owns it (0: the initial one's), or None.
     userns_uid: Optional[int] = None
+    #: io_uring rings holding it as a registered file (``detail``: the ring's fd).
+    rings: Tuple[Holder, ...] = ()
 
 
 class TunFile(NamedTuple):
@@ -267,6 +269,7 @@ def to_json(snapshot: Snapshot) -> Dict[str, Any]:
                             "how": o.how} for o in ns.owners],
                 # Added later in version 1, and only when known: older files stay byte for byte.
                 **({} if ns.userns_uid is None else {"userns_uid": ns.userns_uid}),
+                **({"rings": [list(h) for h in ns.rings]} if ns.rings else {}),
             }
             for ns in snapshot.namespaces
         ],
@@ -314,6 +317,7 @@ def from_json(data: Dict[str, Any]) -> Snapshot:
                 # Added later in version 1: absent from older snapshots.
                 owners=tuple(_owner_from_json(o) for o in ns.get("owners", [])),
                 userns_uid=_opt_int(ns.get("userns_uid"), "userns_uid"),
+                rings=_holders(ns.get("rings", []), "rings"),
             )
             for ns in data["namespaces"]
         )
@@ -377,7 +381,7 @@ def check_ranges(snapshot: Snapshot) -> None:
         _check(ns.userns_uid, 0, _U32, "userns uid")
         for pid in ns.pids:
             _check(pid, 1, _U32, "pid")
-        for holder in (*ns.threads, *ns.fds, *ns.sockets):
+        for holder in (*ns.threads, *ns.fds, *ns.sockets, *ns.tuns, *ns.rings):
             _check(holder.pid, 1, _U32, "pid")
             _check(holder.detail, 0, _U32, "tid or fd")
         for link in ns.links:

@@ -228,12 +228,13 @@ def render_namespaces(topology: Topology) -> str:
                 "fds": [{"pid": h.pid, "fd": h.detail} for h in ns.fds],
                 "sockets": [{"pid": h.pid, "fd": h.detail} for h in ns.sockets],
                 "tuns": [{"pid": h.pid, "fd": h.detail} for h in ns.tuns],
+                "rings": [{"pid": h.pid, "fd": h.detail} for h in ns.rings],
                 "own": ns.own,
                 "error": ns.error,
                 "owners": [owner_json(owner) for owner in ns.owners],
                 # The command of each holder pid shown above, where it was read.
                 "comms": {str(pid): topology.comms[pid] for pid in dict.fromkeys(
-                    (*ns.pids, *(h.pid for h in (*ns.threads, *ns.fds, *ns.sockets, *ns.tuns))))
+                    (*ns.pids, *(h.pid for h in (*ns.threads, *ns.fds, *ns.sockets, *ns.tuns, *ns.rings))))
                     if pid in topology.comms},
             }
             for ns in topology.namespaces

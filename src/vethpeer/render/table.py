@@ -135,6 +135,7 @@ def _held_by(ns: Namespace, comms: Optional[Mapping[int, str]] = None) -> str:
     holders("fd", [who(h.pid, f"/{h.detail}") for h in ns.fds])
     holders("socket", [who(h.pid, f"/{h.detail}") for h in ns.sockets])
     holders("tun", [who(h.pid, f"/{h.detail}") for h in ns.tuns])
+    holders("io_uring", [who(h.pid, f"/{h.detail}") for h in ns.rings])
     return "; ".join(parts) if parts else "-"
 
 
