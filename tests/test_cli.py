@@ -725,7 +725,7 @@ def console_script_target() -> Tuple[str, str]:
     return module, function
 
 
-@pytest.mark.parametrize("while_importing", ["vethpeer.resolve", "argparse", "vethpeer.cli"])
+@pytest.mark.parametrize("while_importing", ["contextlib", "vethpeer.resolve", "argparse", "vethpeer.cli"])
 def test_ctrl_c_while_the_cli_is_importing_exits_130(while_importing: str) -> None:
     """Today: a KeyboardInterrupt traceback. The console script is run as pip writes it."""
     module, function = console_script_target()
