@@ -949,3 +949,15 @@ def test_a_snapshot_keeps_the_user_namespace_owner(capsys: pytest.CaptureFixture
     data["namespaces"][0]["userns_uid"] = 1 << 40
     assert cli.main(["--load", write_snapshot(tmp_path, data), "list"]) == EXIT_USAGE
     assert "userns uid" in capsys.readouterr().err
+
+
+def test_the_namespaces_table_escapes_error_texts(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Before: an error that quotes a path (a covered bind mount's) printed its bytes raw."""
+    data = fixture_data()
+    (ns,) = [ns for ns in data["namespaces"] if ns["names"] == ["vpfx-a1"]]
+    ns["error"] = "alive but unreachable: its bind mount at /tmp/\x1b]0;PWNED\x07\x1b[2J is covered"
+    ns["links"], ns["addresses"] = [], []
+    assert cli.main(["--load", write_snapshot(tmp_path, data), "namespaces"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]0;PWNED\\x07\\x1b[2J" in out

@@ -145,7 +145,7 @@ def render_namespaces(topology: Topology, style: Style) -> str:
         links = str(ns.link_count) if ns.link_count is not None else "-"
         held = _held_by(ns, topology.comms)
         if ns.error is not None:
-            held += f"  [{ns.error}]"
+            held += f"  [{escape(ns.error)}]"
         owners = ", ".join(escape(owner_label(owner)) for owner in ns.owners) or "-"
         rows.append([escape(ns.label), "yes" if ns.root else "", str(ns.id.inode),
                      str(ns.cookie) if ns.cookie is not None else "-", links, owners, held])
