@@ -327,3 +327,24 @@ def test_a_reader_that_goes_away_ends_it_on_a_quiet_host(lab: Lab) -> None:
             process.wait()
     assert process.stderr.read() == b""
     process.stderr.close()
+
+
+def test_count_counts_changes_not_a_start_up_warning(lab: Lab) -> None:
+    """Before: `watch --count 1` ended on a warning printed at start (a stale /run/netns entry),
+    before `synced` and before any change."""
+    stale = f"/run/netns/{lab.prefix}-stale"
+    open(stale, "w").close()
+    try:
+        watcher = Watcher("--count", "1", "--events-only", "--timeout", str(WAIT_S))
+        try:
+            seen = watcher.next_matching(lambda line: line["event"] == "synced")
+            assert any(line["event"] == "warning" and stale in line["message"] for line in seen), seen
+            name = lab.netns("cnt")
+            lab.veth(lab.link_name("cn"), None, "eth0", name)
+            seen = watcher.next_matching(lambda line: line["event"] not in ("warning", "state"))
+            assert seen[-1]["event"] in ("pair-appeared", "netns-appeared"), seen
+            assert watcher.process.wait(timeout=WAIT_S) == 0
+        finally:
+            watcher.stop()
+    finally:
+        os.unlink(stale)

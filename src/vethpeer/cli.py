@@ -185,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "scan (the same proof as 'list'), triggered by rtnetlink, mount and "
                                             "inotify signals, and by periodic rescans (see the README).",
                                 epilog=EXIT_CODES_HELP)
-    watch.add_argument("--count", type=int, metavar="N", help="stop after N events (the initial state not "
-                       "counted)")
+    watch.add_argument("--count", type=int, metavar="N", help="stop after N change events (the initial state "
+                       "and warnings not counted)")
     watch.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
     watch.add_argument("--events-only", action="store_true", help="do not print the initial state (the "
                        "'synced' line still says when watching began)")
@@ -876,7 +876,7 @@ def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str
             if not chosen.shows(event) or (event.kind == "warning" and quiet):
                 continue
             _write_output(lines.render(event) if as_json else watch_render.render_text(event))
-            if event.kind not in ("state", "synced"):
+            if event.kind not in ("state", "synced", "warning"):  # --count counts changes only
                 counted += 1
                 if args.count is not None and counted >= args.count:
                     break
