@@ -79,17 +79,18 @@ def check_line(line: Dict[str, Any]) -> Dict[str, Any]:
     kind = line["event"]
     assert kind in watch_lib.KINDS, kind
     links = {"pair-appeared": ("a", "b"), "pair-vanished": ("a", "b"), "end-moved": ("link",),
-             "end-renamed": ("link",), "master-changed": ("link",), "end-unresolved": ("link",),
+             "end-renamed": ("link",), "master-changed": ("link",), "master-renamed": ("link",),
+             "end-unresolved": ("link",),
              "end-resolved": ("link",)}.get(kind, ())
     for key in links:
         assert {"ifname", "ifindex", "kind", "netns", "master", "addresses"} <= set(line[key]), line
         assert {"inode", "dev", "name", "root", "label", "owners"} <= set(line[key]["netns"])
     if kind == "end-moved":
         assert set(line["from"]) == {"netns", "ifindex"}
-    if kind == "end-renamed":
+    if kind in ("end-renamed", "master-renamed"):
         assert isinstance(line["old_name"], str)
     if kind == "master-changed":
-        assert "old_master" in line
+        assert "old_master" in line and "new_master" in line
     if kind in ("netns-appeared", "netns-vanished"):
         assert "owners" in line["netns"]
     if kind == "end-unresolved":
@@ -154,12 +155,24 @@ def test_created_moved_renamed_mastered_deleted_in_order(lab: Lab) -> None:
         lab.ip("link", "set", root_end, "master", bridge)
         line = expect("master-changed", (root_end, None))
         assert line["old_master"] is None and line["link"]["master"] == bridge
+        assert line["new_master"] == bridge
+        # Re-plugged into another bridge: the old and the new master (before: only the old one).
+        other, other_renamed = lab.link_name("b2"), lab.link_name("b3")
+        lab.ip("link", "add", other, "type", "bridge")
+        lab.root_links.extend([other, other_renamed])
+        lab.ip("link", "set", root_end, "master", other)
+        line = expect("master-changed", (root_end, None))
+        assert (line["old_master"], line["new_master"]) == (bridge, other)
+        # A renamed bridge is one event for the bridge (before: a master-changed per port).
+        lab.ip("link", "set", other, "name", other_renamed)
+        line = expect("master-renamed", (other_renamed, None))
+        assert line["old_name"] == other
         lab.ip("link", "del", root_end)
         expect("pair-vanished", {(root_end, None), (renamed, b)})
         lab.forget_name(a)
         expect("netns-vanished", a)
         assert steps == ["netns-appeared", "pair-appeared", "netns-appeared", "end-moved", "end-renamed",
-                         "master-changed", "pair-vanished", "netns-vanished"]
+                         "master-changed", "master-changed", "master-renamed", "pair-vanished", "netns-vanished"]
         watcher.process.send_signal(signal.SIGINT)
         assert watcher.process.wait(timeout=WAIT_S) == 130
         assert watcher.process.stderr is not None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Dict, Optional, Sequence, Tuple
 
 from vethpeer.model import Link, LinkRef, Namespace, NamespaceId, Pair, Topology
+from vethpeer.render.watch import JsonLines, render_text
 from vethpeer.watcher import _State, diff
 
 ROOT = NamespaceId(4, 1)
@@ -73,8 +75,37 @@ def test_rename_and_master_change_of_one_end() -> None:
     after_end = veth(ROOT, 10, "r2", "02:00:00:00:00:01", master=3)
     after = topology([bridge, after_end, peer], [(after_end, peer)])
     events = diff(before, after, 0.0)
-    assert [(e.kind, e.old_name, e.old_master) for e in events] == [
-        ("end-renamed", "r", None), ("master-changed", None, None)]
+    assert [(e.kind, e.old_name, e.old_master, e.new_master) for e in events] == [
+        ("end-renamed", "r", None, None), ("master-changed", None, None, "br0")]
+
+
+def test_a_master_change_names_the_old_and_the_new_master() -> None:
+    """Before: only the old one ('master was br0')."""
+    one = Link(LinkRef(ROOT, 3), "br0", "bridge", None, "02:00:00:00:00:09", 1500, "UP", True, None, None,
+               None, (), ())
+    two = one._replace(ref=LinkRef(ROOT, 4), name="br1", mac="02:00:00:00:00:0a")
+    peer = veth(A, 2, "n", "02:00:00:00:00:02")
+    before = topology([one, two, veth(ROOT, 10, "r", "02:00:00:00:00:01", master=3), peer],
+                      [(veth(ROOT, 10, "r", "02:00:00:00:00:01", master=3), peer)])
+    after = topology([one, two, veth(ROOT, 10, "r", "02:00:00:00:00:01", master=4), peer],
+                     [(veth(ROOT, 10, "r", "02:00:00:00:00:01", master=4), peer)])
+    (event,) = diff(before, after, 0.0)
+    assert (event.kind, event.old_master, event.new_master) == ("master-changed", "br0", "br1")
+    assert "master was br0, now br1" in render_text(event)
+    assert json.loads(JsonLines().render(event))["new_master"] == "br1"
+
+
+def test_a_renamed_bridge_is_one_event_not_one_per_port() -> None:
+    """Before: renaming a bridge was a master-changed for every port on it."""
+    bridge = Link(LinkRef(ROOT, 3), "br0", "bridge", None, "02:00:00:00:00:09", 1500, "UP", True, None, None,
+                  None, (), ())
+    ports = [veth(ROOT, 10 + i, f"r{i}", f"02:00:00:00:01:0{i}", master=3) for i in range(3)]
+    peers = [veth(A, 2 + i, f"n{i}", f"02:00:00:00:02:0{i}") for i in range(3)]
+    before = topology([bridge, *ports, *peers], list(zip(ports, peers)))
+    after = topology([bridge._replace(name="br-renamed"), *ports, *peers], list(zip(ports, peers)))
+    events = diff(before, after, 0.0)
+    assert [(e.kind, e.old_name) for e in events] == [("master-renamed", "br0")]
+    assert events[0].link == bridge.ref
 
 
 def test_an_unreadable_namespace_is_reported_once() -> None:

@@ -69,7 +69,8 @@ PROC_PASS_S = 2.0
 
 #: Event kinds, in the order they are given within one scan's changes.
 KINDS = ("state", "synced", "warning", "netns-appeared", "pair-vanished", "end-moved", "end-renamed",
-         "master-changed", "pair-appeared", "end-resolved", "end-unresolved", "netns-vanished")
+         "master-changed", "master-renamed", "pair-appeared", "end-resolved", "end-unresolved",
+         "netns-vanished")
 
 RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV6_IFADDR = 0x100
@@ -94,7 +95,8 @@ class Event(NamedTuple):
     ``netns-vanished`` the previous one. Which other fields are set depends on ``kind``:
     ``state`` (``of`` = "pair": a, b; "unresolved": link, reason, detail; "netns": netns),
     ``pair-appeared``/``pair-vanished`` (a, b), ``end-moved`` (link, from_netns, from_ifindex),
-    ``end-renamed`` (link, old_name), ``master-changed`` (link, old_master), ``netns-appeared``/
+    ``end-renamed`` (link, old_name), ``master-changed`` (link, old_master, new_master),
+    ``master-renamed`` (link: the bridge or bond, old_name), ``netns-appeared``/
     ``netns-vanished`` (netns), ``end-unresolved`` (link, reason, detail), ``end-resolved`` (link),
     ``warning`` (message).
     """
@@ -112,6 +114,7 @@ class Event(NamedTuple):
     detail: Optional[str] = None
     old_name: Optional[str] = None
     old_master: Optional[str] = None
+    new_master: Optional[str] = None
     #: For ``end-moved``: the namespace the end was in (from the previous scan) and its ifindex there.
     from_netns: Optional[Namespace] = None
     from_ifindex: Optional[int] = None
@@ -152,6 +155,7 @@ class _State:
         "errors",
         "key_of",
         "links",
+        "master_of",
         "masters",
         "namespaces",
         "paired",
@@ -169,10 +173,19 @@ class _State:
         self.links: Dict[LinkKey, Link] = {(key_of[ref.netns], ref.ifindex): link
                                            for ref, link in topology.links.items()}
         self.ends: Dict[LinkKey, Link] = {key: link for key, link in self.links.items() if link.kind in PEER_KINDS}
-        self.masters: Dict[LinkKey, Optional[str]] = {}
+        #: Each end's master, by identity (its namespace and ifindex): renaming a bridge changes
+        #: no port's master.
+        self.master_of: Dict[LinkKey, Optional[LinkKey]] = {}
+        #: Every device that is some end's master.
+        self.masters: Dict[LinkKey, Link] = {}
         for key, link in self.ends.items():
             master = topology.master_of(link.ref) if link.master is not None else None
-            self.masters[key] = master.name if master is not None else None
+            if master is None:
+                self.master_of[key] = None
+                continue
+            master_key = self.lkey(master.ref)
+            self.master_of[key] = master_key
+            self.masters[master_key] = master
         self.pairs: Dict[FrozenSet[LinkKey], Pair] = {
             frozenset((self.lkey(pair.a), self.lkey(pair.b))): pair for pair in topology.pairs}
         self.paired: Set[LinkKey] = {key for pair_key in self.pairs for key in pair_key}
@@ -246,9 +259,15 @@ def diff(old: _State, new: _State, now: float) -> List[Event]:
             continue
         if known.name != link.name:
             renames.append(Event(now, "end-renamed", after, link=link.ref, old_name=known.name))
-        if old.masters.get(end_key) != new.masters.get(end_key):
+        master_before, master_now = old.master_of.get(end_key), new.master_of.get(end_key)
+        if master_before != master_now:
             masters.append(Event(now, "master-changed", after, link=link.ref,
-                                 old_master=old.masters.get(end_key)))
+                                 old_master=old.masters[master_before].name if master_before is not None else None,
+                                 new_master=new.masters[master_now].name if master_now is not None else None))
+    for master_key, master in new.masters.items():
+        known = old.masters.get(master_key)
+        if known is not None and known.mac == master.mac and known.name != master.name:
+            renames.append(Event(now, "master-renamed", after, link=master.ref, old_name=known.name))
     events.extend(renames)
     events.extend(masters)
     for pair in appeared.values():

@@ -58,10 +58,11 @@ class JsonLines:
             out["detail"] = event.detail
         if event.kind == "end-moved" and event.from_netns is not None:
             out["from"] = {"netns": json_render.netns_json(event.from_netns), "ifindex": event.from_ifindex}
-        if event.kind == "end-renamed":
+        if event.kind in ("end-renamed", "master-renamed"):
             out["old_name"] = event.old_name
         if event.kind == "master-changed":
             out["old_master"] = event.old_master
+            out["new_master"] = event.new_master
         if event.kind == "warning":
             out["message"] = event.message
         return json.dumps(out) + "\n"
@@ -97,10 +98,12 @@ def render_text(event: Event) -> str:
                 what += f": {escape(event.reason or '')}"
     if kind == "end-moved" and event.from_netns is not None:
         what += f" from {_ns(event.from_netns)} if{event.from_ifindex}"
-    elif kind == "end-renamed":
+    elif kind in ("end-renamed", "master-renamed"):
         what += f" was {escape(event.old_name or '')}"
     elif kind == "master-changed":
-        what += f" master was {escape(event.old_master) if event.old_master is not None else 'none'}"
+        old = escape(event.old_master) if event.old_master is not None else "none"
+        new = escape(event.new_master) if event.new_master is not None else "none"
+        what += f" master was {old}, now {new}"
     elif kind == "end-unresolved":
         what += f": {escape(event.reason or '')} ({escape(event.detail or '')})"
     elif kind == "warning":
