@@ -361,3 +361,35 @@ def test_count_counts_changes_not_a_start_up_warning(lab: Lab) -> None:
             watcher.stop()
     finally:
         os.unlink(stale)
+
+
+def test_a_filtered_watch_sees_its_host_veth_unplugged_and_an_unresolved_end_vanish(lab: Lab) -> None:
+    """Before: `watch -n NS` said nothing when NS's host veth left its bridge (the unfiltered watch
+    did), and a deleted unresolved end was no event at all."""
+    name = lab.netns("flt")
+    host_end, bridge = lab.link_name("fh"), lab.link_name("fb")
+    lab.veth(host_end, None, "eth0", name)
+    lab.ip("link", "add", bridge, "type", "bridge")
+    lab.root_links.append(bridge)
+    lab.ip("link", "set", host_end, "master", bridge)
+    # An end whose peer's namespace is held only by a socket: unresolved without --sockets.
+    hidden = lab.netns("hid")
+    lost_end = lab.link_name("lo")
+    lab.veth(lost_end, None, "eth0", hidden)
+    lab.holder("socket", f"/run/netns/{hidden}")
+    lab.forget_name(hidden)
+    filtered = Watcher("--events-only", "-n", name)
+    unfiltered = Watcher("--events-only")
+    try:
+        for watcher in (filtered, unfiltered):
+            watcher.next_matching(lambda line: line["event"] == "synced")
+        lab.ip("link", "set", host_end, "nomaster")
+        line = filtered.next_matching(lambda line: line["event"] == "master-changed")[-1]
+        assert (line["link"]["ifname"], line["old_master"], line["new_master"]) == (host_end, bridge, None)
+        lab.ip("link", "del", lost_end)
+        line = unfiltered.next_matching(lambda line: line["event"] == "end-vanished"
+                                        and line["link"]["ifname"] == lost_end)[-1]
+        assert line["reason"] == "peer-netns-unreachable"
+    finally:
+        filtered.stop()
+        unfiltered.stop()

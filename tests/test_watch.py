@@ -123,3 +123,33 @@ def test_an_inode_reused_by_another_namespace_is_a_new_namespace() -> None:
     before = topology([], [], [ns(ROOT, 1), ns(A, 2)])
     after = topology([], [], [ns(ROOT, 1), ns(A, 7)])
     assert kinds(before, after) == ["netns-appeared", "netns-vanished"]
+
+
+def test_a_deleted_unresolved_end_is_an_event() -> None:
+    """Before: nothing was said, and a consumer kept the end for ever."""
+    from vethpeer.model import Unresolved
+
+    end = veth(ROOT, 10, "r", "02:00:00:00:00:01")
+    spaces = (ns(ROOT, 1), ns(A, 2), ns(B, 3))
+    lost = Unresolved(end.ref, "peer-netns-unreachable", "the peer's namespace could not be found", 2, 0, None)
+    before = _State(Topology(spaces, {end.ref: end}, (), (lost,), (), "pid 1"))
+    after = _State(Topology(spaces, {}, (), (), (), "pid 1"))
+    (event,) = diff(before, after, 0.0)
+    assert (event.kind, event.link, event.reason) == ("end-vanished", end.ref, "peer-netns-unreachable")
+    assert event.topology is before.topology  # its last known facts
+    line = json.loads(JsonLines().render(event))
+    assert line["link"]["ifname"] == "r" and line["reason"] == "peer-netns-unreachable"
+
+
+def test_an_ends_change_touches_its_peers_namespace() -> None:
+    """Before: `watch -n NS` left out a master change on NS's own veth's host end."""
+    bridge = Link(LinkRef(ROOT, 3), "br0", "bridge", None, "02:00:00:00:00:09", 1500, "UP", True, None, None,
+                  None, (), ())
+    host = veth(ROOT, 10, "r", "02:00:00:00:00:01", master=3)
+    inside = veth(A, 2, "eth0", "02:00:00:00:00:02")
+    before = topology([bridge, host, inside], [(host, inside)])
+    unplugged = host._replace(master=None)
+    after = topology([bridge, unplugged, inside], [(unplugged, inside)])
+    (event,) = diff(before, after, 0.0)
+    assert event.kind == "master-changed"
+    assert {n.id for n in event.namespaces()} == {ROOT, A}

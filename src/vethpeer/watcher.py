@@ -70,7 +70,7 @@ PROC_PASS_S = 2.0
 #: Event kinds, in the order they are given within one scan's changes.
 KINDS = ("state", "synced", "warning", "netns-appeared", "pair-vanished", "end-moved", "end-renamed",
          "master-changed", "master-renamed", "pair-appeared", "end-resolved", "end-unresolved",
-         "netns-vanished")
+         "end-vanished", "netns-vanished")
 
 RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV6_IFADDR = 0x100
@@ -98,6 +98,8 @@ class Event(NamedTuple):
     ``end-renamed`` (link, old_name), ``master-changed`` (link, old_master, new_master),
     ``master-renamed`` (link: the bridge or bond, old_name), ``netns-appeared``/
     ``netns-vanished`` (netns), ``end-unresolved`` (link, reason, detail), ``end-resolved`` (link),
+    ``end-vanished`` (link, reason, detail: an unresolved end deleted; ``topology`` is the scan it
+    was last in),
     ``warning`` (message).
     """
 
@@ -131,6 +133,12 @@ class Event(NamedTuple):
         for ref in (self.a, self.b, self.link):
             if ref is not None:
                 out.append(top.namespace(ref.netns))
+        if self.link is not None:
+            # An end's change is its pair's too: unplugging a container's host veth from its
+            # bridge is news to whoever watches the container.
+            peer = top.peer_of(self.link)
+            if peer is not None:
+                out.append(top.namespace(peer.netns))
         if self.netns is not None:
             out.append(top.namespace(self.netns))
         if self.from_netns is not None:
@@ -279,6 +287,12 @@ def diff(old: _State, new: _State, now: float) -> List[Event]:
         was_item = old.unresolved.get(end_key)
         if was_item is None or was_item.reason != item.reason:
             events.append(Event(now, "end-unresolved", after, link=item.link, reason=item.reason,
+                                detail=item.detail))
+    for end_key, item in old.unresolved.items():
+        if end_key not in new.links:
+            # Deleted (or gone with its namespace) while unresolved: no pair-vanished says so, and
+            # a consumer would keep it for ever. Said with its last known facts (``before``).
+            events.append(Event(now, "end-vanished", before, link=item.link, reason=item.reason,
                                 detail=item.detail))
     for gone, ns in old.namespaces.items():
         if gone not in new.namespaces:

@@ -53,7 +53,7 @@ class JsonLines:
                 out["link"] = self._link(top, event.link)
             if event.netns is not None:
                 out["netns"] = json_render.netns_json(top.namespace(event.netns))
-        if event.kind in ("end-unresolved", "state") and event.reason is not None:
+        if event.kind in ("end-unresolved", "end-vanished", "state") and event.reason is not None:
             out["reason"] = event.reason
             out["detail"] = event.detail
         if event.kind == "end-moved" and event.from_netns is not None:
@@ -104,6 +104,8 @@ def render_text(event: Event) -> str:
         old = escape(event.old_master) if event.old_master is not None else "none"
         new = escape(event.new_master) if event.new_master is not None else "none"
         what += f" master was {old}, now {new}"
+    elif kind == "end-vanished":
+        what += f": was unresolved ({escape(event.reason or '')})"
     elif kind == "end-unresolved":
         what += f": {escape(event.reason or '')} ({escape(event.detail or '')})"
     elif kind == "warning":
