@@ -393,3 +393,36 @@ def test_a_filtered_watch_sees_its_host_veth_unplugged_and_an_unresolved_end_van
     finally:
         filtered.stop()
         unfiltered.stop()
+
+
+def test_live_and_watch_agree_on_an_ambiguous_selector(lab: Lab, tmp_path: Any) -> None:
+    """Before: `watch` exited 2 ('ambiguous'), `--live` drew '(docker:c0ffee: not there)'."""
+    if shutil.which("tmux") is None:
+        pytest.skip("needs tmux (.ci/run installs it)")
+    root = tmp_path / "host"
+    for suffix, name in (("1", "web-a"), ("2", "web-b")):
+        netns = lab.netns(f"am{suffix}")
+        state = root / "var/lib/docker/containers" / ("c0ffee" + suffix * 58)
+        state.mkdir(parents=True)
+        (state / "config.v2.json").write_text(json.dumps({
+            "State": {"Running": True, "Pid": 0}, "Name": f"/{name}",
+            "NetworkSettings": {"SandboxKey": f"/run/netns/{netns}"}, "Config": {"Labels": {}}}))
+    tmp_path.chmod(0o755)
+    args = ["--root", str(root), "--proc", "/proc", "--netns", "docker:c0ffee"]
+    env = dict(os.environ, PYTHONPATH=SRC)
+    plain = subprocess.run([sys.executable, "-m", "vethpeer", "watch", "--json", *args], capture_output=True,
+                           text=True, env=env, timeout=WAIT_S, check=False)
+    assert plain.returncode == 2 and "ambiguous" in plain.stderr, plain.stderr
+    session = lab.name("amb")
+    command = (f"PYTHONPATH={shlex.quote(SRC)} {shlex.quote(sys.executable)} -m vethpeer watch --live "
+               f"{' '.join(shlex.quote(a) for a in args)} 2>&1; echo EXIT=$?; sleep 30")
+    assert _tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "30", command).returncode == 0
+    try:
+        deadline = time.monotonic() + WAIT_S
+        shown = ""
+        while time.monotonic() < deadline and "EXIT=" not in shown:
+            shown = _tmux("capture-pane", "-p", "-t", session).stdout
+            time.sleep(0.05)
+        assert "EXIT=2" in shown and "ambiguous" in shown, shown
+    finally:
+        _tmux("kill-session", "-t", session)

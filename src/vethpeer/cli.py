@@ -922,20 +922,33 @@ class NetnsFilter:
         self._cache = (topology, found)
         return found
 
+    def check(self, topology: Topology) -> Optional[str]:
+        """What the selector means once the watch has synced, the same for ``watch`` and
+        ``--live``: a name or path is pinned to what it names now, and an ambiguous owner is a
+        usage error (both exit 2); an owner that is not there yet is a note (it is watched for)."""
+        if self.spec is None:
+            return None
+        if not self.by_owner:
+            self.chosen(topology)  # raises UsageError when it names nothing
+            return None
+        if self.chosen(topology) is not None:
+            return None
+        try:
+            _select_owner(topology, str(self.spec))
+        except UsageError as error:
+            if "ambiguous" in str(error):
+                raise
+            return f"{error}; watching for it"
+        return None
+
     def shows(self, event: Any) -> bool:
         if self.spec is None or event.topology is None:
             return True
         if event.kind == "synced":
-            if not self.by_owner:
-                self.chosen(event.topology)  # a name or path is pinned to what it names now (exit 2 if nothing)
-            elif self.chosen(event.topology) is None:
-                try:
-                    _select_owner(event.topology, str(self.spec))
-                except UsageError as error:
-                    if "ambiguous" in str(error):
-                        raise
-                    # A pod or container that is not there yet: watch for it to appear.
-                    _say(f"{PROG}: note: {escape(str(error))}; watching for it")
+            note = self.check(event.topology)
+            if note is not None:
+                # A pod or container that is not there yet: watch for it to appear.
+                _say(f"{PROG}: note: {escape(note)}")
             return True
         if event.kind == "warning" and event.netns is None:
             return True  # about the whole watch

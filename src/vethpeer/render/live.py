@@ -38,7 +38,7 @@ def _pump(events: Iterator[Event], out: queue.Queue[Union[Event, BaseException, 
 
 
 def draw(topology: Optional[Topology], chosen: Any, recent: List[str], width: int, height: int,
-         encoding: Optional[str]) -> str:
+         encoding: Optional[str], note: Optional[str] = None) -> str:
     """The whole screen as text (no escape sequences but the final clear-and-home)."""
     style = Style(False, encoding=encoding)
     head = f"vethpeer watch  {time.strftime('%H:%M:%S')}  (q quits)"
@@ -53,7 +53,7 @@ def draw(topology: Optional[Topology], chosen: Any, recent: List[str], width: in
         where = ""
         if chosen.spec is not None:
             where = (f" in {escape(topology.namespace(netns).label)}" if netns is not None
-                     else f" ({escape(chosen.spec)}: not there)")
+                     else f" ({escape(note or chosen.spec + ': not there')})")
         lines.append(f"{head}  {len(pairs)} pairs{where}, {len(topology.unresolved)} unresolved, "
                      f"{len(topology.namespaces)} namespaces")
         lines.append("")
@@ -92,6 +92,7 @@ def run(events: Iterator[Event], chosen: Any, encoding: Optional[str] = None) ->
     out.write("\x1b[?1049h\x1b[?25l")
     topology: Optional[Topology] = None
     recent: List[str] = []
+    note: Optional[str] = None
     try:
         dirty = True
         size = None
@@ -99,7 +100,7 @@ def run(events: Iterator[Event], chosen: Any, encoding: Optional[str] = None) ->
             now_size = shutil.get_terminal_size()
             if dirty or now_size != size:
                 size = now_size
-                out.write(draw(topology, chosen, recent, size.columns, size.lines, encoding))
+                out.write(draw(topology, chosen, recent, size.columns, size.lines, encoding, note))
                 out.flush()
                 dirty = False
             if fd is not None:
@@ -122,6 +123,9 @@ def run(events: Iterator[Event], chosen: Any, encoding: Optional[str] = None) ->
                 dirty = True
                 if item.after is not None:
                     topology = item.after
+                if item.kind == "synced" and item.topology is not None:
+                    # The very check `watch` makes (an ambiguous selector ends it, exit 2).
+                    note = chosen.check(item.topology)
                 if item.kind not in ("state", "synced") and chosen.shows(item):
                     recent.append(render_text(item).rstrip("\n"))
                     del recent[:-RECENT]
