@@ -426,3 +426,69 @@ def test_live_and_watch_agree_on_an_ambiguous_selector(lab: Lab, tmp_path: Any) 
         assert "EXIT=2" in shown and "ambiguous" in shown, shown
     finally:
         _tmux("kill-session", "-t", session)
+
+
+def _live_session(lab: Lab, session: str, width: int, *args: str) -> None:
+    command = (f"PYTHONPATH={shlex.quote(SRC)} {shlex.quote(sys.executable)} -m vethpeer watch --live "
+               f"{' '.join(shlex.quote(a) for a in args)}; echo EXIT=$?; stty -a; sleep 60")
+    env_ok = _tmux("new-session", "-d", "-s", session, "-x", str(width), "-y", "30", command)
+    assert env_ok.returncode == 0, env_ok.stderr
+
+
+def _wait_screen(session: str, text: str, joined: bool = False) -> str:
+    deadline = time.monotonic() + WAIT_S
+    shown = ""
+    while time.monotonic() < deadline:
+        shown = _tmux("capture-pane", "-p", *(["-J"] if joined else []), "-t", session).stdout
+        if text in shown:
+            return shown
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not on the screen:\n{shown}")
+
+
+@pytest.mark.parametrize("width", [44, 80, 200])
+def test_live_lines_fit_the_terminal_in_columns(lab: Lab, width: int) -> None:
+    """Before: lines were cut by characters, so wide ones ran past the edge and wrapped (54
+    columns on a 44-column terminal)."""
+    if shutil.which("tmux") is None:
+        pytest.skip("needs tmux (.ci/run installs it)")
+    from vethpeer.render.text import columns
+
+    wide = lab.name("漢字" * 20)
+    lab.ip("netns", "add", wide)
+    lab.namespaces.append(wide)
+    lab.veth(lab.link_name("wd"), None, "eth0", wide)
+    session = lab.name(f"wide{width}")
+    _live_session(lab, session, width, "--netns", wide)
+    try:
+        shown = _wait_screen(session, "1 pairs", joined=True)
+        lines = shown.splitlines()
+        assert any("漢字" in line for line in lines), shown
+        assert max(columns(line) for line in lines) <= width, shown
+    finally:
+        _tmux("kill-session", "-t", session)
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)],
+                         ids=["TERM", "HUP", "INT"])
+def test_live_restores_the_terminal_on_a_signal(lab: Lab, signum: int, code: int) -> None:
+    """Before: SIGTERM or SIGHUP killed it with the alternate screen on, the cursor hidden and the
+    terminal in cbreak mode."""
+    if shutil.which("tmux") is None:
+        pytest.skip("needs tmux (.ci/run installs it)")
+    session = lab.name(f"sig{code}")
+    _live_session(lab, session, 80)
+    try:
+        _wait_screen(session, "(q quits)")
+        shell = int(_tmux("display", "-p", "-t", session, "#{pane_pid}").stdout.strip())
+        children = subprocess.run(["pgrep", "-P", str(shell)], capture_output=True, text=True, check=False)
+        (pid,) = [int(p) for p in children.stdout.split()]
+        os.kill(pid, signum)
+        shown = _wait_screen(session, "EXIT=")
+        assert f"EXIT={code}" in shown, shown
+        settings = shown.split(f"EXIT={code}", 1)[1]
+        assert re.search(r"(?<![-\w])icanon\b", settings) and re.search(r"(?<![-\w])echo\b", settings), settings
+        state = _tmux("display", "-p", "-t", session, "#{alternate_on} #{cursor_flag}").stdout.split()
+        assert state == ["0", "1"], state  # the alternate screen left, the cursor shown again
+    finally:
+        _tmux("kill-session", "-t", session)

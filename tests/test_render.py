@@ -518,3 +518,12 @@ def test_an_empty_host_points_at_the_demo() -> None:
     assert "vethpeer demo" not in with_unresolved
     cut = table_render.render_list(empty, Style(False), unread_hint="1 namespace could be read; 3 could not")
     assert "No veth pairs found" not in cut and "vethpeer demo" not in cut and "3 could not" in cut
+
+
+def test_table_aligns_by_terminal_columns() -> None:
+    """Before: widths were counted in characters, so a column after a wide name was shifted."""
+    from vethpeer.render.text import columns
+
+    text = table(["NAME", "NEXT"], [["漢字", "a"], ["e\u0301x", "b"], ["plain", "c"]], Style(False))
+    starts = [columns(line[: line.index(last)]) for line, last in zip(text.splitlines()[1:], "abc")]
+    assert starts == [7, 7, 7], text

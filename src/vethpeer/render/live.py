@@ -2,8 +2,10 @@
 
 Plain ANSI (alternate screen, clear, home): no curses, so nothing beyond the standard streams.
 The watch runs in a thread that only hands events over; the main thread reads keys (stdin in
-cbreak mode, restored on every way out, Ctrl-C included) and draws. Names are escaped as
-everywhere; lines are cut to the terminal's width and the table to its height.
+cbreak mode) and draws. The terminal (cbreak, the hidden cursor, the alternate screen) is put back
+on every way out: q, the end of the watch, Ctrl-C (exit 130), SIGTERM (143) and SIGHUP (129).
+Names are escaped as everywhere; lines are cut to the terminal's width in columns (a wide
+character takes two) and the table to its height.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import queue
 import select
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -21,7 +24,7 @@ from typing import Any, Iterator, List, Optional, Union
 from ..model import Topology
 from ..watcher import Event
 from .table import _master, _ns
-from .text import Style, escape, printable_in, table
+from .text import Style, cut, escape, printable_in, table
 from .watch import render_text
 
 RECENT = 6
@@ -71,11 +74,44 @@ def draw(topology: Optional[Topology], chosen: Any, recent: List[str], width: in
     if recent:
         lines.append("")
         lines.extend(recent[-RECENT:])
-    lines = [printable_in(line, encoding)[:width] for line in lines[:height]]
+    lines = [cut(printable_in(line, encoding), width) for line in lines[:height]]
     return "\x1b[H\x1b[2J" + "\r\n".join(lines)
 
 
+def _terminal_size(out: Any) -> os.terminal_size:
+    """The terminal's own size: the tty is asked first, since COLUMNS and LINES in the environment
+    (what shutil.get_terminal_size prefers) are often stale or inherited from elsewhere, and a table
+    cut to them runs past the edge."""
+    try:
+        return os.get_terminal_size(out.fileno())
+    except (OSError, ValueError, AttributeError):
+        return shutil.get_terminal_size()
+
+
+class _Signalled(Exception):
+    """SIGTERM or SIGHUP arrived: unwind (restoring the terminal) and exit 128 + its number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.code = 128 + signum
+
+
+def _raise_signalled(signum: int, _frame: Any) -> None:
+    raise _Signalled(signum)
+
+
 def run(events: Iterator[Event], chosen: Any, encoding: Optional[str] = None) -> int:
+    previous = {signum: signal.signal(signum, _raise_signalled) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return _run(events, chosen, encoding)
+    except _Signalled as stop:
+        return stop.code
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run(events: Iterator[Event], chosen: Any, encoding: Optional[str] = None) -> int:
     handed: queue.Queue[Union[Event, BaseException, None]] = queue.Queue()
     threading.Thread(target=_pump, args=(events, handed), daemon=True, name="vethpeer-watch").start()
     stdin = sys.stdin
@@ -97,7 +133,7 @@ def run(events: Iterator[Event], chosen: Any, encoding: Optional[str] = None) ->
         dirty = True
         size = None
         while True:
-            now_size = shutil.get_terminal_size()
+            now_size = _terminal_size(out)
             if dirty or now_size != size:
                 size = now_size
                 out.write(draw(topology, chosen, recent, size.columns, size.lines, encoding, note))

@@ -35,6 +35,41 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
+def columns(text: str) -> int:
+    """How many terminal columns ``text`` takes: East Asian wide and full-width characters two,
+    combining and zero-width ones none (``wcswidth``'s rule, without the C library's locale)."""
+    if text.isascii():
+        return len(text)
+    import unicodedata  # only for text that needs it: the ASCII path costs no import
+
+    total = 0
+    for char in text:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+            continue
+        total += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return total
+
+
+def cut(text: str, width: int) -> str:
+    """The longest start of ``text`` that fits in ``width`` terminal columns (a wide character
+    that would straddle the edge is left out whole)."""
+    if text.isascii():
+        return text[:width]
+    used = 0
+    for index, char in enumerate(text):
+        step = columns(char)
+        if used + step > width:
+            return text[:index]
+        used += step
+    return text
+
+
+def pad(text: str, width: int, right: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (on the left when ``right``)."""
+    fill = " " * max(0, width - columns(text))
+    return fill + text if right else text + fill
+
+
 def printable_in(text: str, encoding: Optional[str]) -> str:
     r"""``text`` with every character ``encoding`` cannot represent written as ``\uNNNN``.
 
@@ -101,10 +136,10 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], style: Style,
     never disturb the alignment.
     """
     body = [[printable_in(cell, style.encoding) for cell in row] for row in rows]
-    widths = [len(h) for h in headers]
+    widths = [columns(h) for h in headers]
     for row in body:
         for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
+            widths[i] = max(widths[i], columns(cell))
     last = len(headers) - 1
 
     def line(cells: Sequence[str], header: bool) -> str:
@@ -113,7 +148,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], style: Style,
         # so no line ends in blanks (not even inside colour codes).
         end = max((i for i, cell in enumerate(cells) if cell), default=-1)
         for i, cell in enumerate(cells[: end + 1]):
-            padded = cell.rjust(widths[i]) if i in right else (cell if i in (last, end) else cell.ljust(widths[i]))
+            padded = pad(cell, widths[i], right=True) if i in right else (
+                cell if i in (last, end) else pad(cell, widths[i]))
             if header:
                 padded = style.bold(padded)
             elif styles is not None and styles[i] is not None and cell:
