@@ -185,3 +185,28 @@ def test_trace_not_found_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
 def test_trace_not_found_json_is_empty(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _err = run(capsys, "trace", "--json", "nope")
     assert code == 1 and json.loads(out)["traces"] == []
+
+
+@pytest.mark.parametrize("name", ["w" * 20000, "\u6f22" * 20000, "a\x1b\"&<>" * 4000], ids=["ascii", "wide", "hostile"])
+def test_a_label_too_long_for_graphviz_is_shortened_and_the_svg_is_valid(capsys: pytest.CaptureFixture[str],
+                                                                          tmp_path: Path, name: str) -> None:
+    """Before: a label of 16384 bytes or more made `dot` fail (`graph --format svg` exited 6)."""
+    if shutil.which("dot") is None:
+        pytest.skip("needs Graphviz's dot (Debian: graphviz)")
+    import xml.etree.ElementTree as ElementTree
+
+    data = json.loads(Path(FIXTURE).read_text(encoding="utf-8"))
+    (ns,) = [ns for ns in data["namespaces"] if ns["names"] == ["vpfx-a1"]]
+    ns["owners"] = [{"kind": "docker", "name": name, "id": None, "extra": [], "how": "test"}]
+    path = tmp_path / "long.snapshot.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert cli.main(["--load", str(path), "graph", "-f", "dot"]) == 0
+    dot_text = capsys.readouterr().out
+    assert max(len(s) for s in dot_text.split('"')) < 16384
+    assert "&#8230;" in dot_text and "tooltip=" in dot_text  # the ellipsis, and the whole text on hover
+    assert cli.main(["--load", str(path), "graph", "-f", "svg", "-o", str(tmp_path / "long.svg")]) == 0
+    ElementTree.parse(tmp_path / "long.svg")  # well-formed
+    capsys.readouterr()
+    assert cli.main(["--load", str(path), "graph", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert any(c["label"] == f"docker: {name}" for c in document["namespaces"])  # JSON keeps it whole
