@@ -193,7 +193,7 @@ def test_a_label_too_long_for_graphviz_is_shortened_and_the_svg_is_valid(capsys:
     """Before: a label of 16384 bytes or more made `dot` fail (`graph --format svg` exited 6)."""
     if shutil.which("dot") is None:
         pytest.skip("needs Graphviz's dot (Debian: graphviz)")
-    import xml.etree.ElementTree as ElementTree
+    from xml.etree import ElementTree
 
     data = json.loads(Path(FIXTURE).read_text(encoding="utf-8"))
     (ns,) = [ns for ns in data["namespaces"] if ns["names"] == ["vpfx-a1"]]
