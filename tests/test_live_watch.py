@@ -492,3 +492,25 @@ def test_live_restores_the_terminal_on_a_signal(lab: Lab, signum: int, code: int
         assert state == ["0", "1"], state  # the alternate screen left, the cursor shown again
     finally:
         _tmux("kill-session", "-t", session)
+
+
+def test_a_rename_right_after_a_move_is_said(lab: Lab) -> None:
+    """Before: when one scan saw both, the rename was folded into the move and never reported."""
+    a, b = lab.netns("ma"), lab.netns("mb")
+    lab.veth(lab.link_name("ra"), None, "eth0", a)
+    lab.veth(lab.link_name("rb"), None, "eth0", b)
+    lab.ip("-n", a, "link", "add", "x1", "type", "veth", "peer", "name", "y1")
+    watcher = Watcher("--events-only")
+    try:
+        watcher.next_matching(lambda line: line["event"] == "synced")
+        for step, (src, dst) in enumerate(((a, b), (b, a), (a, b))):
+            old, new = f"y{step + 1}", f"y{step + 2}"
+            lab.ip("-n", src, "link", "set", old, "netns", dst)
+            lab.ip("-n", dst, "link", "set", old, "name", new)
+            seen = watcher.next_matching(lambda line, new=new: line["event"] == "end-renamed"
+                                         and line["link"]["ifname"] == new)
+            moved = [line for line in seen if line["event"] == "end-moved"]
+            assert moved and moved[-1]["link"]["netns"]["name"] == dst, seen
+            assert seen[-1]["old_name"] == old
+    finally:
+        watcher.stop()

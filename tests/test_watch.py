@@ -153,3 +153,16 @@ def test_an_ends_change_touches_its_peers_namespace() -> None:
     (event,) = diff(before, after, 0.0)
     assert event.kind == "master-changed"
     assert {n.id for n in event.namespaces()} == {ROOT, A}
+
+
+def test_a_move_and_a_rename_in_one_scan_are_both_said() -> None:
+    """Before: a rename made right after a move, both seen by one scan, was folded into the move:
+    no end-renamed ever came."""
+    root_end = veth(ROOT, 10, "r", "02:00:00:00:00:01")
+    old_end = veth(A, 2, "y1", "02:00:00:00:00:02")
+    new_end = veth(B, 5, "y2", "02:00:00:00:00:02")
+    before = topology([root_end, old_end], [(root_end, old_end)])
+    after = topology([root_end, new_end], [(root_end, new_end)])
+    events = diff(before, after, 0.0)
+    assert [(e.kind, e.old_name) for e in events] == [("end-moved", None), ("end-renamed", "y1")]
+    assert events[1].link == new_end.ref

@@ -238,6 +238,7 @@ def diff(old: _State, new: _State, now: float) -> List[Event]:
     vanished = {pkey: pair for pkey, pair in old.pairs.items() if pkey not in new.pairs}
     appeared = {pkey: pair for pkey, pair in new.pairs.items() if pkey not in old.pairs}
     moves: List[Event] = []
+    moved_renames: List[Event] = []
     by_end: Dict[LinkKey, FrozenSet[LinkKey]] = {end: pkey for pkey in vanished for end in pkey}
     for pkey in list(appeared):
         for end in pkey:
@@ -253,13 +254,17 @@ def diff(old: _State, new: _State, now: float) -> List[Event]:
                 continue
             moves.append(Event(now, "end-moved", after, link=now_link.ref,
                                from_netns=before.namespace(was.ref.netns), from_ifindex=was.ref.ifindex))
+            if was.name != now_link.name:
+                # Renamed as well (`ip link set X netns B` then `ip -n B link set X name Y` within
+                # one scan): said, not folded into the move.
+                moved_renames.append(Event(now, "end-renamed", after, link=now_link.ref, old_name=was.name))
             del vanished[old_key]
             del appeared[pkey]
             break
     for pair in vanished.values():
         events.append(Event(now, "pair-vanished", before, a=pair.a, b=pair.b))
     events.extend(moves)
-    renames: List[Event] = []
+    renames: List[Event] = moved_renames
     masters: List[Event] = []
     for end_key, link in new.ends.items():
         known = old.ends.get(end_key)
