@@ -374,7 +374,12 @@ class NetClsSocket:
         os.mkdir(self.group)
         with open(os.path.join(self.group, "net_cls.classid"), "w") as handle:
             handle.write("0x100001")
-        self.iptables("-A", "OUTPUT", "-m", "cgroup", "--cgroup", "0x100001", "-j", "ACCEPT")
+        self.process = None
+        try:
+            self.iptables("-A", "OUTPUT", "-m", "cgroup", "--cgroup", "0x100001", "-j", "ACCEPT")
+        except BaseException:
+            self.close()  # a skip here left the net_cls hierarchy mounted
+            raise
         self.process: Optional[subprocess.Popen[str]] = subprocess.Popen(
             [sys.executable, "-c", _HOLDER, f"/run/netns/{self.netns}", os.path.join(self.group, "cgroup.procs")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
