@@ -514,3 +514,49 @@ def test_a_rename_right_after_a_move_is_said(lab: Lab) -> None:
             assert seen[-1]["old_name"] == old
     finally:
         watcher.stop()
+
+
+def test_changes_between_namespaces_root_has_no_id_for_are_heard(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: a new ns<->ns pair, a pair made inside such a namespace and a move between two of
+    them came only with the next safety rescan (4 s here), root's socket hearing nothing of them.
+    The safety rescan is pushed out of reach here: only a signal can bring them."""
+    monkeypatch.setattr(watch_lib, "SAFETY_MIN_S", 3600.0)
+    monkeypatch.setattr(watch_lib, "SAFETY_MAX_S", 3600.0)
+    c, d = lab.netns("wc"), lab.netns("wd")
+    seen: queue.Queue[Any] = queue.Queue()
+    events = watch_lib.watch(include_initial=False, timeout=20.0)  # ends by itself: its fds closed
+
+    def pump() -> None:
+        for event in events:
+            seen.put(event)
+        seen.put(None)
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+
+    def expect(kind: str, name: str) -> None:
+        deadline = time.monotonic() + 5.0  # normally 0.1 s; never without a signal (rescans are off)
+        while time.monotonic() < deadline:
+            try:
+                event = seen.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            assert event is not None, f"the watch ended before {kind} {name}"
+            names = {event.topology.links[ref].name for ref in (event.a, event.b, event.link)
+                     if ref is not None and ref in event.topology.links}
+            if event.kind == kind and name in names:
+                return
+        raise AssertionError(f"no {kind} for {name}")
+
+    try:
+        expect_synced = seen.get(timeout=WAIT_S)
+        assert expect_synced is not None and expect_synced.kind == "synced"
+        pa, pb, qa, qb = (lab.link_name(s) for s in ("pa", "pb", "qa", "qb"))
+        lab.ip("link", "add", pa, "netns", c, "type", "veth", "peer", "name", pb, "netns", d)
+        expect("pair-appeared", pa)
+        lab.ip("-n", c, "link", "add", qa, "type", "veth", "peer", "name", qb)
+        expect("pair-appeared", qa)
+        lab.ip("-n", c, "link", "set", qb, "netns", d)
+        expect("end-moved", qb)
+    finally:
+        thread.join(30)

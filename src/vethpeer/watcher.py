@@ -66,6 +66,11 @@ SAFETY_FACTOR = 200.0
 SAFETY_MAX_S = 120.0
 #: How often new processes are looked at.
 PROC_PASS_S = 2.0
+#: Namespaces with no pair to the root one (root may have no id for them, and then its socket
+#: hears nothing of them: a lab wired namespace to namespace) watched through a socket of their
+#: own, at most this many; past it, their changes are seen by the safety rescan. Each socket's
+#: subscription walks every subscribed socket on the host, so the number is kept small.
+OWN_WATCHES_MAX = 64
 
 #: Event kinds, in the order they are given within one scan's changes.
 KINDS = ("state", "synced", "warning", "netns-appeared", "pair-vanished", "end-moved", "end-renamed",
@@ -323,10 +328,14 @@ class Signals:
         #: host nothing is written that would find out.
         self.hangup_fd = hangup_fd
         self.hung_up = False
+        self.proc = proc
         if hangup_fd is not None:
             with contextlib.suppress(OSError, ValueError):
                 self.poller.register(hangup_fd, 0)  # (error and hang-up are reported anyway)
         self.netlink: Optional[socket.socket] = None
+        #: Sockets subscribed inside namespaces root's socket may not hear, by namespace identity.
+        self.own: Dict[NsKey, socket.socket] = {}
+        self._groups = 0
         self.listen_all = False
         self.mounts: Optional[int] = None
         self.inotify: Optional[int] = None
@@ -334,6 +343,7 @@ class Signals:
         groups = netlink.RTMGRP_LINK | netlink.RTMGRP_NSID
         if addresses:
             groups |= RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
+        self._groups = groups
         try:
             sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
         except OSError:
@@ -378,7 +388,69 @@ class Signals:
             if os.path.isdir(path):
                 self._libc.inotify_add_watch(self.inotify, os.fsencode(path), _IN_MASK)
 
+    def watch_namespaces(self, topology: Topology) -> None:
+        """Keep a subscribed socket in each namespace that has no pair to the root one (root may
+        have no id for it: then root's socket hears none of its changes), at most OWN_WATCHES_MAX;
+        close those no longer wanted. Sockets are made by the setns thread (``ops.sockets_in``)."""
+        root = next((ns for ns in topology.namespaces if ns.root), None)
+        if root is None:
+            return
+        covered = {ref.netns for pair in topology.pairs for ref in (pair.a, pair.b)
+                   if root.id in (pair.a.netns, pair.b.netns)}
+        wanted: Dict[NsKey, Namespace] = {}
+        for ns in topology.namespaces:
+            if ns.root or ns.own or ns.error is not None or ns.id in covered:
+                continue
+            wanted[ns_key(ns)] = ns
+            if len(wanted) >= OWN_WATCHES_MAX:
+                break
+        for key in [key for key in self.own if key not in wanted]:
+            sock = self.own.pop(key)
+            with contextlib.suppress(KeyError, ValueError):
+                self.poller.unregister(sock.fileno())
+            sock.close()
+        fresh = [(key, ns) for key, ns in wanted.items() if key not in self.own]
+        if not fresh:
+            return
+        fds: List[Optional[int]] = []
+        keys: List[NsKey] = []
+        for key, ns in fresh:
+            fd = _open_namespace(ns, self.proc)
+            if fd is not None:
+                fds.append(fd)
+                keys.append(key)
+        try:
+            made = ops.sockets_in(fds) if fds else []
+        except OSError:
+            made = []
+        finally:
+            for fd in fds:
+                if fd is not None:
+                    ops.close_quietly(fd)
+        for key, result in zip(keys, made):
+            if not isinstance(result, socket.socket):
+                continue
+            try:
+                result.bind((0, self._groups & ~netlink.RTMGRP_NSID))
+                result.setblocking(False)
+                self.poller.register(result.fileno(), select.POLLIN)
+            except OSError:
+                result.close()
+                continue
+            self.own[key] = result
+
     def _drain(self, fd: int) -> None:
+        for sock in self.own.values():
+            if fd == sock.fileno():
+                while True:
+                    try:
+                        if not sock.recv(1 << 16):
+                            return
+                    except (BlockingIOError, InterruptedError):
+                        return
+                    except OSError as error:
+                        if error.errno != errno.ENOBUFS:
+                            return
         if self.netlink is not None and fd == self.netlink.fileno():
             while True:
                 try:
@@ -415,6 +487,9 @@ class Signals:
         return bool(ready)
 
     def close(self) -> None:
+        for sock in self.own.values():
+            sock.close()
+        self.own = {}
         if self.netlink is not None:
             self.netlink.close()
             self.netlink = None
@@ -423,6 +498,29 @@ class Signals:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self.mounts = self.inotify = None
+
+
+def _open_namespace(ns: Namespace, proc: str) -> Optional[int]:
+    """An fd of ``ns`` through a path that leads to it (a bind mount, a process, a thread), checked
+    to be that very namespace; None when none does."""
+    from .discover import open_namespace_file
+
+    paths = [*ns.paths[:2], *(f"{proc}/{pid}/ns/net" for pid in ns.pids[:2]),
+             *(f"{proc}/{h.pid}/task/{h.detail}/ns/net" for h in ns.threads[:1])]
+    for path in paths:
+        try:
+            fd = open_namespace_file(path)
+        except (OSError, ValueError):
+            continue
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            ops.close_quietly(fd)
+            continue
+        if (info.st_dev, info.st_ino) == (ns.id.dev, ns.id.inode):
+            return fd
+        ops.close_quietly(fd)
+    return None
 
 
 class ProcPass:
@@ -479,6 +577,7 @@ def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: b
     signals = Signals(root=root, proc=proc, addresses=addresses, hangup_fd=hangup_fd)
     try:
         state, took = scan()
+        signals.watch_namespaces(state.topology)
         now = time.time()
         if include_initial:
             yield from initial_events(state.topology, now)
@@ -529,6 +628,7 @@ def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: b
                 continue
             new, took = scan()
             signals.watch_dirs()
+            signals.watch_namespaces(new.topology)
             last_scan = time.monotonic()
             carried = signals.wait(0)
             yield from diff(state, new, time.time())
