@@ -430,7 +430,7 @@ def test_live_and_watch_agree_on_an_ambiguous_selector(lab: Lab, tmp_path: Any) 
 
 def _live_session(lab: Lab, session: str, width: int, *args: str) -> None:
     command = (f"PYTHONPATH={shlex.quote(SRC)} {shlex.quote(sys.executable)} -m vethpeer watch --live "
-               f"{' '.join(shlex.quote(a) for a in args)}; echo EXIT=$?; stty -a; sleep 60")
+               f"{' '.join(shlex.quote(a) for a in args)}; echo EXIT=$?; stty -a; echo STTY-DONE; sleep 60")
     env_ok = _tmux("new-session", "-d", "-s", session, "-x", str(width), "-y", "30", command)
     assert env_ok.returncode == 0, env_ok.stderr
 
@@ -484,7 +484,7 @@ def test_live_restores_the_terminal_on_a_signal(lab: Lab, signum: int, code: int
         children = subprocess.run(["pgrep", "-P", str(shell)], capture_output=True, text=True, check=False)
         (pid,) = [int(p) for p in children.stdout.split()]
         os.kill(pid, signum)
-        shown = _wait_screen(session, "EXIT=")
+        shown = _wait_screen(session, "STTY-DONE")  # the settings printed after it ended, in full
         assert f"EXIT={code}" in shown, shown
         settings = shown.split(f"EXIT={code}", 1)[1]
         assert re.search(r"(?<![-\w])icanon\b", settings) and re.search(r"(?<![-\w])echo\b", settings), settings
