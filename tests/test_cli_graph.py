@@ -210,3 +210,10 @@ def test_a_label_too_long_for_graphviz_is_shortened_and_the_svg_is_valid(capsys:
     assert cli.main(["--load", str(path), "graph", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert any(c["label"] == f"docker: {name}" for c in document["namespaces"])  # JSON keeps it whole
+    # Mermaid refuses a diagram over 50000 characters (maxTextSize): the label is shortened there too.
+    from test_graph import validate_mermaid
+
+    assert cli.main(["--load", str(path), "graph", "-f", "mermaid"]) == 0
+    mermaid_text = capsys.readouterr().out
+    assert len(mermaid_text) < 50000 and "#8230;" in mermaid_text
+    validate_mermaid(mermaid_text)

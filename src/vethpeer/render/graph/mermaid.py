@@ -6,6 +6,8 @@ never starting with ``o`` or ``x``, which Mermaid would read as an edge head). L
 every character outside a small safe set is written as a Mermaid entity code (``#35;``), so quotes,
 ``#``, ``<``, backticks, backslashes and non-ASCII text cannot break out of a label. Names go
 through ``text.escape`` first (control and undecodable bytes become ``\\xNN``). ASCII output.
+A label line longer than ``MAX_LINE`` characters ends in an ellipsis: Mermaid refuses a diagram
+over 50000 characters (its ``maxTextSize``), and an entity takes up to 10 of them a character.
 """
 
 from __future__ import annotations
@@ -28,8 +30,16 @@ def text(value: str) -> str:
     return "".join(char if char in _SAFE_CHARS else f"#{ord(char)};" for char in value)
 
 
+#: Characters of one label line shown, as in DOT.
+MAX_LINE = 120
+
+
+def _shorten(value: str) -> str:
+    return value if len(value) <= MAX_LINE else value[: MAX_LINE - 1] + "\u2026"
+
+
 def label(*lines: str) -> str:
-    return '"' + "<br/>".join(text(escape(line)) for line in lines if line) + '"'
+    return '"' + "<br/>".join(text(_shorten(escape(line))) for line in lines if line) + '"'
 
 
 def _node(node: Node) -> str:
