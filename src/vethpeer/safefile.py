@@ -154,18 +154,6 @@ def _resolve(dirfd: int, path: str, no_symlinks: bool, beneath: bool) -> int:
     return _walk(dirfd, path, no_symlinks)
 
 
-def open_path(root: str, path: str, no_symlinks: bool = False) -> int:
-    """An O_PATH fd of the host path ``path`` resolved inside ``root`` (see the module docstring)."""
-    if root == "/" and not no_symlinks:
-        # Nothing lies outside "/": the kernel's own resolution is the same, and 3-4 times cheaper.
-        return os.open(path, _PATH_FLAGS)
-    rootfd = os.open(root, _PATH_FLAGS | os.O_DIRECTORY)
-    try:
-        return _resolve(rootfd, path, no_symlinks, beneath=False)
-    finally:
-        os.close(rootfd)
-
-
 def _reopen(pathfd: int, flags: int) -> int:
     """A real open of exactly the inode an O_PATH fd holds."""
     return os.open(f"/proc/self/fd/{pathfd}", flags)
@@ -265,7 +253,7 @@ class Resolver:
             # Through /proc/self/fd: exactly the inode just checked, whatever the path leads to now.
             fd = _reopen(opened, _READ_FLAGS)
             try:
-                return _read_fd(fd, info.st_size, cap)
+                return read_fd(fd, info.st_size, cap)
             finally:
                 os.close(fd)
         except OSError:
@@ -327,8 +315,10 @@ def real_path(root: str, path: str) -> Optional[str]:
         os.close(opened)
 
 
-def _read_fd(fd: int, size: int, cap: int) -> Optional[bytes]:
-    """Up to ``cap`` bytes; None when there are more (it grew past the cap while being read)."""
+def read_fd(fd: int, size: int, cap: int) -> Optional[bytes]:
+    """Up to ``cap`` bytes of an open file whose fstat said ``size``; None when there are more (it
+    grew past the cap while being read). One read for a file whose size is known: asking for a
+    byte more than it has and getting less proves the end; /proc files say 0 and are read in a loop."""
     chunk = os.read(fd, size + 1 if size else min(cap + 1, 1 << 16))
     if size and len(chunk) <= size:
         return chunk

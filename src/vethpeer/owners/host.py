@@ -173,18 +173,7 @@ class Host:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_size > cap:
                 return None
-            # One read for a file whose size is known: asking for a byte more than it has and
-            # getting less proves the end. /proc files say 0 and are read in a loop.
-            chunk = os.read(fd, info.st_size + 1 if info.st_size else min(cap + 1, 1 << 16))
-            if info.st_size and len(chunk) <= info.st_size:
-                return chunk
-            chunks: List[bytes] = [chunk]
-            size = len(chunk)
-            while chunk and size <= cap:
-                chunk = os.read(fd, min(cap + 1 - size, 1 << 20))
-                chunks.append(chunk)
-                size += len(chunk)
-            return None if size > cap else b"".join(chunks)
+            return safefile.read_fd(fd, info.st_size, cap)
         except OSError:
             return None
         finally:
