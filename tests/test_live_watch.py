@@ -89,9 +89,11 @@ def check_line(line: Dict[str, Any]) -> Dict[str, Any]:
         assert set(line["from"]) == {"netns", "ifindex"}
     if kind in ("end-renamed", "master-renamed"):
         assert isinstance(line["old_name"], str)
+    if kind == "netns-changed":
+        assert isinstance(line["old_label"], str) and "old_name" in line
     if kind == "master-changed":
         assert "old_master" in line and "new_master" in line
-    if kind in ("netns-appeared", "netns-vanished"):
+    if kind in ("netns-appeared", "netns-vanished", "netns-changed"):
         assert "owners" in line["netns"]
     if kind == "end-unresolved":
         assert {"reason", "detail"} <= set(line)

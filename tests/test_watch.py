@@ -166,3 +166,73 @@ def test_a_move_and_a_rename_in_one_scan_are_both_said() -> None:
     events = diff(before, after, 0.0)
     assert [(e.kind, e.old_name) for e in events] == [("end-moved", None), ("end-renamed", "y1")]
     assert events[1].link == new_end.ref
+
+
+BRIDGE = Link(LinkRef(ROOT, 3), "br0", "bridge", None, "02:00:00:00:00:09", 1500, "UP", True, None, None,
+              None, (), ())
+
+
+def test_an_end_moved_carries_its_peer_and_every_namespace_its_cookie() -> None:
+    """Before: a consumer of `watch -n B` had never seen the pair an end moved into B brings, and
+    the move named only the moved end. And a namespace was keyed only by its inode, which a new
+    namespace gets as soon as the old one is gone."""
+    root_end = veth(ROOT, 10, "r", "02:00:00:00:00:01")
+    old_end = veth(A, 2, "n", "02:00:00:00:00:02")
+    before = topology([root_end, old_end], [(root_end, old_end)])
+    moved = veth(B, 5, "n", "02:00:00:00:00:02")
+    (event,) = diff(before, topology([root_end, moved], [(root_end, moved)]), 0.0)
+    line = json.loads(JsonLines().render(event))
+    assert (line["peer"]["ifname"], line["peer"]["ifindex"], line["peer"]["netns"]["root"]) == ("r", 10, True)
+    cookies = (line["link"]["netns"]["cookie"], line["from"]["netns"]["cookie"], line["peer"]["netns"]["cookie"])
+    assert cookies == (3, 2, 1)
+
+
+def test_a_renamed_bridge_is_news_to_whoever_watches_its_ports_peers() -> None:
+    """Before: `watch -n A` never heard that A's host veth's bridge was renamed (its master name
+    went stale); and a port plugged in as the bridge was renamed changed the bridge's MAC, and
+    the rename was not said at all."""
+    port = veth(ROOT, 10, "r", "02:00:00:00:00:01", master=3)
+    inside = veth(A, 2, "eth0", "02:00:00:00:00:02")
+    other, other_peer = veth(ROOT, 11, "s", "02:00:00:00:00:03"), veth(B, 2, "eth0", "02:00:00:00:00:04")
+    before = topology([BRIDGE, port, inside, other, other_peer], [(port, inside), (other, other_peer)])
+    plugged = other._replace(master=3)
+    after = topology([BRIDGE._replace(name="br1", mac="02:00:00:00:00:01"), port, inside, plugged, other_peer],
+                     [(port, inside), (plugged, other_peer)])
+    events = diff(before, after, 0.0)
+    assert [(e.kind, e.old_name) for e in events] == [("master-renamed", "br0"), ("master-changed", None)]
+    assert {n.id for n in events[0].namespaces()} == {ROOT, A, B}
+
+
+def test_an_end_whose_pair_vanished_is_not_said_renamed() -> None:
+    """Before: its peer's namespace deleted as it was renamed, the end came out as pair-vanished
+    then end-renamed: a rename of an end the consumer had just let go."""
+    from vethpeer.model import Unresolved
+
+    end, peer = veth(ROOT, 10, "r", "02:00:00:00:00:01"), veth(A, 2, "n", "02:00:00:00:00:02")
+    before = topology([end, peer], [(end, peer)])
+    renamed = end._replace(name="r2")
+    lost = Unresolved(renamed.ref, "peer-netns-unreachable", "gone", 2, 0, None)
+    after = _State(Topology((ns(ROOT, 1), ns(B, 3)), {renamed.ref: renamed}, (), (lost,), (), "pid 1"))
+    events = diff(before, after, 0.0)
+    assert [e.kind for e in events] == ["pair-vanished", "end-unresolved", "netns-vanished"]
+    assert json.loads(JsonLines().render(events[1]))["link"]["ifname"] == "r2"
+
+
+def test_a_namespace_named_after_it_appeared_is_a_netns_changed() -> None:
+    """Before: seen half-made (`ip netns add` holds it as pid N (ip) before the bind mount), a
+    namespace kept that label in the watch for ever."""
+    from vethpeer.model import Owner
+
+    half = ns(A, 2)._replace(names=(), pids=(77,), comm="ip")
+    named = ns(A, 2)
+    before, after = topology([], [], [ns(ROOT, 1), half]), topology([], [], [ns(ROOT, 1), named])
+    (event,) = diff(before, after, 0.0)
+    assert (event.kind, event.old_name, event.old_label, event.netns) == ("netns-changed", None, "pid 77 (ip)", A)
+    line = json.loads(JsonLines().render(event))
+    assert (line["netns"]["name"], line["old_label"], line["old_name"]) == ("n2", "pid 77 (ip)", None)
+    assert "n2 was pid 77 (ip)" in render_text(event)
+    # Someone running a shell in it (a process owner) is no news; a container named after it is.
+    shell = named._replace(pids=(99,), owners=(Owner("process", "pid 99 (bash)", "99", (), "pid"),))
+    assert kinds(after, topology([], [], [ns(ROOT, 1), shell])) == []
+    docker = named._replace(owners=(Owner("docker", "web-1", "c0ffee", (), "config.v2.json SandboxKey"),))
+    assert kinds(after, topology([], [], [ns(ROOT, 1), docker])) == ["netns-changed"]

@@ -52,7 +52,7 @@ import os
 import select
 import socket
 import time
-from typing import Dict, FrozenSet, Generator, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, FrozenSet, Generator, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from . import netlink, ops, resolve, scanner
 from .model import PEER_KINDS, Link, LinkRef, Namespace, NamespaceId, Pair, Topology, Unresolved
@@ -73,7 +73,7 @@ PROC_PASS_S = 2.0
 OWN_WATCHES_MAX = 64
 
 #: Event kinds, in the order they are given within one scan's changes.
-KINDS = ("state", "synced", "warning", "netns-appeared", "pair-vanished", "end-moved", "end-renamed",
+KINDS = ("state", "synced", "warning", "netns-appeared", "netns-changed", "pair-vanished", "end-moved", "end-renamed",
          "master-changed", "master-renamed", "pair-appeared", "end-resolved", "end-unresolved",
          "end-vanished", "netns-vanished")
 
@@ -99,10 +99,13 @@ class Event(NamedTuple):
     ``topology`` is the scan the event's refs resolve in: the new one, or for ``pair-vanished`` and
     ``netns-vanished`` the previous one. Which other fields are set depends on ``kind``:
     ``state`` (``of`` = "pair": a, b; "unresolved": link, reason, detail; "netns": netns),
-    ``pair-appeared``/``pair-vanished`` (a, b), ``end-moved`` (link, from_netns, from_ifindex),
+    ``pair-appeared``/``pair-vanished`` (a, b), ``end-moved`` (link, from_netns, from_ifindex; its
+    peer is ``topology.peer_of(link)``),
     ``end-renamed`` (link, old_name), ``master-changed`` (link, old_master, new_master),
     ``master-renamed`` (link: the bridge or bond, old_name), ``netns-appeared``/
-    ``netns-vanished`` (netns), ``end-unresolved`` (link, reason, detail), ``end-resolved`` (link),
+    ``netns-vanished`` (netns), ``netns-changed`` (netns, old_name, old_label: its name, label or
+    runtime owners changed, e.g. `ip netns add` seen half-done, then named),
+    ``end-unresolved`` (link, reason, detail), ``end-resolved`` (link),
     ``end-vanished`` (link, reason, detail: an unresolved end deleted; ``topology`` is the scan it
     was last in),
     ``warning`` (message).
@@ -122,6 +125,8 @@ class Event(NamedTuple):
     old_name: Optional[str] = None
     old_master: Optional[str] = None
     new_master: Optional[str] = None
+    #: For ``netns-changed``: the label it had (``old_name``: the name it had).
+    old_label: Optional[str] = None
     #: For ``end-moved``: the namespace the end was in (from the previous scan) and its ifindex there.
     from_netns: Optional[Namespace] = None
     from_ifindex: Optional[int] = None
@@ -144,6 +149,14 @@ class Event(NamedTuple):
             peer = top.peer_of(self.link)
             if peer is not None:
                 out.append(top.namespace(peer.netns))
+            if self.kind == "master-renamed":
+                # So is its bridge's new name: the container's host veth now hangs off it.
+                for port in top.links_in(self.link.netns):
+                    if port.master != self.link.ifindex:
+                        continue
+                    port_peer = top.peer_of(port.ref)
+                    if port_peer is not None:
+                        out.append(top.namespace(port_peer.netns))
         if self.netns is not None:
             out.append(top.namespace(self.netns))
         if self.from_netns is not None:
@@ -233,13 +246,23 @@ def _warnings(old: Optional[_State], new: _State, now: float) -> Iterator[Event]
             yield Event(now, "warning", top, message=warning, after=top)
 
 
+def _known_as(ns: Namespace) -> Tuple[Any, ...]:
+    """What people know a namespace by: its names, its label, its runtime owners. Not its holders
+    (processes come and go: `ip netns exec` is no news), hence not a process owner."""
+    return (ns.names, ns.label, tuple(owner for owner in ns.owners if owner.kind != "process"))
+
+
 def diff(old: _State, new: _State, now: float) -> List[Event]:
     """The events that take ``old`` to ``new``, in ``KINDS`` order."""
     before, after = old.topology, new.topology
     events: List[Event] = list(_warnings(old, new, now))
     for nkey, ns in new.namespaces.items():
-        if nkey not in old.namespaces:
+        was_ns = old.namespaces.get(nkey)
+        if was_ns is None:
             events.append(Event(now, "netns-appeared", after, netns=ns.id))
+        elif _known_as(was_ns) != _known_as(ns):
+            events.append(Event(now, "netns-changed", after, netns=ns.id, old_name=was_ns.name,
+                                old_label=was_ns.label))
     vanished = {pkey: pair for pkey, pair in old.pairs.items() if pkey not in new.pairs}
     appeared = {pkey: pair for pkey, pair in new.pairs.items() if pkey not in old.pairs}
     moves: List[Event] = []
@@ -271,9 +294,14 @@ def diff(old: _State, new: _State, now: float) -> List[Event]:
     events.extend(moves)
     renames: List[Event] = moved_renames
     masters: List[Event] = []
+    #: Ends of the pairs said to vanish above: a consumer has let them go, and whatever they are
+    #: now (in a new pair, unresolved) comes with their current name and master in that event. A
+    #: rename of one (the peer's namespace deleted as it was renamed) would name an end it no
+    #: longer has.
+    let_go = {end for pkey in vanished for end in pkey}
     for end_key, link in new.ends.items():
         known = old.ends.get(end_key)
-        if known is None or known.mac != link.mac:
+        if known is None or known.mac != link.mac or end_key in let_go:
             continue
         if known.name != link.name:
             renames.append(Event(now, "end-renamed", after, link=link.ref, old_name=known.name))
@@ -284,7 +312,9 @@ def diff(old: _State, new: _State, now: float) -> List[Event]:
                                  new_master=new.masters[master_now].name if master_now is not None else None))
     for master_key, master in new.masters.items():
         known = old.masters.get(master_key)
-        if known is not None and known.mac == master.mac and known.name != master.name:
+        # Its kind, not its MAC: a bridge takes the lowest MAC of its ports, so a port plugged
+        # in as the bridge is renamed changes it.
+        if known is not None and known.kind == master.kind and known.name != master.name:
             renames.append(Event(now, "master-renamed", after, link=master.ref, old_name=known.name))
     events.extend(renames)
     events.extend(masters)

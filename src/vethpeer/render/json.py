@@ -23,7 +23,7 @@ def owner_json(owner: Owner) -> Dict[str, Any]:
 
 def netns_json(ns: Namespace) -> Dict[str, Any]:
     return {"inode": ns.id.inode, "dev": ns.id.dev, "name": ns.name, "root": ns.root, "label": ns.label,
-            "owners": [owner_json(owner) for owner in ns.owners]}
+            "owners": [owner_json(owner) for owner in ns.owners], "cookie": ns.cookie}
 
 
 def neutron_host(topology: Topology) -> bool:

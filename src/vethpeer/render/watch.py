@@ -58,8 +58,15 @@ class JsonLines:
             out["detail"] = event.detail
         if event.kind == "end-moved" and event.from_netns is not None:
             out["from"] = {"netns": json_render.netns_json(event.from_netns), "ifindex": event.from_ifindex}
-        if event.kind in ("end-renamed", "master-renamed"):
+            peer = top.peer_of(event.link) if top is not None and event.link is not None else None
+            if peer is not None:
+                # The pair as it is now: to a consumer of `watch -n NS`, an end moved into NS
+                # brings in a pair it has never seen.
+                out["peer"] = self._link(top, peer)
+        if event.kind in ("end-renamed", "master-renamed", "netns-changed"):
             out["old_name"] = event.old_name
+        if event.kind == "netns-changed":
+            out["old_label"] = event.old_label
         if event.kind == "master-changed":
             out["old_master"] = event.old_master
             out["new_master"] = event.new_master
@@ -100,6 +107,8 @@ def render_text(event: Event) -> str:
         what += f" from {_ns(event.from_netns)} if{event.from_ifindex}"
     elif kind in ("end-renamed", "master-renamed"):
         what += f" was {escape(event.old_name or '')}"
+    elif kind == "netns-changed":
+        what += f" was {escape(event.old_label or '')}"
     elif kind == "master-changed":
         old = escape(event.old_master) if event.old_master is not None else "none"
         new = escape(event.new_master) if event.new_master is not None else "none"
