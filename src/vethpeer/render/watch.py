@@ -59,7 +59,7 @@ class JsonLines:
         if event.kind == "end-moved" and event.from_netns is not None:
             out["from"] = {"netns": json_render.netns_json(event.from_netns), "ifindex": event.from_ifindex}
             peer = top.peer_of(event.link) if top is not None and event.link is not None else None
-            if peer is not None:
+            if top is not None and peer is not None:
                 # The pair as it is now: to a consumer of `watch -n NS`, an end moved into NS
                 # brings in a pair it has never seen.
                 out["peer"] = self._link(top, peer)
