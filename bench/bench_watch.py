@@ -68,9 +68,11 @@ from typing import IO, Any, Dict, List, NoReturn, Optional, Sequence, Set, Tuple
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_scale  # the sibling script, found through the line above: its host builder and cleanup
+import watch_probes  # the per-kind latency probes (issue 25)
 
 # Targets (issue 8).
 TARGET_P95_S = 1.0
+TARGET_KIND_P95_S = 0.5  # issue 25: every event kind, on a quiet host, whatever came just before it
 TARGET_IDLE_CPU_PCT = 1.0
 FLAT_WINDOW_S = 20.0
 FLAT_TOLERANCE = 0.05
@@ -924,6 +926,15 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         help="write every line the watcher printed to FILE, each prefixed with the time "
                              "the bench read it, for debugging")
     parser.add_argument("--keep", action="store_true", help="do not clean up (debugging); prints the prefix")
+    parser.add_argument("--probes", type=int, default=60, metavar="ROUNDS",
+                        help="after the churn, ROUNDS rounds of single changes on the quiet host, each followed "
+                             "at once by another: latency per event kind and per kind before it (default 60; "
+                             "0: none)")
+    parser.add_argument("--probe-gap", type=float, default=1.0,
+                        help="quiet seconds before each probe round (default 1)")
+    parser.add_argument("--probes-only", action="store_true",
+                        help="skip the idle windows and the churn: build, sync, probe, report")
+    parser.add_argument("--seed", type=int, help="the probes' random seed (default: random, printed)")
     args = parser.parse_args(argv)
     if args.n < 2 or args.rate < 1 or args.churn_seconds < 1 or args.lifetime <= 1 or args.idle_seconds <= 0:
         parser.error("--n must be at least 2, --lifetime above 1 s; --rate, --churn-seconds, --idle-seconds "
@@ -962,6 +973,12 @@ def run(plan: bench_scale.Plan, churn: Churn, args: argparse.Namespace, workdir:
             print(f"  synced after {synced_at - started:.1f} s; settling {args.settle:.0f} s, "
                   f"then {args.idle_seconds:.0f} s idle", flush=True)
             time.sleep(args.settle)
+            if args.probes_only:
+                text, ok = probe(plan, watcher, args)
+                links.stop()
+                names.stop()
+                return f"{text}\n  watcher synced after {synced_at - started:.1f} s", ok
+
             window_before = time.time()
             idle_before = measure_idle(watcher, args.idle_seconds)
             print(f"  idle CPU before churn: {idle_before:.2f}% of a core", flush=True)
@@ -977,14 +994,16 @@ def run(plan: bench_scale.Plan, churn: Churn, args: argparse.Namespace, workdir:
             idle_after = measure_idle(watcher, args.idle_seconds)
             end = time.time()
             print(f"  idle CPU after churn: {idle_after:.2f}% of a core", flush=True)
+            judged_lines = len(watcher.lines)  # the probes' lines are judged by the probes alone
+            probed = probe(plan, watcher, args) if args.probes else ("", True)
         finally:
             status = watcher.stop()
             with open(err_path, errors="replace") as f:
                 tail = f.read()[-500:].strip()
             if tail:
                 print(f"watcher stderr (tail): {tail}")
-    matching = match(plan, churn, watcher.lines, kernel_changes(churn, links, names), since, set(result.created),
-                     links.inodes, until=churn_end)
+    matching = match(plan, churn, watcher.lines[:judged_lines], kernel_changes(churn, links, names), since,
+                     set(result.created), links.inodes, until=churn_end)
     links.stop()
     names.stop()
     if args.save_events:
@@ -998,10 +1017,24 @@ def run(plan: bench_scale.Plan, churn: Churn, args: argparse.Namespace, workdir:
                   (in_window[0], in_window[1]), result, args.rate,
                   teardown, stuck, holders, matching, *rss, status, links.overruns)
     text, ok = report(fig)
+    if probed[0]:
+        text += "\n" + probed[0]
+        ok = ok and probed[1]
     if result.ip_status != 0:
         text += f"\nchurn driver: ip -batch exited {result.ip_status} (see its errors above)"
         ok = False
     return text, ok
+
+
+def probe(plan: bench_scale.Plan, watcher: Watcher, args: argparse.Namespace) -> Tuple[str, bool]:
+    """Single changes on the quiet host (see watch_probes): latency per event kind."""
+    seed = args.seed if args.seed is not None else secrets.randbelow(1 << 30)
+    print(f"  probes: {args.probes} rounds, {args.probe_gap:.1f} s apart (seed {seed})", flush=True)
+    spaces = [plan.ns(i) for i in range(min(plan.n, 4))]
+    results = watch_probes.run(plan.prefix, spaces, watch_probes.Lines(watcher.lines), args.probes,
+                               args.probe_gap, seed, lambda text: print(text, flush=True))
+    text, ok = watch_probes.report(results, TARGET_KIND_P95_S)
+    return f"{text}\n  (N={plan.n}, seed {seed})", ok
 
 
 def cleanup(plan: bench_scale.Plan, churn: Churn) -> bool:
