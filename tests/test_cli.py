@@ -16,6 +16,7 @@ import pytest
 import vethpeer
 from vethpeer import cli, resolve, snapshot
 from vethpeer.model import Topology
+from vethpeer.render.text import use_color
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = str(ROOT / "tests" / "data" / "host.snapshot.json")
@@ -363,26 +364,26 @@ class ClosedStream:
 
 
 def test_use_color_on_a_tty() -> None:
-    assert cli._use_color(FakeStream(True)) is True  # type: ignore[arg-type]
+    assert use_color(FakeStream(True)) is True  # type: ignore[arg-type]
 
 
 def test_use_color_not_a_tty() -> None:
-    assert cli._use_color(FakeStream(False)) is False  # type: ignore[arg-type]
+    assert use_color(FakeStream(False)) is False  # type: ignore[arg-type]
 
 
 def test_use_color_respects_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    assert cli._use_color(FakeStream(True)) is False  # type: ignore[arg-type]
+    assert use_color(FakeStream(True)) is False  # type: ignore[arg-type]
 
 
 def test_use_color_off_for_dumb_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TERM", "dumb")
-    assert cli._use_color(FakeStream(True)) is False  # type: ignore[arg-type]
+    assert use_color(FakeStream(True)) is False  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("stream", [ClosedStream(), object()], ids=["closed", "no-isatty"])
 def test_use_color_off_for_odd_streams(stream: Any) -> None:
-    assert cli._use_color(stream) is False
+    assert use_color(stream) is False
 
 
 def test_output_has_colour_on_a_tty(capsys: pytest.CaptureFixture[str],

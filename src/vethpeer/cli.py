@@ -18,7 +18,7 @@ import os
 import re
 import stat
 import sys
-from typing import Any, Iterator, List, NoReturn, Optional, Sequence, TextIO, Tuple
+from typing import Any, Iterator, List, NoReturn, Optional, Sequence, Tuple
 
 from . import __version__, ops, query, resolve, scanner
 from . import snapshot as snapshot_io
@@ -26,7 +26,7 @@ from .model import PEER_KINDS, Link, LinkRef, NamespaceId, Topology, Unresolved
 from .render import json as json_render
 from .render import show as show_render
 from .render import table as table_render
-from .render.text import Style, escape, printable_in
+from .render.text import Style, escape, printable_in, style_for
 
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
@@ -287,15 +287,6 @@ def _write_output(text: str) -> None:
     with _output_errors():
         stream.write(text)
         stream.flush()
-
-
-def _use_color(stream: TextIO) -> bool:
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":  # no-color.org: non-empty
-        return False
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 # --- --netns --------------------------------------------------------------------------------------
@@ -629,7 +620,7 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     # Kept until the process ends (see _KEPT): freed on the way out of this function, a scan of
     # 1000 namespaces took 15-20 ms, after the answer was complete.
     _KEPT[:] = [snap, pairing, topology]
-    style = Style(_use_color(sys.stdout), encoding=getattr(sys.stdout, "encoding", None))
+    style = style_for(sys.stdout)
     said = 1 if access is not None else 0  # warnings already on stderr
 
     status = EXIT_OK

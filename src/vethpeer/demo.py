@@ -131,7 +131,7 @@ def _demo_inodes(picture: Picture) -> set[int]:
 def _show(topology: Topology, picture: Picture, as_json: bool) -> None:
     from .render import json as json_render
     from .render import table as table_render
-    from .render.text import Style
+    from .render.text import style_for
 
     qdhcp = next(ns for ns in topology.namespaces if picture.qdhcp in ns.names)
     ports = topology.find(picture.ns_port, qdhcp.id)
@@ -146,9 +146,7 @@ def _show(topology: Topology, picture: Picture, as_json: bool) -> None:
         }
         sys.stdout.write(json.dumps(document) + "\n")
         return
-    from .cli import _use_color
-
-    style = Style(_use_color(sys.stdout))
+    style = style_for(sys.stdout)
     print(style.bold("$ vethpeer list") + style.dim("   (only the demo's namespaces)"))
     sys.stdout.write(table_render.render_list(topology, style))
     print()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Sequence
+import os
+from typing import Iterable, List, Optional, Sequence, TextIO
 
 _UNDECODABLE = range(0xDC80, 0xDD00)  # surrogateescape: byte 0x80..0xff that was not UTF-8
 
@@ -97,6 +98,22 @@ def printable_in(text: str, encoding: Optional[str]) -> str:
             code = ord(char)
             out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
     return "".join(out)
+
+
+def use_color(stream: TextIO) -> bool:
+    """Colour on a terminal, unless NO_COLOR (no-color.org: any non-empty value) or TERM=dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def style_for(stream: TextIO) -> Style:
+    """The Style for writing to ``stream``: colour as ``use_color`` says, cells made printable in
+    its encoding."""
+    return Style(use_color(stream), encoding=getattr(stream, "encoding", None))
 
 
 class Style:
