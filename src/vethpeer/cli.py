@@ -495,12 +495,8 @@ def missing_capabilities(sockets: bool, status_path: str = "/proc/self/status") 
     Several of these losses are silent in discovery (an fd directory that cannot be listed looks
     like one without namespaces), so they are named from the capability set itself.
     """
-    try:
-        with open(status_path, "rb") as handle:
-            status = handle.read()
-        line = next(raw for raw in status.splitlines() if raw.startswith(b"CapEff:"))
-        effective = int(line.split()[1], 16)
-    except (OSError, StopIteration, ValueError, IndexError):
+    effective = ops.effective_caps(status_path)
+    if effective is None:
         return []
     wanted = _NEEDED_CAPS + (_SOCKET_CAPS if sockets else ())
     return [f"without {name}, {consequence}" for bit, name, consequence in wanted if not effective >> bit & 1]

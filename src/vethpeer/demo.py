@@ -167,10 +167,10 @@ def _missing_privilege() -> Optional[str]:
     """What stops us building namespaces: not root, or root without the capabilities."""
     if os.geteuid() != 0:
         return "needs root"
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            effective = next(int(line.split()[1], 16) for line in handle if line.startswith("CapEff:"))
-    except (OSError, StopIteration, ValueError):
+    from .ops import effective_caps
+
+    effective = effective_caps()
+    if effective is None:
         return None
     missing = [name for bit, name in ((_CAP_SYS_ADMIN, "CAP_SYS_ADMIN"), (_CAP_NET_ADMIN, "CAP_NET_ADMIN"))
                if not effective & (1 << bit)]

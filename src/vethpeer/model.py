@@ -272,6 +272,8 @@ REASONS = {
 }
 
 PEER_KINDS = frozenset(("veth", "netkit"))
+#: Kinds whose link data carries a tunnel (VNI, local, remote, port, underlay device).
+TUNNEL_KINDS = frozenset(("vxlan", "geneve"))
 
 
 class Topology:

@@ -224,6 +224,18 @@ def userns_owner(fd: int) -> Optional[int]:
         os.close(userns)
 
 
+def effective_caps(status_path: str = "/proc/self/status") -> Optional[int]:
+    """The CapEff bit mask from a /proc/PID/status file; None when it cannot be read."""
+    try:
+        with open(status_path, "rb") as handle:
+            for line in handle:
+                if line.startswith(b"CapEff:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def netns_fd_cookie(fd: int) -> Optional[int]:
     """NS_GET_ID on a namespace fd (kernels that have it); None where it is unknown."""
     buffer = bytearray(8)

@@ -45,7 +45,8 @@ from . import discover, netlink, ops
 from .discover import Discovery, FoundNamespace
 from .model import PEER_KINDS
 from .netlink import Channel, LinkRecord
-from .resolve import Answer, EndKey, FdQuestion, HintQuestion, Pairing, Question, ViaQuestion, drive
+from .relations import EndKey
+from .resolve import Answer, FdQuestion, HintQuestion, Pairing, Question, ViaQuestion, drive
 from .snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnswer
 
 #: How often ends that changed during the scan are read again before they are called ``changing``.
@@ -86,13 +87,10 @@ def hub_allowed(proc: str = "/proc") -> bool:
     try:
         if os.stat(f"{proc}/self/ns/user").st_ino != _INIT_USER_NS_INODE:
             return False
-        with open(f"{proc}/self/status", "rb") as handle:
-            for line in handle:
-                if line.startswith(b"CapEff:"):
-                    return bool(int(line.split()[1], 16) >> _CAP_NET_BROADCAST & 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    return False
+    except OSError:
+        return False
+    effective = ops.effective_caps(f"{proc}/self/status")
+    return effective is not None and bool(effective >> _CAP_NET_BROADCAST & 1)
 
 #: Reasons that may be an artefact of reading while things changed.
 _RETRY = frozenset(("peer-missing", "unproven", "peer-gone", "peer-netns-unreachable"))

@@ -27,7 +27,7 @@ from .netlink import LinkRecord
 if TYPE_CHECKING:  # resolve imports this module; the names are for the type checker only
     from .resolve import Pairing, Question
 
-EndKey = Tuple[int, int]
+EndKey = Tuple[int, int]  # (namespace inode, ifindex)
 
 #: Kinds whose IFLA_LINK names the device they sit on.
 LOWER_KINDS = frozenset(("macvlan", "macvtap", "ipvlan", "ipvtap", "vlan"))

@@ -28,6 +28,7 @@ from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequenc
 from . import ovsdb
 from .model import (
     PEER_KINDS,
+    TUNNEL_KINDS,
     Link,
     LinkRef,
     Namespace,
@@ -43,10 +44,8 @@ from .model import (
     namespace_sort_key,
 )
 from .netlink import IFF_UP, OPERSTATES, LinkRecord
-from .relations import LowerEnds, masters
+from .relations import EndKey, LowerEnds, masters
 from .snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnswer
-
-EndKey = Tuple[int, int]  # (namespace inode, ifindex)
 
 #: How many hubs are asked about one unreachable peer before giving up on a hint.
 _HINT_HUBS = 3
@@ -672,7 +671,7 @@ def format_ip(raw: Optional[bytes]) -> Optional[str]:
 
 
 def _tunnel(link: LinkRecord) -> Optional[Tunnel]:
-    if link.kind not in ("vxlan", "geneve"):
+    if link.kind not in TUNNEL_KINDS:
         return None
     return Tunnel(link.kind, link.vni, format_ip(link.tunnel_local), format_ip(link.tunnel_remote),
                   link.tunnel_port)
@@ -697,12 +696,10 @@ def _links(ns: NamespaceRecord, netns: NamespaceId,
             tuple(shown) if shown else no_addresses,
         )
         # Few links are tunnels or held tun/tap devices: the rest skip the keyword construction.
-        if link.kind in _TUNNEL_KINDS or (holders and link.name in holders):
+        if link.kind in TUNNEL_KINDS or (holders and link.name in holders):
             item = item._replace(tunnel=_tunnel(link), tun_holders=holders.get(link.name, ()))
         yield ref, item
 
-
-_TUNNEL_KINDS = frozenset(("vxlan", "geneve"))
 
 
 def _tun_holders(snapshot: Snapshot) -> Dict[int, Dict[bytes, Tuple[TunHolder, ...]]]:

@@ -28,9 +28,7 @@ from collections import deque
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from .edges import RelationIndex, is_physical
-from .model import PEER_KINDS, Link, LinkRef, Topology, TunHolder, namespace_sort_key
-
-TUNNEL_KINDS = frozenset(("vxlan", "geneve"))
+from .model import PEER_KINDS, TUNNEL_KINDS, Link, LinkRef, Topology, TunHolder, namespace_sort_key
 
 #: How a hop was reached from the one before: the veth peer, a relation, or a bridge's other port.
 VIAS = ("start", "peer", "master", "lower", "underlay", "port")
