@@ -1,4 +1,5 @@
-"""The command line: argument parsing, exit codes and error messages. No logic of its own.
+"""The command line: argument parsing, exit codes and error messages, and the glue that runs each
+command (scan or load, select, render) and ``watch``'s ``--netns`` filter.
 
 Exit codes: 0 an answer was given; 1 the interface was found nowhere; 2 a usage error (including
 a --netns that names no namespace, and a snapshot that cannot be loaded); 3 the host could not be
@@ -128,11 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
                                epilog=EXIT_CODES_HELP)
     peer.add_argument("ifname", metavar="IFNAME",
                       help="interface name (an altname works; 'name@ifN' as ip prints it too)")
-    peer.add_argument("--netns", "-n", metavar="NS",
-                      help="only in this namespace: a /run/netns name, a path to a namespace file "
-                           "(/run/docker/netns/ID, /proc/PID/ns/net), or pid:PID")
     netns_help = ("a /run/netns name, a path to a namespace file, pid:PID, or an owner "
                   "(docker:NAME, pod:NAMESPACE/NAME, a bare container name)")
+    peer.add_argument("--netns", "-n", metavar="NS",
+                      help="only in this namespace: a /run/netns name, a path to a namespace file "
+                           "(/run/docker/netns/ID, /proc/PID/ns/net), pid:PID, or an owner (docker:NAME, "
+                           "pod:NAMESPACE/NAME, a bare container name)")
     trace = commands.add_parser("trace", parents=[common], help="hop by hop from an interface to where its "
                                 "traffic leaves the host",
                                 description="Follow IFNAME's veth peer, master (bridge, bond), lower device "

@@ -7,7 +7,8 @@ References are collected by inode from readlink/stat (all network namespaces liv
 superblock), then each namespace is opened through the first reference that still works and
 identified by fstat; only ``keep_fds`` of those fds stay open, the rest can be reopened later with
 ``reopen``. Everything below ``proc`` is injectable so the collection logic can be tested on a fake
-/proc tree. No netlink here: see ``reader``.
+/proc tree. Netlink only in ``ChangeWatch`` (nsid notifications: a sign that something changed
+while discovering); reading links is ``reader``'s.
 """
 
 from __future__ import annotations

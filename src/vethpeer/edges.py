@@ -1,8 +1,8 @@
 """The relations of a Topology as graph and trace consume them: lookups by source and by target.
 
 Pure. Holds no evidence of its own: relations come from ``Topology.relations`` (filled by resolve
-from the kernel's answers); only when a topology carries none (an older snapshot, or a resolve
-that does not fill them yet) are master relations derived from ``Link.master``, which the kernel
+from the kernel's answers); only when a topology carries none (one built by hand, as tests do) are
+master relations derived from ``Link.master``, which the kernel
 reports as an ifindex in the port's own namespace (IFLA_MASTER), so that derivation proves what it
 says. Lower and underlay relations are never guessed here.
 """

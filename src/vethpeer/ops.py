@@ -1,4 +1,5 @@
-"""Namespace syscalls: setns (in a throwaway thread only), pidfd_getfd, and nsfs ioctls.
+"""Syscalls and process-wide knobs: setns (in a throwaway thread only), pidfd_getfd, nsfs ioctls,
+the capability mask, the garbage collector's pause and the open-file limit.
 
 The main thread never changes namespace. ``sockets_in`` is the one place that does: a dedicated
 thread enters each namespace just long enough to create a netlink socket there (a socket stays

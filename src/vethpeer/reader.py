@@ -485,11 +485,11 @@ class _Reader:
             self._take_events(self.nss[inode])
 
     def read_all(self) -> None:
-        """Every namespace watched from before its dump. (Watching only the root namespace would
-        prove every root pair at the moment its other end was read, and spare the kernel a walk
-        over all subscribed sockets per subscription, which is quadratic in the namespaces; but
-        pairs between two other namespaces then need a second, watched read: measured at 1000
-        namespaces with 100 such pairs, 35 ms slower than watching all. See the note above.)"""
+        """Every namespace watched from before its dump: the pinned ones (the hub among them)
+        by sockets of their own; the rest by their own too, unless the hub's
+        NETLINK_LISTEN_ALL_NSID socket hears them (``_hub_serves``: root's veths reach most of
+        them), which spares the kernel a walk over every subscribed socket per subscription,
+        quadratic in the namespaces (see the note above on what the hub hears)."""
         first = [self.nss[inode] for inode in sorted(self.pinned)]
         rest = [ns for inode, ns in self.nss.items() if inode not in self.pinned]
         self._read(first, keep_open=False)
