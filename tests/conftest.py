@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -37,3 +40,12 @@ def lab(guard: None) -> Iterator[Lab]:
         pytest.skip(reason)
     with Lab() as made:
         yield made
+
+
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A directory other users can reach (pytest's own tmp_path is root's alone)."""
+    made = Path(tempfile.mkdtemp(prefix="vethpeer-user-", dir="/var/tmp"))
+    made.chmod(0o755)
+    yield made
+    shutil.rmtree(made, ignore_errors=True)

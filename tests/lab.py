@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 HOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "holder.py")
@@ -157,3 +158,16 @@ class Lab:
         self.holders.clear()
         self.mounts.clear()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def user_tree(base: Path, uid: int, login: str) -> Path:
+    """A --root tree under ``base`` where user ``uid`` (``login``) has a home and a /run/user
+    directory, both theirs."""
+    root = base / "host"
+    (root / "etc").mkdir(parents=True)
+    passwd = f"root:x:0:0:root:/root:/bin/sh\n{login}:x:{uid}:{uid}:{login}:/home/{login}:/bin/sh\n"
+    (root / "etc/passwd").write_text(passwd)
+    for directory in (root / "home" / login, root / "run/user" / str(uid)):
+        directory.mkdir(parents=True)
+        os.chown(directory, uid, uid)
+    return root

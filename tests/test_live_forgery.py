@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 import vethpeer
-from lab import Lab
+from lab import Lab, user_tree
 
 pytestmark = pytest.mark.live
 
@@ -108,23 +105,9 @@ def test_a_users_process_title_does_not_relabel_roots_namespace(lab: Lab, title:
         stop(forger)
 
 
-@pytest.fixture
-def open_tmp() -> Iterator[Path]:
-    made = Path(tempfile.mkdtemp(prefix="vethpeer-forge-", dir="/var/tmp"))
-    made.chmod(0o755)
-    yield made
-    shutil.rmtree(made, ignore_errors=True)
-
-
 def nobody_tree(base: Path) -> Path:
     """A --root tree where user nobody has a home and a /run/user directory, made by nobody."""
-    root = base / "host"
-    (root / "etc").mkdir(parents=True)
-    (root / "etc/passwd").write_text(f"root:x:0:0:root:/root:/bin/sh\nnb:x:{NOBODY}:{NOBODY}:nb:/home/nb:/bin/sh\n")
-    for directory in (root / "home/nb", root / "run/user" / str(NOBODY)):
-        directory.mkdir(parents=True)
-        os.chown(directory, NOBODY, NOBODY)
-    return root
+    return user_tree(base, NOBODY, "nb")
 
 
 def write_user_storage(root: Path, name: str, netns: str) -> None:

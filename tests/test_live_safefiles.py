@@ -23,7 +23,7 @@ from typing import Iterator, List, Tuple
 import pytest
 
 import vethpeer
-from lab import Lab
+from lab import Lab, user_tree
 from vethpeer import safefile
 
 pytestmark = pytest.mark.live
@@ -248,29 +248,6 @@ for driver in ("overlay", "vfs", "btrfs"):
 """
 
 
-@pytest.fixture
-def open_tmp() -> Iterator[Path]:
-    """A directory other users can reach (pytest's own tmp_path is root's alone)."""
-    import shutil
-    import tempfile
-
-    made = Path(tempfile.mkdtemp(prefix="vethpeer-user-", dir="/var/tmp"))
-    made.chmod(0o755)
-    yield made
-    shutil.rmtree(made, ignore_errors=True)
-
-
-def user_tree(tmp_path: Path) -> Path:
-    """A --root tree with user 4242, their home and /run/user/4242."""
-    root = tmp_path / "host"
-    (root / "etc").mkdir(parents=True)
-    (root / "etc/passwd").write_text(f"root:x:0:0:root:/root:/bin/sh\nu:x:{USER}:{USER}:u:/home/u:/bin/sh\n")
-    for directory in (root / "home/u", root / "run/user" / str(USER)):
-        directory.mkdir(parents=True)
-        os.chown(directory, USER, USER)
-    return root
-
-
 def as_user(*argv: str) -> None:
     subprocess.run(["setpriv", f"--reuid={USER}", f"--regid={USER}", "--clear-groups", *argv], check=True,
                    timeout=120)
@@ -278,7 +255,7 @@ def as_user(*argv: str) -> None:
 
 def test_a_users_link_is_never_followed(open_tmp: Path, lab: Lab) -> None:
     """Before: root followed a link in a user's container storage to a file only root may read."""
-    root = user_tree(open_tmp)
+    root = user_tree(open_tmp, USER, "u")
     secret = root / "secret.json"
     secret.write_text(json.dumps([{"id": STORED_ID, "names": ["stolen"]}]))
     secret.chmod(0o600)
@@ -298,7 +275,7 @@ def test_a_users_link_is_never_followed(open_tmp: Path, lab: Lab) -> None:
 
 def test_a_users_huge_state_costs_root_nothing(open_tmp: Path, lab: Lab) -> None:
     """Before: 19 MB containers.json files in three driver directories made every scan take seconds."""
-    root = user_tree(open_tmp)
+    root = user_tree(open_tmp, USER, "u")
     as_user(USER_PYTHON, "-c", MAKE_STORAGE, str(root / "home/u"), "9000", "2000")
     listing = root / "home/u/.local/share/containers/storage/overlay-containers/containers.json"
     assert listing.stat().st_size > 18_000_000 and listing.stat().st_uid == USER
@@ -314,7 +291,7 @@ def test_a_users_long_state_is_cut_at_its_budget(open_tmp: Path, lab: Lab) -> No
     from vethpeer.owners import Host, storage
     from vethpeer.owners.base import Scan
 
-    root = user_tree(open_tmp)
+    root = user_tree(open_tmp, USER, "u")
     as_user(USER_PYTHON, "-c", MAKE_STORAGE, str(root / "home/u"), "3000", "0")
     with Host(str(root), "/proc") as host:
         run = Scan([], host)
