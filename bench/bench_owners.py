@@ -26,7 +26,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import build  # the recorded trees' builder: the same file layouts
 
-from vethpeer.owners import Host, NamespaceFacts, scan
+from vethpeer.model import Holders, Namespace, NamespaceId
+from vethpeer.owners import Host, scan
 
 KINDS = ("docker", "pod", "podman", "lxc")
 # Real specs are 3-20 KB (this machine's Podman ones: 10.6 KB): mounts, capabilities, seccomp.
@@ -50,8 +51,8 @@ def _write(root: str, path: str, content: object) -> None:
         handle.write(data)
 
 
-def make(root: str, n: int, kinds: Tuple[str, ...]) -> Tuple[List[NamespaceFacts], Dict[int, Tuple[str, str]]]:
-    facts: List[NamespaceFacts] = [NamespaceFacts(4026531840, (), (), (1,), (), True)]
+def make(root: str, n: int, kinds: Tuple[str, ...]) -> Tuple[List[Namespace], Dict[int, Tuple[str, str]]]:
+    facts: List[Namespace] = [Namespace(NamespaceId(4, 4026531840), None, Holders(pids=(1,)), root=True, userns_uid=0)]
     expected: Dict[int, Tuple[str, str]] = {}
     podman_listing = []
     cri = "io.kubernetes.cri."
@@ -111,7 +112,7 @@ def make(root: str, n: int, kinds: Tuple[str, ...]) -> Tuple[List[NamespaceFacts
         for p in pids:
             _write(root, f"/proc/{p}/cgroup", "".join(line + "\n" for line in build.v1(cgroup)))
             _write(root, f"/proc/{p}/comm", "sleep\n")
-        facts.append(NamespaceFacts(inode, names, paths, pids, (), False))
+        facts.append(Namespace(NamespaceId(4, inode), None, Holders(names=names, paths=paths, pids=pids), userns_uid=0))
     if podman_listing:
         _write(root, "/var/lib/containers/storage/overlay-containers/containers.json", podman_listing)
     return facts, expected

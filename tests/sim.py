@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from typing import Dict, List, Optional, Set, Tuple
 
+from vethpeer.model import Holders, Namespace, NamespaceId
 from vethpeer.netlink import LinkRecord
 from vethpeer.resolve import Answer, FdQuestion, HintQuestion, Pairing, Question, ViaQuestion, drive
 from vethpeer.snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnswer
@@ -84,12 +85,10 @@ class World:
         for inode in self.links:
             readable = inode not in self.unreadable
             links = tuple(self.record(inode, index) for index in sorted(self.links[inode])) if readable else ()
-            namespaces.append(NamespaceRecord(
-                dev=4, inode=inode, cookie=None, names=(f"ns{inode - 4026532000}",),
-                paths=(), pids=(), threads=(), fds=(), sockets=(), comm=None,
+            namespaces.append(NamespaceRecord(Namespace(
+                NamespaceId(4, inode), None, Holders(names=(f"ns{inode - 4026532000}",)),
                 root=inode == self.root, own=inode == self.root,
-                error=None if readable else "cannot enter it: operation not permitted",
-                links=links, addresses=()))
+                error=None if readable else "cannot enter it: operation not permitted"), links))
         return Snapshot(tuple(namespaces), (), (), (), "pid 1", ())
 
     def answer(self, question: Question) -> Answer:

@@ -945,7 +945,7 @@ def test_a_snapshot_keeps_the_user_namespace_owner(capsys: pytest.CaptureFixture
     data = fixture_data()
     data["namespaces"][0]["userns_uid"] = 65534
     loaded = snapshot.loads(json.dumps(data))
-    assert loaded.namespaces[0].userns_uid == 65534
+    assert loaded.namespaces[0].namespace.userns_uid == 65534
     assert json.loads(snapshot.dumps(loaded))["namespaces"][0]["userns_uid"] == 65534
     data["namespaces"][0]["userns_uid"] = 1 << 40
     assert cli.main(["--load", write_snapshot(tmp_path, data), "list"]) == EXIT_USAGE

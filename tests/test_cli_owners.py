@@ -28,12 +28,13 @@ def owned(tmp_path: Path) -> str:
     snap = snapshot.loads(FIXTURE.read_text(encoding="utf-8"))
     records = []
     for record in snap.namespaces:
-        owners: Tuple[Owner, ...] = record.owners
-        if record.pids and not record.root and not record.names:
+        ns = record.namespace
+        owners: Tuple[Owner, ...] = ns.owners
+        if ns.pids and not ns.root and not ns.names:
             owners = (WEB, SIDE)
-        elif any(name.startswith("vpfx-a0") for name in record.names):
+        elif any(name.startswith("vpfx-a0") for name in ns.names):
             owners = (POD,)
-        records.append(record._replace(owners=owners))
+        records.append(record.with_owners(owners))
     path = tmp_path / "owned.json"
     path.write_text(snapshot.dumps(snap._replace(namespaces=tuple(records))), encoding="utf-8")
     return str(path)
@@ -72,7 +73,7 @@ def test_an_ambiguous_selector_lists_the_candidates_and_exits_2(capsys: pytest.C
     # Both owners are in one namespace: not ambiguous. Two namespaces with a matching id are.
     assert code == 0, err
     snap = snapshot.loads(Path(owned).read_text(encoding="utf-8"))
-    records = [r._replace(owners=(SIDE,)) if r.names and r.names[0].startswith("vpfx-b0") else r
+    records = [r.with_owners((SIDE,)) if r.namespace.name and r.namespace.name.startswith("vpfx-b0") else r
                for r in snap.namespaces]
     Path(owned).write_text(snapshot.dumps(snap._replace(namespaces=tuple(records))), encoding="utf-8")
     code, out, err = run(capsys, owned, "peer", "eth0", "--netns", "docker:237c0d29")
@@ -102,9 +103,10 @@ def test_neutron_ports_and_holder_commands(capsys: pytest.CaptureFixture[str], o
     snap = snapshot.loads(Path(owned).read_text(encoding="utf-8"))
     qdhcp = Owner("neutron", "qdhcp-fabc7ead-3c4d-4d5e-9f00-123456789abc", "fabc7ead-3c4d-4d5e-9f00-123456789abc",
                   (("role", "dhcp"), ("network", "fabc7ead-3c4d-4d5e-9f00-123456789abc")), "netns name")
-    records = tuple(r._replace(owners=(qdhcp,)) if r.names and r.names[0].startswith("qdhcp-") else r
+    records = tuple(r.with_owners((qdhcp,)) if r.namespace.name and r.namespace.name.startswith("qdhcp-") else r
                     for r in snap.namespaces)
-    holder = next(r for r in snap.namespaces if r.pids and not r.root and not r.names)
+    holder = next(r.namespace for r in snap.namespaces
+                  if r.namespace.pids and not r.namespace.root and not r.namespace.names)
     snap = snap._replace(namespaces=records, comms=((holder.pids[0], "nginx"),))
     Path(owned).write_text(snapshot.dumps(snap), encoding="utf-8")
     code, out, err = run(capsys, owned, "peer", "ns-39d60faa-aa", "--json")

@@ -6,12 +6,14 @@ them; readlink works on such dangling links, which is all the collection code lo
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Mapping, Optional
 
 import pytest
 
+from vethpeer import snapshot as snapshot_io
 from vethpeer.discover import (
     NsfsMount,
     _Collector,
@@ -21,7 +23,8 @@ from vethpeer.discover import (
     parse_nsfs_mounts,
     unescape_mount_path,
 )
-from vethpeer.model import Holder
+from vethpeer.model import Holder, Holders, Namespace, NamespaceId
+from vethpeer.snapshot import NamespaceRecord, Snapshot
 
 ROOT_NS = 4026531840
 BLUE = 4026532001
@@ -518,14 +521,14 @@ def test_reopen_checks_the_inode_and_says_why_it_failed() -> None:
     from vethpeer.discover import FoundNamespace, reopen
 
     own = os.stat("/proc/self/ns/net")
-    good = FoundNamespace(own.st_dev, own.st_ino, None, (), (), (), (), (), (), None, None, (),
+    good = FoundNamespace(Namespace(NamespaceId(own.st_dev, own.st_ino), None, Holders()), None,
                           (("/nonexistent/ns", True), ("/proc/self/ns/net", False)))
     fd = reopen(good)
     try:
         assert os.fstat(fd).st_ino == own.st_ino
     finally:
         os.close(fd)
-    elsewhere = good._replace(inode=own.st_ino + 1)
+    elsewhere = good._replace(namespace=good.namespace._replace(id=NamespaceId(own.st_dev, own.st_ino + 1)))
     with pytest.raises(OSError) as failure:
         reopen(elsewhere)
     assert failure.value.errno == errno.ENOENT
@@ -557,18 +560,12 @@ def test_budget_gives_fd_only_namespaces_a_durable_ones_slot_but_never_own_or_ro
 
 
 def test_tun_holders_survive_a_snapshot_round_trip_and_old_snapshots_load() -> None:
-    import json
-
-    from vethpeer import snapshot as snapshot_io
-    from vethpeer.snapshot import NamespaceRecord, Snapshot
-
-    record = NamespaceRecord(4, BLUE, None, (), (), (), (), (), (), None, False, False, None, (), (),
-                             tuns=(Holder(7, 9),))
+    record = NamespaceRecord(Namespace(NamespaceId(4, BLUE), None, Holders(tuns=(Holder(7, 9),))), ())
     text = snapshot_io.dumps(Snapshot((record,), (), (), (), "pid 1", ()))
-    assert snapshot_io.loads(text).namespaces[0].tuns == (Holder(7, 9),)
+    assert snapshot_io.loads(text).namespaces[0].namespace.tuns == (Holder(7, 9),)
     data = json.loads(text)
     del data["namespaces"][0]["tuns"]
-    assert snapshot_io.loads(json.dumps(data)).namespaces[0].tuns == ()
+    assert snapshot_io.loads(json.dumps(data)).namespaces[0].namespace.tuns == ()
 
 
 def test_dropped_socket_only_namespace_says_why_it_cannot_be_read() -> None:
@@ -592,3 +589,45 @@ def test_nsfs_line_pattern_finds_only_network_namespace_mounts() -> None:
         f"103 22 0:4 net:[{GREEN}] /y rw master:1 shared:2 - nsfs nsfs rw",
     ]).encode()
     assert [int(i) for i in _NSFS_NET_LINE.findall(text)] == [BLUE, GREEN]
+
+
+@pytest.mark.parametrize("kind", ["pids", "threads", "fds", "sockets", "tuns", "rings"])
+@pytest.mark.parametrize("pid", [2 ** 70, 0, -1])
+def test_every_process_holder_kind_is_range_checked_on_load(kind: str, pid: int) -> None:
+    # Each kind once had its own field, and the range check named them one by one: a kind left out
+    # (tuns were once) loaded a pid no kernel gives. The check now walks every kind the record has.
+    item = pid if kind == "pids" else Holder(pid, 3)
+    record = NamespaceRecord(Namespace(NamespaceId(4, BLUE), None, Holders({kind: (item,)})), ())
+    text = snapshot_io.dumps(Snapshot((record,), (), (), (), "pid 1", ()))
+    with pytest.raises(ValueError, match="out of range"):
+        snapshot_io.loads(text)
+    if kind != "pids":
+        fd = NamespaceRecord(Namespace(NamespaceId(4, BLUE), None, Holders({kind: (Holder(7, 2 ** 40),)})), ())
+        with pytest.raises(ValueError, match="out of range"):
+            snapshot_io.loads(snapshot_io.dumps(Snapshot((fd,), (), (), (), "pid 1", ())))
+
+
+def test_holders_is_one_immutable_mapping_of_every_kind() -> None:
+    holders = Holders(names=("a",), tuns=(Holder(7, 9),), fds=())
+    assert list(holders) == ["names", "tuns"] and len(holders) == 2
+    assert "tuns" in holders and "fds" not in holders
+    assert holders["fds"] == () and holders["tuns"] == (Holder(7, 9),)
+    with pytest.raises(KeyError):
+        holders["nope"]
+    with pytest.raises(TypeError, match="unknown holder kinds: nope"):
+        Holders(nope=(1,))
+    # Equal whatever order the kinds were given in, and usable as a key (records stay hashable).
+    assert Holders(tuns=(Holder(7, 9),), names=("a",)) == holders
+    assert len({holders, Holders({"names": ["a"], "tuns": [Holder(7, 9)]})}) == 1
+    assert holders.replace(tuns=()) == Holders(names=("a",))
+    assert Holders(pids=(5,), threads=(Holder(6, 60),), rings=(Holder(5, 8),)).pids() == (5, 6)
+    ns = Namespace(NamespaceId(4, BLUE), None, Holders(pids=(5,), fds=(Holder(6, 4),), rings=(Holder(8, 1),)))
+    assert (ns.pids, ns.fds, ns.holder_pids, ns.inode) == ((5,), (Holder(6, 4),), (6, 8), BLUE)
+    hash(ns)
+
+
+@pytest.mark.parametrize(("kind", "label"), [
+    ("threads", "pid 7 tid 9"), ("fds", "pid 7 fd 9"), ("sockets", "pid 7 socket fd 9"),
+    ("tuns", "pid 7 tun fd 9"), ("rings", "pid 7 io_uring fd 9")])
+def test_a_namespace_held_one_way_is_labelled_by_that_holder(kind: str, label: str) -> None:
+    assert Namespace(NamespaceId(4, BLUE), None, Holders({kind: (Holder(7, 9),)})).label == label

@@ -165,8 +165,8 @@ def test_root_ids_are_vouched_for_only_when_nothing_moved(lab: Lab, monkeypatch:
     reading = scanner.read_host()
     assert moved
     snapshot = reading.snapshot
-    root = next(ns for ns in snapshot.namespaces if ns.root)
-    by_cookie = {ns.cookie: ns for ns in snapshot.namespaces}
+    root = next(ns.namespace for ns in snapshot.namespaces if ns.namespace.root)
+    by_cookie = {ns.namespace.cookie: ns.namespace for ns in snapshot.namespaces}
     m_record = by_cookie[cookie_of(m)]
     ids = {}
     probe = netlink.Channel(netlink.new_socket())

@@ -16,7 +16,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from vethpeer.owners import Host, NamespaceFacts, Owner, holder_names, identify, port_of, process_owner, scan
+from vethpeer.model import Holder, Holders, Namespace, NamespaceId
+from vethpeer.owners import Host, Owner, holder_names, identify, port_of, process_owner, scan
 from vethpeer.owners.host import CAP_JSON
 from vethpeer.owners.nspawn import name_from_cmdline
 
@@ -24,7 +25,14 @@ HOSTS = Path(__file__).parent / "data" / "hosts"
 ROOT_NS = 4026531840
 
 
-def facts_of(case_dir: Path) -> List[NamespaceFacts]:
+def ns_facts(inode: int, names: Tuple[str, ...], paths: Tuple[str, ...], pids: Tuple[int, ...],
+             holder_pids: Tuple[int, ...], root: bool, userns_uid: Optional[int] = 0) -> Namespace:
+    """What discovery would have found: ``holder_pids`` hold it by an open fd (number 3)."""
+    holders = Holders(names=names, paths=paths, pids=pids, fds=tuple(Holder(pid, 3) for pid in holder_pids))
+    return Namespace(NamespaceId(4, inode), None, holders, root=root, userns_uid=userns_uid)
+
+
+def facts_of(case_dir: Path) -> List[Namespace]:
     # Hand-made trees keep discovery's view in namespaces.json; trees recorded from the real
     # runtimes (real-*) keep it, with the owners each runtime's own tool named, in expected.json.
     if (case_dir / "namespaces.json").exists():
@@ -32,7 +40,7 @@ def facts_of(case_dir: Path) -> List[NamespaceFacts]:
     else:
         entries = json.loads((case_dir / "expected.json").read_text())["namespaces"]
     return [
-        NamespaceFacts(e["inode"], tuple(e["names"]), tuple(e["paths"]), tuple(e["pids"]),
+        ns_facts(e["inode"], tuple(e["names"]), tuple(e["paths"]), tuple(e["pids"]),
                        tuple(e["holder_pids"]), e["root"], e.get("userns_uid", 0))
         for e in entries
     ]
@@ -237,8 +245,7 @@ def test_lxd_same_name_in_two_projects_is_told_apart() -> None:
     found = owners_of("lxd")
     (default,), (other,) = found[4026532703], found[4026532704]
     assert (owner_label(default), owner_label(other)) == ("lxd: c1", "lxd: proj/c1")
-    namespaces = tuple(Namespace(NamespaceId(4, inode), None, (), (), (), (), (), (), None, False, False, None, 0,
-                                 owners=owners)
+    namespaces = tuple(Namespace(NamespaceId(4, inode), None, Holders(), link_count=0, owners=owners)
                        for inode, owners in ((4026532703, (default,)), (4026532704, (other,))))
     topology = Topology(namespaces, {}, (), (), (), "pid 1")
     assert query.select(topology, "lxd:c1").inode == 4026532703
@@ -336,8 +343,8 @@ def test_neutron_port_names(ifname: str, expected: Optional[Tuple[str, str, str]
 
 def test_process_fallback_and_holder_names() -> None:
     host = Host(str(HOSTS / "docker-v1-cgroupfs"))
-    facts = [NamespaceFacts(4026539999, (), (), (3828,), (), False),
-             NamespaceFacts(4026539998, (), (), (), (4306, 99999), False)]
+    facts = [ns_facts(4026539999, (), (), (3828,), (), False),
+             ns_facts(4026539998, (), (), (), (4306, 99999), False)]
     found = identify(facts, host)
     assert found[4026539999] == (process_owner(3828, host),)
     assert found[4026539999][0].name == "pid 3828 (dockerd)"
@@ -356,7 +363,7 @@ def test_holders_of_every_namespace_are_looked_at_once() -> None:
             reads.append((pid, leaf))
             return super().read_pid(pid, leaf, cap)
 
-    facts = [NamespaceFacts(4026540000 + i, (), (), (), (5390, 5290), False) for i in range(50)]
+    facts = [ns_facts(4026540000 + i, (), (), (), (5390, 5290), False) for i in range(50)]
     run = scan(facts, Counting(str(HOSTS / "lxc")))
     assert run.failures == []
     assert len(reads) == len(set(reads)) <= 6
@@ -364,7 +371,7 @@ def test_holders_of_every_namespace_are_looked_at_once() -> None:
     assert {owners[0].name for owners in run.result().values()} == {"c2"}
     # dockerd's sockets in 50 namespaces: read once, and it owns none of them.
     reads.clear()
-    facts = [NamespaceFacts(4026540000 + i, (), (), (), (3828,), False) for i in range(50)]
+    facts = [ns_facts(4026540000 + i, (), (), (), (3828,), False) for i in range(50)]
     run = scan(facts, Counting(str(HOSTS / "docker-v1-cgroupfs")))
     assert run.result() == {}
     assert len(reads) == len(set(reads)) <= 3
@@ -379,13 +386,13 @@ def test_comm_that_is_not_utf8_survives_as_surrogate_escapes(tmp_path: Path) -> 
 
 def test_paths_seen_under_root_are_matched_in_the_hosts_spelling() -> None:
     case = HOSTS / "docker-v2-systemd"
-    facts = [NamespaceFacts(4026532101, (), (f"{case}/run/docker/netns/5f0e1d2c3b4a",), (), (), False)]
+    facts = [ns_facts(4026532101, (), (f"{case}/run/docker/netns/5f0e1d2c3b4a",), (), (), False)]
     found = identify(facts, Host(str(case), proc=str(case / "proc")))
     assert brief(found[4026532101]) == [("docker", "api")]
 
 
 def test_an_empty_host_names_nothing_but_processes(tmp_path: Path) -> None:
-    facts = [NamespaceFacts(1, ("a",), ("/run/netns/a",), (), (), False), NamespaceFacts(2, (), (), (), (), True)]
+    facts = [ns_facts(1, ("a",), ("/run/netns/a",), (), (), False), ns_facts(2, (), (), (), (), True)]
     assert identify(facts, Host(str(tmp_path))) == {}
 
 
@@ -449,7 +456,7 @@ def test_every_state_file_broken_every_way_never_raises(case: str, tmp_path: Pat
     assert time.monotonic() - started < 30
 
 
-def _scan_as_nobody(facts: List[NamespaceFacts], root: Path) -> Tuple[Dict[int, List[Tuple[str, ...]]], List[Any]]:
+def _scan_as_nobody(facts: List[Namespace], root: Path) -> Tuple[Dict[int, List[Tuple[str, ...]]], List[Any]]:
     """identify as an unprivileged user (root reads past any mode bits): in a forked child that
     drops to nobody when the tests run as root."""
     if os.geteuid() != 0:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from vethpeer import query
-from vethpeer.model import Namespace, NamespaceId, Topology
+from vethpeer.model import Holders, Namespace, NamespaceId, Topology
 from vethpeer.owners import Owner
 
 
 def namespace(inode: int, *owners: Owner, root: bool = False) -> Namespace:
-    return Namespace(NamespaceId(4, inode), None, (), (), (), (), (), (), None, root, False, None, 1, owners=owners)
+    return Namespace(NamespaceId(4, inode), None, Holders(), root=root, link_count=1, owners=owners)
 
 
 WEB = Owner("docker", "web-1", "abcd1234" + "0" * 56, (("project", "shop"),), "state")

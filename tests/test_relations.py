@@ -17,7 +17,7 @@ from test_netlink_parse import attr, link_message, parse, replay
 from vethpeer import netlink, resolve
 from vethpeer import snapshot as snapshot_io
 from vethpeer.discover import qemu_vm_name
-from vethpeer.model import Link, LinkRef, Topology
+from vethpeer.model import Holders, Link, LinkRef, Namespace, NamespaceId, Topology
 from vethpeer.netlink import LinkRecord
 from vethpeer.render import json as json_render
 from vethpeer.render.show import render_show
@@ -116,9 +116,8 @@ def _record(index: int, name: bytes, kind: str, **extra: object) -> LinkRecord:
 
 
 def _ns(inode: int, links: Tuple[LinkRecord, ...], root: bool = False) -> NamespaceRecord:
-    return NamespaceRecord(dev=4, inode=inode, cookie=None, names=() if root else (f"n{inode}",), paths=(),
-                           pids=(), threads=(), fds=(), sockets=(), comm=None, root=root, own=root, error=None,
-                           links=links, addresses=())
+    return NamespaceRecord(Namespace(NamespaceId(4, inode), None, Holders(names=() if root else (f"n{inode}",)),
+                                     root=root, own=root), links)
 
 
 def test_tunnel_fields_survive_a_snapshot_by_name_and_old_snapshots_still_load() -> None:
@@ -288,7 +287,7 @@ def test_same_namespace_lower_master_and_underlay_need_no_question() -> None:
 def test_tun_holders_tie_by_name_and_namespace() -> None:
     a = _ns(100, (_record(2, b"tap0", "tun"),), root=True)
     b = _ns(200, (_record(5, b"tap0", "tun"),))
-    b = b._replace(owners=(snapshot_io.Owner("docker", "web-1", "abc", (), "test"),))
+    b = b.with_owners((snapshot_io.Owner("docker", "web-1", "abc", (), "test"),))
     tuns = (TunFile(30, 9, 200, b"tap0", "qemu-system-x86", "guest1", 200),
             TunFile(40, 3, 200, b"tap0", "qemu-system-x86", "guest1", 100),
             TunFile(50, 4, 300, b"tap0", "openvpn", None, 100))  # a namespace not read: nothing to tie

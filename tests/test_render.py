@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Tuple
 import pytest
 
 from vethpeer import REASONS, resolve, snapshot
-from vethpeer.model import Link, Topology
+from vethpeer.model import Holders, Link, Namespace, NamespaceId, Topology
 from vethpeer.render import json as json_render
 from vethpeer.render import table as table_render
 from vethpeer.render.table import Match
@@ -396,9 +396,9 @@ def test_namespaces_json_matches_snapshot_records() -> None:
     for record in snap.namespaces:
         entry = by_inode[record.inode]
         assert entry["links"] == len(record.links)
-        assert entry["pids"] == list(record.pids)
-        assert entry["cookie"] == record.cookie
-        assert entry["name"] == (record.names[0] if record.names else None)
+        assert entry["pids"] == list(record.namespace.pids)
+        assert entry["cookie"] == record.namespace.cookie
+        assert entry["name"] == record.namespace.name
 
 
 def test_namespaces_json_names_and_holders(topology: Topology) -> None:
@@ -455,7 +455,8 @@ def test_owners_name_namespaces_and_travel_in_json_and_snapshots() -> None:
         return LinkRecord(index, b"eth0", 0, "veth", None, None, 1500, 6, None, peer, nsid, ())
 
     def ns(inode: int, links: tuple, owners: tuple, root: bool = False) -> NamespaceRecord:
-        return NamespaceRecord(4, inode, None, (), (), (), (), (), (), None, root, root, None, links, (), owners=owners)
+        return NamespaceRecord(Namespace(NamespaceId(4, inode), None, Holders(), root=root, own=root, owners=owners),
+                               links)
 
     snapshot = Snapshot((ns(1, (veth(5, 2, 0),), (), root=True), ns(2, (veth(2, 5, 0),), (web, pod))),
                         (NsidAnswer(1, 2, 0), NsidAnswer(2, 1, 0)), (), (), "pid 1", ())

@@ -9,7 +9,7 @@ import pytest
 
 from sim import World
 from vethpeer import snapshot as snapshot_io
-from vethpeer.model import Topology
+from vethpeer.model import Holders, Namespace, NamespaceId, Topology
 from vethpeer.netlink import LinkRecord
 from vethpeer.resolve import FdQuestion, HintQuestion, ViaQuestion, resolve
 from vethpeer.snapshot import NamespaceRecord, NsidAnswer, Snapshot
@@ -181,8 +181,8 @@ def link(index: int, name: bytes, kind: str = "veth", peer: int = 0, nsid: int =
 
 
 def namespace(inode: int, *links: LinkRecord, error: str = "") -> NamespaceRecord:
-    return NamespaceRecord(4, inode, None, (f"n{inode}",), (), (), (), (), (), None, inode == 1, False,
-                           error or None, links, ())
+    return NamespaceRecord(Namespace(NamespaceId(4, inode), None, Holders(names=(f"n{inode}",)), root=inode == 1,
+                                     error=error or None), links)
 
 
 def test_reasons_for_ends_the_kernel_itself_cannot_pair() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Dict, Optional, Sequence, Tuple
 
-from vethpeer.model import Link, LinkRef, Namespace, NamespaceId, Pair, Topology
+from vethpeer.model import Holders, Link, LinkRef, Namespace, NamespaceId, Pair, Topology
 from vethpeer.render.watch import JsonLines, render_text
 from vethpeer.watcher import _State, diff
 
@@ -15,8 +15,8 @@ B = NamespaceId(4, 3)
 
 
 def ns(netns: NamespaceId, cookie: int, error: Optional[str] = None) -> Namespace:
-    return Namespace(netns, cookie, (f"n{cookie}",) if netns != ROOT else (), (), (), (), (), (), None,
-                     netns == ROOT, netns == ROOT, error, None if error else 1)
+    return Namespace(netns, cookie, Holders(names=(f"n{cookie}",) if netns != ROOT else ()), root=netns == ROOT,
+                     own=netns == ROOT, error=error, link_count=None if error else 1)
 
 
 def veth(netns: NamespaceId, ifindex: int, name: str, mac: str, master: Optional[int] = None) -> Link:
@@ -223,7 +223,7 @@ def test_a_namespace_named_after_it_appeared_is_a_netns_changed() -> None:
     namespace kept that label in the watch for ever."""
     from vethpeer.model import Owner
 
-    half = ns(A, 2)._replace(names=(), pids=(77,), comm="ip")
+    half = ns(A, 2)._replace(holders=Holders(pids=(77,)), comm="ip")
     named = ns(A, 2)
     before, after = topology([], [], [ns(ROOT, 1), half]), topology([], [], [ns(ROOT, 1), named])
     (event,) = diff(before, after, 0.0)
@@ -232,7 +232,8 @@ def test_a_namespace_named_after_it_appeared_is_a_netns_changed() -> None:
     assert (line["netns"]["name"], line["old_label"], line["old_name"]) == ("n2", "pid 77 (ip)", None)
     assert "n2 was pid 77 (ip)" in render_text(event)
     # Someone running a shell in it (a process owner) is no news; a container named after it is.
-    shell = named._replace(pids=(99,), owners=(Owner("process", "pid 99 (bash)", "99", (), "pid"),))
+    shell = named._replace(holders=named.holders.replace(pids=(99,)),
+                           owners=(Owner("process", "pid 99 (bash)", "99", (), "pid"),))
     assert kinds(after, topology([], [], [ns(ROOT, 1), shell])) == []
     docker = named._replace(owners=(Owner("docker", "web-1", "c0ffee", (), "config.v2.json SandboxKey"),))
     assert kinds(after, topology([], [], [ns(ROOT, 1), docker])) == ["netns-changed"]

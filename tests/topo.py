@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Tuple
 
 from vethpeer.model import (
+    Holders,
     Link,
     LinkRef,
     Namespace,
@@ -35,8 +36,8 @@ class Builder:
     def ns(self, name: Optional[str], root: bool = False, owner: Optional[Tuple[str, str]] = None) -> NamespaceId:
         netns = NamespaceId(4, 4026531840 + len(self.namespaces) * 7)
         owners = (Owner(owner[0], owner[1], None, (), "test"),) if owner else ()
-        self.namespaces.append(Namespace(netns, None, (name,) if name else (), (), (), (), (), (), None, root,
-                                         False, None, 0, owners=owners))
+        self.namespaces.append(Namespace(netns, None, Holders(names=(name,) if name else ()), root=root,
+                                         link_count=0, owners=owners))
         self._next_ifindex[netns] = 1
         self.link(netns, "lo", None, mac="00:00:00:00:00:00")
         return netns

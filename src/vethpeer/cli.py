@@ -686,7 +686,7 @@ def _unprivileged(warnings: Sequence[str]) -> bool:
 def access_summary(snap: snapshot_io.Snapshot) -> Optional[str]:
     """What a run without the privileges to look at the host must say first: how much of it could
     not be read, and how to fix that. None when nothing is missing for lack of privileges."""
-    unread = _unreadable(snap.namespaces)
+    unread = _unreadable([record.namespace for record in snap.namespaces])
     if not unread or not _unprivileged(snap.warnings):
         return None
     total = len(snap.namespaces)

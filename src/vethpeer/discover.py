@@ -25,7 +25,7 @@ from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequenc
 
 from . import discover_kernel as kernel
 from . import ops
-from .model import Holder
+from .model import Holder, Holders, Namespace, NamespaceId
 from .snapshot import TunFile
 
 DEFAULT_NETNS_DIRS = ("/run/netns", "/var/run/netns")
@@ -97,31 +97,27 @@ def _nsfs_dev() -> int:
 
 
 class FoundNamespace(NamedTuple):
-    """A namespace and what holds it; ``fd`` is an open handle (owned by the Discovery) or None
-    when it was verified but not kept (see ``openers`` and ``reopen``)."""
+    """A namespace discovery found (the ``model.Namespace`` record, its holders filled in) and the
+    ways back into it. ``fd`` is an open handle (owned by the Discovery) or None when it was
+    verified but not kept (see ``openers`` and ``reopen``)."""
 
-    dev: int
-    inode: int
-    fd: Optional[int]
-    names: Tuple[str, ...]
-    paths: Tuple[str, ...]
-    pids: Tuple[int, ...]
-    threads: Tuple[Holder, ...]
-    fds: Tuple[Holder, ...]
-    sockets: Tuple[Holder, ...]
-    comm: Optional[str]
-    error: Optional[str]
-    #: Open tun/tap files that belong to it, held by a process outside it.
-    tuns: Tuple[Holder, ...] = ()
+    namespace: Namespace
+    fd: Optional[int] = None
     #: (path, needs an NS_GET_NSTYPE check) that open it again, most durable first. Empty for a
     #: namespace only a socket or tun file reaches: its ``fd`` is then the only way in.
     openers: Tuple[Tuple[str, bool], ...] = ()
-    #: The owner uid of the user namespace that owns it (0: the initial one's): who could have
-    #: made it. None where the kernel does not say.
-    userns_uid: Optional[int] = None
-    #: io_uring rings that hold it as a registered file (``detail``: the ring's fd). Such a file
-    #: cannot be had without using the ring: a namespace held only so cannot be read.
-    rings: Tuple[Holder, ...] = ()
+
+    @property
+    def inode(self) -> int:
+        return self.namespace.id.inode
+
+    @property
+    def dev(self) -> int:
+        return self.namespace.id.dev
+
+    @property
+    def error(self) -> Optional[str]:
+        return self.namespace.error
 
 
 class Discovery(NamedTuple):
@@ -1281,34 +1277,23 @@ def discover(
                                            or refs.extra_openers)):
             # Just a /run/netns name, as most are: the same record, built without the generic passes.
             name, path = refs.names[0]
-            found.append(FoundNamespace(
-                dev=refs.dev or nsfs_dev, inode=inode, fd=refs.fd, names=(name,), paths=(path,), pids=(),
-                threads=(), fds=(), sockets=(), comm=None, error=errors.get(inode), tuns=(),
-                openers=((path, True),), userns_uid=refs.userns_uid))
+            found.append(FoundNamespace(Namespace(
+                NamespaceId(refs.dev or nsfs_dev, inode), None, Holders(names=(name,), paths=(path,)),
+                root=inode == root_inode, own=inode == own_inode, error=errors.get(inode),
+                userns_uid=refs.userns_uid), refs.fd, ((path, True),)))
             continue
         comm = None
         if not refs.names and not refs.paths and refs.pids and inode != root_inode:
             comm = _comm(proc, refs.pids[0])
-        openers = tuple(collector.candidates(refs))
-        found.append(
-            FoundNamespace(
-                dev=refs.dev or nsfs_dev,
-                inode=inode,
-                fd=refs.fd,
-                names=tuple(name for name, _ in refs.names),
-                paths=tuple(path for _, path in refs.names) + tuple(refs.paths) + tuple(refs.covered),
-                pids=tuple(refs.pids),
-                threads=tuple(refs.threads),
-                fds=tuple(refs.fds),
-                sockets=tuple(refs.sockets),
-                comm=comm,
-                error=errors.get(inode),
-                tuns=tuple(refs.tuns),
-                rings=tuple(refs.rings),
-                openers=openers,
-                userns_uid=refs.userns_uid,
-            )
-        )
+        holders = Holders(
+            names=tuple(name for name, _ in refs.names),
+            paths=tuple(path for _, path in refs.names) + tuple(refs.paths) + tuple(refs.covered),
+            pids=refs.pids, threads=refs.threads, fds=refs.fds, sockets=refs.sockets, tuns=refs.tuns,
+            rings=refs.rings)
+        found.append(FoundNamespace(Namespace(
+            NamespaceId(refs.dev or nsfs_dev, inode), None, holders, comm=comm, root=inode == root_inode,
+            own=inode == own_inode, error=errors.get(inode), userns_uid=refs.userns_uid),
+            refs.fd, tuple(collector.candidates(refs))))
     found.sort(key=lambda item: item.inode)
     return Discovery(tuple(found), own_inode, root_inode, root_source, tuple(collector.warnings),
                      tuple(collector.tun_devices))

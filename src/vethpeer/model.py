@@ -6,7 +6,7 @@ so there are no cycles and equality is cheap. Nothing here does I/O.
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, cast
 
 
 class Owner(NamedTuple):
@@ -58,42 +58,148 @@ class Holder(NamedTuple):
     detail: int
 
 
+#: The ways a namespace is held, in the order ``Namespace.label`` looks for a name. Each kind's
+#: holders are a tuple: of ``str`` (names, paths), of ``int`` (pids), of ``Holder`` (the rest).
+HOLDER_KINDS = ("names", "paths", "pids", "threads", "fds", "sockets", "tuns", "rings")
+
+#: Holder kinds that are process ids or ``Holder``s (the rest are names and paths).
+PROCESS_HOLDER_KINDS = HOLDER_KINDS[2:]
+
+
+class Holders(Mapping[str, Tuple[Any, ...]]):
+    """What holds a namespace: kind (one of ``HOLDER_KINDS``) -> tuple of holders.
+
+    Immutable and hashable. Every known kind can be read (an empty tuple when nothing holds it so);
+    iteration and ``in`` see only the kinds that hold it. A new way of holding a namespace is a new
+    kind here, and every phase (discovery, the snapshot file, its range checks, the owners, the
+    tables and JSON) carries it without a field of its own.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, kinds: Optional[Mapping[str, Sequence[Any]]] = None, **more: Sequence[Any]) -> None:
+        merged = {**(kinds or {}), **more}
+        unknown = sorted(set(merged) - set(HOLDER_KINDS))
+        if unknown:
+            raise TypeError(f"unknown holder kinds: {', '.join(unknown)}")
+        self._items: Tuple[Tuple[str, Tuple[Any, ...]], ...] = tuple(
+            (kind, tuple(merged[kind])) for kind in HOLDER_KINDS if merged.get(kind))
+
+    def __getitem__(self, kind: str) -> Tuple[Any, ...]:
+        for have, items in self._items:
+            if have == kind:
+                return items
+        if kind in HOLDER_KINDS:
+            return ()
+        raise KeyError(kind)
+
+    def __contains__(self, kind: object) -> bool:
+        return any(have == kind for have, _ in self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        return (kind for kind, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Holders) and self._items == other._items
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __repr__(self) -> str:
+        return "Holders(" + ", ".join(f"{kind}={items!r}" for kind, items in self._items) + ")"
+
+    def replace(self, **kinds: Sequence[Any]) -> Holders:
+        """These holders with the given kinds set anew."""
+        return Holders(dict(self._items), **kinds)
+
+    def pids(self) -> Tuple[int, ...]:
+        """Every process holding the namespace in any way, each once, in kind order."""
+        return tuple(dict.fromkeys(
+            item if isinstance(item, int) else item.pid
+            for kind, items in self._items if kind in PROCESS_HOLDER_KINDS for item in items))
+
+
 class Namespace(NamedTuple):
-    """A network namespace and everything found holding it."""
+    """A network namespace and everything found holding it: one record, from discovery (which
+    finds it and its holders) through the snapshot file and the owners to the Topology."""
 
     id: NamespaceId
     #: NS_GET_ID / SO_NETNS_COOKIE, unique for the boot; None where the kernel does not tell.
     cookie: Optional[int]
-    #: Names under /run/netns (or /var/run/netns), as `ip netns` knows them.
-    names: Tuple[str, ...]
-    #: Every path the namespace is bind-mounted at (the /run/netns ones included).
-    paths: Tuple[str, ...]
-    #: Processes whose main thread is in the namespace.
-    pids: Tuple[int, ...]
-    #: Threads in the namespace while their process's main thread is elsewhere (or has exited).
-    threads: Tuple[Holder, ...]
-    #: Open file descriptors referring to the namespace. ``pid`` is the id whose /proc/ID/fd shows
-    #: it: a thread's id for a thread with an fd table of its own (unshare(CLONE_FILES)), or for a
-    #: process whose main thread has exited.
-    fds: Tuple[Holder, ...]
-    #: Sockets that live in the namespace but are held by a process outside it.
-    sockets: Tuple[Holder, ...]
+    #: What holds it, by kind (``HOLDER_KINDS``); also readable one kind at a time below
+    #: (``names``, ``paths``, ``pids``, ``threads``, ``fds``, ``sockets``, ``tuns``, ``rings``).
+    holders: Holders
     #: The command name of the first pid, when nothing better names the namespace.
-    comm: Optional[str]
+    comm: Optional[str] = None
     #: The namespace of PID 1 (see ``Topology.root_source`` for how it was identified).
-    root: bool
+    root: bool = False
     #: The namespace vethpeer itself runs in.
-    own: bool
+    own: bool = False
     #: Why the namespace could not be read (its links are then unknown), or None.
-    error: Optional[str]
-    #: How many links it has; None when it could not be read.
-    link_count: Optional[int]
-    #: Open tun/tap files that belong to it, held by a process outside it (``detail``: the fd).
-    tuns: Tuple[Holder, ...] = ()
+    error: Optional[str] = None
+    #: How many links it has; None when it could not be read (or before it was).
+    link_count: Optional[int] = None
     #: Whose namespace it is (a container, a pod, a machine, a router, a process), best first.
     owners: Tuple[Owner, ...] = ()
-    #: io_uring rings holding it as a registered file (``detail``: the ring's fd).
-    rings: Tuple[Holder, ...] = ()
+    #: The uid owning the user namespace that owns it (0: the initial one's): who could have made
+    #: it, so whose word may name it. None where the kernel does not say: then only root's does.
+    userns_uid: Optional[int] = None
+
+    @property
+    def inode(self) -> int:
+        return self.id.inode
+
+    @property
+    def names(self) -> Tuple[str, ...]:
+        """Names under /run/netns (or /var/run/netns), as `ip netns` knows them."""
+        return cast(Tuple[str, ...], self.holders["names"])
+
+    @property
+    def paths(self) -> Tuple[str, ...]:
+        """Every path the namespace is bind-mounted at (the /run/netns ones included)."""
+        return cast(Tuple[str, ...], self.holders["paths"])
+
+    @property
+    def pids(self) -> Tuple[int, ...]:
+        """Processes whose main thread is in the namespace."""
+        return cast(Tuple[int, ...], self.holders["pids"])
+
+    @property
+    def threads(self) -> Tuple[Holder, ...]:
+        """Threads in the namespace while their process's main thread is elsewhere (or has exited)."""
+        return cast(Tuple[Holder, ...], self.holders["threads"])
+
+    @property
+    def fds(self) -> Tuple[Holder, ...]:
+        """Open file descriptors referring to the namespace. ``pid`` is the id whose /proc/ID/fd
+        shows it: a thread's id for a thread with an fd table of its own (unshare(CLONE_FILES)),
+        or for a process whose main thread has exited."""
+        return cast(Tuple[Holder, ...], self.holders["fds"])
+
+    @property
+    def sockets(self) -> Tuple[Holder, ...]:
+        """Sockets that live in the namespace but are held by a process outside it."""
+        return cast(Tuple[Holder, ...], self.holders["sockets"])
+
+    @property
+    def tuns(self) -> Tuple[Holder, ...]:
+        """Open tun/tap files that belong to it, held by a process outside it (``detail``: the fd)."""
+        return cast(Tuple[Holder, ...], self.holders["tuns"])
+
+    @property
+    def rings(self) -> Tuple[Holder, ...]:
+        """io_uring rings holding it as a registered file (``detail``: the ring's fd). Such a file
+        cannot be had without using the ring: a namespace held only so cannot be read."""
+        return cast(Tuple[Holder, ...], self.holders["rings"])
+
+    @property
+    def holder_pids(self) -> Tuple[int, ...]:
+        """Processes holding it otherwise than by their main thread: a thread, an fd, a socket, a
+        tun file, a ring."""
+        return tuple(dict.fromkeys(holder.pid for kind in PROCESS_HOLDER_KINDS[1:] for holder in self.holders[kind]))
 
     @property
     def name(self) -> Optional[str]:
@@ -116,16 +222,10 @@ class Namespace(NamedTuple):
             return self.paths[0]
         if self.pids:
             return f"pid {self.pids[0]} ({self.comm})" if self.comm else f"pid {self.pids[0]}"
-        if self.threads:
-            return f"pid {self.threads[0].pid} tid {self.threads[0].detail}"
-        if self.fds:
-            return f"pid {self.fds[0].pid} fd {self.fds[0].detail}"
-        if self.sockets:
-            return f"pid {self.sockets[0].pid} socket fd {self.sockets[0].detail}"
-        if self.tuns:
-            return f"pid {self.tuns[0].pid} tun fd {self.tuns[0].detail}"
-        if self.rings:
-            return f"pid {self.rings[0].pid} io_uring fd {self.rings[0].detail}"
+        for kind in HOLDER_KINDS[3:]:
+            if self.holders[kind]:
+                first = self.holders[kind][0]
+                return f"pid {first.pid} {_HELD_BY[kind]} {first.detail}"
         return f"net:[{self.id.inode}]"
 
 
@@ -402,6 +502,10 @@ class Topology:
 _OWNER_PREFIX = {"docker": "docker: ", "podman": "podman: ", "lxc": "lxc: ", "lxd": "lxd: ",
                  "machine": "machine: ", "libvirt-lxc": "libvirt-lxc: ", "containerd": "containerd: ",
                  "pod": "pod "}
+
+
+#: How a label names each holder kind's ``detail``: ``pid 812 tid 813``, ``pid 812 socket fd 4``.
+_HELD_BY = {"threads": "tid", "fds": "fd", "sockets": "socket fd", "tuns": "tun fd", "rings": "io_uring fd"}
 
 
 def owner_label(owner: Owner) -> str:

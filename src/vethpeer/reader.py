@@ -357,7 +357,7 @@ class _Reader:
 
     # -- dumping --------------------------------------------------------------------------------
     def _label(self, ns: _Namespace) -> str:
-        found = ns.found
+        found = ns.found.namespace
         if found.names:
             return found.names[0]
         if found.paths:
@@ -985,23 +985,19 @@ class _Reader:
             if ns.cookie is None and ns.error is not None:
                 ns.cookie = self._cookie_unread(ns)
             records.append(NamespaceRecord(
-                dev=found.dev, inode=found.inode, cookie=ns.cookie, names=found.names, paths=found.paths,
-                pids=found.pids, threads=found.threads, fds=found.fds, sockets=found.sockets, tuns=found.tuns,
-                comm=found.comm,
-                root=found.inode == self.discovery.root_inode, own=found.inode == self.discovery.own_inode,
-                error=ns.error, links=tuple(ns.links) if ns.error is None else (),
-                addresses=tuple(ns.addresses) if ns.error is None else (),
-                userns_uid=found.userns_uid, rings=found.rings,
-            ))
+                found.namespace._replace(
+                    cookie=ns.cookie, error=ns.error, root=found.inode == self.discovery.root_inode,
+                    own=found.inode == self.discovery.own_inode),
+                tuple(ns.links) if ns.error is None else (), tuple(ns.addresses) if ns.error is None else ()))
         self._records = (key, tuple(records))
         return self._records[1]
 
     def snapshot(self, answers: Iterable[Answer], changing: Iterable[EndKey]) -> Snapshot:
         records = self._namespace_records()
         warnings = list(dict.fromkeys(self.warnings))
-        unreadable = [r for r in records if r.error is not None]
+        unreadable = [r.namespace.error for r in records if r.namespace.error is not None]
         if unreadable:
-            warnings.append(f"{len(unreadable)} namespaces could not be read; first: {unreadable[0].error}")
+            warnings.append(f"{len(unreadable)} namespaces could not be read; first: {unreadable[0]}")
         nsids: List[NsidAnswer] = []
         vias: List[ViaAnswer] = []
         hints: List[HintAnswer] = []

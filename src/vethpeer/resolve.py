@@ -115,12 +115,12 @@ class Pairing:
     def __init__(self, snapshot: Snapshot) -> None:
         namespaces = snapshot.namespaces
         self._records = {ns.inode: ns for ns in namespaces}
-        self.readable = {ns.inode for ns in namespaces if ns.error is None}
-        self.unreadable_inodes = sorted(ns.inode for ns in namespaces if ns.error is not None)
+        self.readable = {ns.inode for ns in namespaces if ns.namespace.error is None}
+        self.unreadable_inodes = sorted(ns.inode for ns in namespaces if ns.namespace.error is not None)
         self.unreadable = len(self.unreadable_inodes)
-        self.root_inode = next((ns.inode for ns in namespaces if ns.root), None)
+        self.root_inode = next((ns.inode for ns in namespaces if ns.namespace.root), None)
         self.links: Dict[int, Dict[int, LinkRecord]] = {
-            ns.inode: {link.ifindex: link for link in ns.links} for ns in namespaces if ns.error is None
+            ns.inode: {link.ifindex: link for link in ns.links} for ns in namespaces if ns.namespace.error is None
         }
         self.pairs: Dict[EndKey, EndKey] = {}
         self.final: Dict[EndKey, Tuple[str, str]] = {}
@@ -155,7 +155,7 @@ class Pairing:
 
     def label(self, inode: int) -> str:
         record = self._records.get(inode)
-        return _namespace(record).label if record is not None else f"net:[{inode}]"
+        return record.namespace.label if record is not None else f"net:[{inode}]"
 
     def add(self, answer: Answer) -> None:
         """Take in the kernel's answer to one question."""
@@ -176,7 +176,7 @@ class Pairing:
         index = self.index
         cross_count = self.cross_count
         for ns in namespaces:
-            if ns.error is not None:
+            if ns.namespace.error is not None:
                 continue
             by_index = self.links[ns.inode]
             count = 0
@@ -336,7 +336,8 @@ class Pairing:
         """Where a namespace sits in creation order: its cookie (kernel-wide and increasing), else
         its inode number."""
         record = self._records.get(inode)
-        return record.cookie if record is not None and record.cookie is not None else inode
+        cookie = None if record is None else record.namespace.cookie
+        return cookie if cookie is not None else inode
 
     # -- planning --------------------------------------------------------------------------------
     def _excluded(self, end: _End, candidate: _End) -> bool:
@@ -652,13 +653,11 @@ def operstate_name(value: int) -> str:
     return OPERSTATES[value] if 0 <= value < len(OPERSTATES) else f"UNKNOWN({value})"
 
 
-def _namespace(ns: NamespaceRecord) -> Namespace:
-    return Namespace(
-        id=NamespaceId(ns.dev, ns.inode), cookie=ns.cookie, names=ns.names, paths=ns.paths,
-        pids=ns.pids, threads=ns.threads, fds=ns.fds, sockets=ns.sockets, comm=ns.comm,
-        root=ns.root, own=ns.own, error=ns.error,
-        link_count=None if ns.error is not None else len(ns.links), tuns=ns.tuns, owners=ns.owners, rings=ns.rings,
-    )
+def _counted(record: NamespaceRecord) -> Namespace:
+    """The namespace with its link count (None when it could not be read)."""
+    ns = record.namespace
+    count = None if ns.error is not None else len(record.links)
+    return ns if ns.link_count == count else ns._replace(link_count=count)
 
 
 def format_ip(raw: Optional[bytes]) -> Optional[str]:
@@ -708,7 +707,7 @@ def _tun_holders(snapshot: Snapshot) -> Dict[int, Dict[bytes, Tuple[TunHolder, .
     namespace's."""
     if not snapshot.tun_files:
         return {}
-    owners_of = {ns.inode: ns.owners for ns in snapshot.namespaces if not ns.root}
+    owners_of = {ns.inode: ns.owners for ns in (record.namespace for record in snapshot.namespaces) if not ns.root}
     found: Dict[int, Dict[bytes, List[TunHolder]]] = {}
     for tun in sorted(snapshot.tun_files, key=lambda item: (item.pid, item.fd)):
         owners = owners_of.get(tun.holder_netns, ()) if tun.holder_netns is not None else ()
@@ -738,13 +737,13 @@ def resolve(snapshot: Snapshot, pairing: Optional[Pairing] = None) -> Topology:
         pairing.plan()
     final = pairing.finish()
     hints = pairing.hints()
-    namespaces = tuple(sorted((_namespace(ns) for ns in snapshot.namespaces), key=namespace_sort_key))
+    namespaces = tuple(sorted((_counted(record) for record in snapshot.namespaces), key=namespace_sort_key))
     ids = {ns.id.inode: ns.id for ns in namespaces}
     order = {ns.id: position for position, ns in enumerate(namespaces)}
     links: Dict[LinkRef, Link] = {}
     tun_holders = _tun_holders(snapshot)
     for record in snapshot.namespaces:
-        if record.error is None:
+        if record.namespace.error is None:
             links.update(_links(record, ids[record.inode], tun_holders.get(record.inode, {})))
 
     def ref(key: EndKey) -> LinkRef:

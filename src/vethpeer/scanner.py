@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 from . import discover, ops, ovsdb, owners, reader, resolve
 from . import snapshot as snapshot_io
-from .model import Topology
+from .model import PROCESS_HOLDER_KINDS, Topology
 from .reader import Reading
 from .snapshot import Snapshot
 
@@ -81,25 +81,17 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
 
 def with_owners(snapshot: Snapshot, host: owners.Host) -> Snapshot:
     """The snapshot with each namespace's owners, named from the host's local state."""
-    facts = []
+    namespaces = [record.namespace for record in snapshot.namespaces]
     shown: Dict[int, None] = {}  # the holders tables show (a few per kind and namespace)
-    for record in snapshot.namespaces:
-        holders: Tuple[int, ...] = ()
-        if record.threads or record.fds or record.sockets or record.tuns or record.rings:
-            held = (*record.threads, *record.fds, *record.sockets, *record.tuns, *record.rings)
-            holders = tuple(dict.fromkeys(holder.pid for holder in held))
-            for kind in (record.threads, record.fds, record.sockets, record.tuns, record.rings):
-                for holder in kind[:SHOWN_HOLDERS]:
-                    shown[holder.pid] = None
-        for pid in record.pids[:SHOWN_HOLDERS]:
-            shown[pid] = None
-        facts.append(owners.NamespaceFacts(record.inode, record.names, record.paths, record.pids, holders,
-                                           record.root, record.userns_uid))
-    found = owners.identify(facts, host)
+    for ns in namespaces:
+        for kind in PROCESS_HOLDER_KINDS:
+            for holder in ns.holders[kind][:SHOWN_HOLDERS]:
+                shown[holder if isinstance(holder, int) else holder.pid] = None
+    found = owners.identify(namespaces, host)
     comms = [(pid, comm) for pid, comm in ((pid, owners.comm_of(pid, host)) for pid in shown) if comm is not None]
     return snapshot._replace(comms=tuple(comms), warnings=(*snapshot.warnings, *refused_warnings(host)),
                              namespaces=tuple(
-        record._replace(owners=found[record.inode]) if record.inode in found else record
+        record.with_owners(found[record.inode]) if record.inode in found else record
         for record in snapshot.namespaces))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from .model import Holder, Owner
+from .model import HOLDER_KINDS, Holder, Holders, Namespace, NamespaceId, Owner
 from .netlink import LINK_EXTRA_FIELDS, AddressRecord, LinkRecord
 from .ovsdb import OvsInterface, OvsView
 
@@ -18,29 +18,20 @@ SNAPSHOT_VERSION = 1
 
 
 class NamespaceRecord(NamedTuple):
-    dev: int
-    inode: int
-    cookie: Optional[int]
-    names: Tuple[str, ...]
-    paths: Tuple[str, ...]
-    pids: Tuple[int, ...]
-    threads: Tuple[Holder, ...]
-    fds: Tuple[Holder, ...]
-    sockets: Tuple[Holder, ...]
-    comm: Optional[str]
-    root: bool
-    own: bool
-    #: Why it could not be read; ``links`` is then empty and meaningless.
-    error: Optional[str]
+    """What the read found in one namespace: the namespace (``model.Namespace``, as discovery found
+    it, with what reading it learned: cookie, error, link count; owners once named) and its links."""
+
+    namespace: Namespace
+    #: Empty and meaningless when ``namespace.error`` says it could not be read.
     links: Tuple[LinkRecord, ...]
-    addresses: Tuple[AddressRecord, ...]
-    tuns: Tuple[Holder, ...] = ()
-    #: Whose namespace it is, from local state (``owners``), best first.
-    owners: Tuple[Owner, ...] = ()
-    #: The uid owning the user namespace that owns it (0: the initial one's), or None.
-    userns_uid: Optional[int] = None
-    #: io_uring rings holding it as a registered file (``detail``: the ring's fd).
-    rings: Tuple[Holder, ...] = ()
+    addresses: Tuple[AddressRecord, ...] = ()
+
+    @property
+    def inode(self) -> int:
+        return self.namespace.id.inode
+
+    def with_owners(self, owners: Tuple[Owner, ...]) -> NamespaceRecord:
+        return self._replace(namespace=self.namespace._replace(owners=owners))
 
 
 class TunFile(NamedTuple):
@@ -251,27 +242,60 @@ def _ovs_from_json(raw: Any) -> Optional[OvsView]:
                    _opt_str(raw.get("warning"), "ovs warning"))
 
 
+#: Holder kinds written even when empty, as files before the others were added had them.
+_ALWAYS_WRITTEN = frozenset(HOLDER_KINDS[:-1])
+
+
+def _holder_to_json(item: Any) -> Any:
+    return list(item) if isinstance(item, Holder) else item
+
+
+def _namespace_to_json(record: NamespaceRecord) -> Dict[str, Any]:
+    ns = record.namespace
+    holders = {kind: [_holder_to_json(item) for item in ns.holders[kind]] for kind in HOLDER_KINDS
+               if kind in _ALWAYS_WRITTEN or kind in ns.holders}
+    rings = holders.pop("rings", None)  # added later in version 1: only when held so
+    return {
+        "dev": ns.id.dev, "inode": ns.id.inode, "cookie": ns.cookie, **holders, "comm": ns.comm,
+        "root": ns.root, "own": ns.own, "error": ns.error,
+        "links": [_link_to_json(link) for link in record.links],
+        "addresses": [[a.ifindex, a.family, a.prefixlen, a.address.hex()] for a in record.addresses],
+        "owners": [{"kind": o.kind, "name": o.name, "id": o.id, "extra": [list(e) for e in o.extra],
+                    "how": o.how} for o in ns.owners],
+        # Added later in version 1, and only when known: older files stay byte for byte.
+        **({} if ns.userns_uid is None else {"userns_uid": ns.userns_uid}),
+        **({} if rings is None else {"rings": rings}),
+    }
+
+
+def _namespace_from_json(ns: Dict[str, Any]) -> NamespaceRecord:
+    holders: Dict[str, Tuple[Any, ...]] = {
+        "names": _strs(ns["names"], "names"), "paths": _strs(ns["paths"], "paths"),
+        "pids": tuple(_int(pid, "pid") for pid in ns["pids"])}
+    for kind in HOLDER_KINDS[3:]:
+        # tuns and rings are absent from snapshots made before them.
+        holders[kind] = _holders(ns[kind] if kind in ("threads", "fds", "sockets") else ns.get(kind, []), kind)
+    namespace = Namespace(
+        id=NamespaceId(_int(ns["dev"], "dev"), _int(ns["inode"], "inode")), cookie=_opt_int(ns["cookie"], "cookie"),
+        holders=Holders(holders), comm=_opt_str(ns["comm"], "comm"),
+        root=ns["root"] is True, own=ns["own"] is True, error=_opt_str(ns["error"], "error"),
+        # Added later in version 1: absent from older snapshots.
+        owners=tuple(_owner_from_json(o) for o in ns.get("owners", [])),
+        userns_uid=_opt_int(ns.get("userns_uid"), "userns_uid"),
+    )
+    addresses = tuple(AddressRecord(_int(a[0], "ifindex"), _int(a[1], "family"), _int(a[2], "prefixlen"),
+                                    _bytes(a[3], "address")) for a in ns["addresses"])
+    return NamespaceRecord(namespace, tuple(_link_from_json(raw) for raw in ns["links"]), addresses)
+
+
 def to_json(snapshot: Snapshot) -> Dict[str, Any]:
     return {
         "snapshot_version": SNAPSHOT_VERSION,
         "root_source": snapshot.root_source,
         "warnings": list(snapshot.warnings),
         "namespaces": [
-            {
-                "dev": ns.dev, "inode": ns.inode, "cookie": ns.cookie,
-                "names": list(ns.names), "paths": list(ns.paths), "pids": list(ns.pids),
-                "threads": [list(h) for h in ns.threads], "fds": [list(h) for h in ns.fds],
-                "sockets": [list(h) for h in ns.sockets], "tuns": [list(h) for h in ns.tuns], "comm": ns.comm,
-                "root": ns.root, "own": ns.own, "error": ns.error,
-                "links": [_link_to_json(link) for link in ns.links],
-                "addresses": [[a.ifindex, a.family, a.prefixlen, a.address.hex()] for a in ns.addresses],
-                "owners": [{"kind": o.kind, "name": o.name, "id": o.id, "extra": [list(e) for e in o.extra],
-                            "how": o.how} for o in ns.owners],
-                # Added later in version 1, and only when known: older files stay byte for byte.
-                **({} if ns.userns_uid is None else {"userns_uid": ns.userns_uid}),
-                **({"rings": [list(h) for h in ns.rings]} if ns.rings else {}),
-            }
-            for ns in snapshot.namespaces
+            _namespace_to_json(record)
+            for record in snapshot.namespaces
         ],
         "nsid_answers": [[a.asker, a.target, a.nsid, *(["watched"] if a.watched else [])]
                          for a in snapshot.nsid_answers],
@@ -300,27 +324,7 @@ def from_json(data: Dict[str, Any]) -> Snapshot:
     try:
         if data.get("snapshot_version") != SNAPSHOT_VERSION:
             raise ValueError(f"unsupported snapshot version {data.get('snapshot_version')!r}")
-        namespaces = tuple(
-            NamespaceRecord(
-                dev=_int(ns["dev"], "dev"), inode=_int(ns["inode"], "inode"),
-                cookie=_opt_int(ns["cookie"], "cookie"),
-                names=_strs(ns["names"], "names"), paths=_strs(ns["paths"], "paths"),
-                pids=tuple(_int(pid, "pid") for pid in ns["pids"]),
-                threads=_holders(ns["threads"], "threads"), fds=_holders(ns["fds"], "fds"),
-                sockets=_holders(ns["sockets"], "sockets"), comm=_opt_str(ns["comm"], "comm"),
-                tuns=_holders(ns.get("tuns", []), "tuns"),  # absent from snapshots before it
-                root=ns["root"] is True, own=ns["own"] is True, error=_opt_str(ns["error"], "error"),
-                links=tuple(_link_from_json(raw) for raw in ns["links"]),
-                addresses=tuple(AddressRecord(_int(a[0], "ifindex"), _int(a[1], "family"),
-                                              _int(a[2], "prefixlen"), _bytes(a[3], "address"))
-                                for a in ns["addresses"]),
-                # Added later in version 1: absent from older snapshots.
-                owners=tuple(_owner_from_json(o) for o in ns.get("owners", [])),
-                userns_uid=_opt_int(ns.get("userns_uid"), "userns_uid"),
-                rings=_holders(ns.get("rings", []), "rings"),
-            )
-            for ns in data["namespaces"]
-        )
+        namespaces = tuple(_namespace_from_json(ns) for ns in data["namespaces"])
         return Snapshot(
             namespaces=namespaces,
             nsid_answers=tuple(NsidAnswer(_int(a[0], "asker"), _int(a[1], "target"), _opt_int(a[2], "nsid"),
@@ -374,19 +378,22 @@ def _check_link(link: LinkRecord) -> None:
 def check_ranges(snapshot: Snapshot) -> None:
     """Raise ValueError for a number no kernel gives: they would reach socket.inet_ntop, struct
     and friends as OverflowError (an address family of 2**64) instead of a clear refusal."""
-    for ns in snapshot.namespaces:
-        _check(ns.dev, 0, _U64, "dev")
-        _check(ns.inode, 0, _U64, "inode")
+    for record in snapshot.namespaces:
+        ns = record.namespace
+        _check(ns.id.dev, 0, _U64, "dev")
+        _check(ns.id.inode, 0, _U64, "inode")
         _check(ns.cookie, 0, _U64, "cookie")
         _check(ns.userns_uid, 0, _U32, "userns uid")
-        for pid in ns.pids:
-            _check(pid, 1, _U32, "pid")
-        for holder in (*ns.threads, *ns.fds, *ns.sockets, *ns.tuns, *ns.rings):
-            _check(holder.pid, 1, _U32, "pid")
-            _check(holder.detail, 0, _U32, "tid or fd")
-        for link in ns.links:
+        for kind in ns.holders:
+            for item in ns.holders[kind]:
+                if isinstance(item, Holder):
+                    _check(item.pid, 1, _U32, f"{kind} pid")
+                    _check(item.detail, 0, _U32, f"{kind} tid or fd")
+                elif isinstance(item, int):
+                    _check(item, 1, _U32, "pid")
+        for link in record.links:
             _check_link(link)
-        for address in ns.addresses:
+        for address in record.addresses:
             _check(address.ifindex, 0, _U32, "ifindex")
             _check(address.family, 0, _U8, "address family")
             _check(address.prefixlen, 0, _U8, "prefixlen")

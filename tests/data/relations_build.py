@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "src"))
 
 from vethpeer import netlink  # noqa: E402
 from vethpeer import snapshot as snapshot_io  # noqa: E402
+from vethpeer.model import Holders, Namespace, NamespaceId  # noqa: E402
 from vethpeer.netlink import LinkRecord  # noqa: E402
 from vethpeer.snapshot import NamespaceRecord, NsidAnswer, Snapshot  # noqa: E402
 
@@ -86,9 +87,8 @@ def build() -> Snapshot:
     ]
 
     def ns(inode: int, links: List[LinkRecord], root_ns: bool) -> NamespaceRecord:
-        return NamespaceRecord(dev=4, inode=inode, cookie=None, names=() if root_ns else ("ctr",), paths=(),
-                               pids=(), threads=(), fds=(), sockets=(), comm=None, root=root_ns, own=root_ns,
-                               error=None, links=tuple(links), addresses=())
+        return NamespaceRecord(Namespace(NamespaceId(4, inode), None, Holders(names=() if root_ns else ("ctr",)),
+                                         root=root_ns, own=root_ns), tuple(links))
 
     return Snapshot((ns(ROOT, root, True), ns(CTR, ctr, False)),
                     (NsidAnswer(CTR, ROOT, 0), NsidAnswer(ROOT, CTR, 0)), (), (), "pid 1", ())

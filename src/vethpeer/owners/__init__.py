@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from . import docker, kubernetes, libvirt_lxc, lxc, neutron, nspawn, podman
-from .base import KIND_RANK, NamespaceFacts, Owner, Scan
+from .base import KIND_RANK, Namespace, Owner, Scan
 from .host import Host
 from .neutron import PortName, port_of
 from .process import comm_of, fallback, holder_names, process_owner
@@ -36,7 +36,7 @@ __all__ = [
     "KIND_RANK",
     "SOURCES",
     "Host",
-    "NamespaceFacts",
+    "Namespace",
     "Owner",
     "PortName",
     "Scan",
@@ -92,7 +92,7 @@ def _guarded(scan: Scan, name: str, call: Callable[[Scan], None]) -> None:
         scan.failures.append((name, repr(error)))
 
 
-def scan(namespaces: Sequence[NamespaceFacts], host: Optional[Host] = None) -> Scan:
+def scan(namespaces: Sequence[Namespace], host: Optional[Host] = None) -> Scan:
     """Run every source; the Scan holds the owners (``result()``) and any source failures."""
     run = Scan(namespaces, host or Host())
     try:
@@ -108,7 +108,7 @@ def scan(namespaces: Sequence[NamespaceFacts], host: Optional[Host] = None) -> S
     return run
 
 
-def identify(namespaces: Sequence[NamespaceFacts], host: Optional[Host] = None) -> Dict[int, Tuple[Owner, ...]]:
+def identify(namespaces: Sequence[Namespace], host: Optional[Host] = None) -> Dict[int, Tuple[Owner, ...]]:
     """Owners of each namespace by inode, best first. Never raises; a namespace nothing names
     (no process, no known path) is absent."""
     return scan(namespaces, host).result()

@@ -7,31 +7,13 @@ Sources look their own state up in it by path or pid; nothing here is read per n
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar, cast
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar, cast
 
-from ..model import Owner
+from ..model import Namespace, Owner
 from .host import Host, decode, normpath, pattern
 
-# Owner is a public record of the model; the sources import it from here with the rest.
-__all__ = ["KIND_RANK", "NamespaceFacts", "Owner", "Scan", "pairs", "systemd_unescape"]
-
-
-class NamespaceFacts(NamedTuple):
-    """What discovery knows about one namespace, as the owner sources need it."""
-
-    inode: int
-    #: Names under /run/netns.
-    names: Tuple[str, ...]
-    #: Every path it is bind-mounted at (as this process sees them: under --root when given).
-    paths: Tuple[str, ...]
-    #: Processes whose main thread is in it.
-    pids: Tuple[int, ...]
-    #: Processes holding it otherwise: a thread, an open fd, a socket.
-    holder_pids: Tuple[int, ...]
-    root: bool
-    #: The uid owning its user namespace (0: the initial one's): whose word may name it. None when
-    #: unknown: then only root's word does.
-    userns_uid: Optional[int] = 0
+# Owner and Namespace are public records of the model; the sources import them from here with the rest.
+__all__ = ["KIND_RANK", "Namespace", "Owner", "Scan", "pairs", "systemd_unescape"]
 
 
 T = TypeVar("T")
@@ -60,12 +42,12 @@ def pairs(*items: Tuple[str, Optional[str]]) -> Tuple[Tuple[str, str], ...]:
 class Scan:
     """One identification run: the namespaces by path and pid, /proc reads cached, owners found."""
 
-    def __init__(self, namespaces: Sequence[NamespaceFacts], host: Host) -> None:
+    def __init__(self, namespaces: Sequence[Namespace], host: Host) -> None:
         self.host = host
         self.namespaces = tuple(namespaces)
         self.by_path: Dict[str, int] = {}
         self.by_pid: Dict[int, int] = {}
-        self.by_inode: Dict[int, NamespaceFacts] = {}
+        self.by_inode: Dict[int, Namespace] = {}
         self.root_inode: Optional[int] = None
         for ns in self.namespaces:
             self.by_inode.setdefault(ns.inode, ns)
@@ -163,7 +145,7 @@ class Scan:
     def owned(self, inode: int) -> bool:
         return inode in self._found
 
-    def unowned(self) -> List[NamespaceFacts]:
+    def unowned(self) -> List[Namespace]:
         """Namespaces no source has named yet, the root one left out (its processes are the host's)."""
         return [ns for ns in self.namespaces if not ns.root and ns.inode not in self._found]
 
@@ -273,7 +255,7 @@ class Scan:
         self._per_pid[key] = value
         return value
 
-    def candidates(self, ns: NamespaceFacts) -> List[int]:
+    def candidates(self, ns: Namespace) -> List[int]:
         """Processes that may be a namespace's supervisor: its holders and its processes' parents."""
         found = list(ns.holder_pids[:PIDS_PER_NAMESPACE])
         for pid in self.some_pids(ns):
@@ -282,5 +264,5 @@ class Scan:
                 found.append(parent)
         return found
 
-    def some_pids(self, ns: NamespaceFacts) -> Iterable[int]:
+    def some_pids(self, ns: Namespace) -> Iterable[int]:
         return ns.pids[:PIDS_PER_NAMESPACE]

@@ -233,9 +233,7 @@ def render_namespaces(topology: Topology) -> str:
                 "error": ns.error,
                 "owners": [owner_json(owner) for owner in ns.owners],
                 # The command of each holder pid shown above, where it was read.
-                "comms": {str(pid): topology.comms[pid] for pid in dict.fromkeys(
-                    (*ns.pids, *(h.pid for h in (*ns.threads, *ns.fds, *ns.sockets, *ns.tuns, *ns.rings))))
-                    if pid in topology.comms},
+                "comms": {str(pid): topology.comms[pid] for pid in ns.holders.pids() if pid in topology.comms},
             }
             for ns in topology.namespaces
         ],
