@@ -825,7 +825,7 @@ def test_load_of_something_that_is_not_a_regular_file_exits_2(tmp_path: Path, pa
 
 def test_load_of_a_too_big_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "MAX_SNAPSHOT_BYTES", 100)
+    monkeypatch.setattr(snapshot, "MAX_SNAPSHOT_BYTES", 100)
     assert cli.main(["--load", FIXTURE, "list"]) == EXIT_USAGE
     assert "too big" in capsys.readouterr().err
 

@@ -17,7 +17,6 @@ import contextlib
 import errno
 import os
 import re
-import stat
 import sys
 from typing import Any, Iterator, List, NoReturn, Optional, Sequence, Tuple
 
@@ -50,9 +49,6 @@ EXIT_CODES_HELP = ("Exit codes: 0 answer, 1 interface not found, 2 usage error, 
                    "4 the --netns namespace could not be read, 5 output could not be written, "
                    "6 graph could not be drawn (Graphviz missing or failed), 7 not found in the namespaces that "
                    "could be read but some could not be read (run as root), 130 interrupted.")
-
-#: A snapshot bigger than this is not one vethpeer wrote (10000 namespaces make about 40 MB).
-MAX_SNAPSHOT_BYTES = 1 << 30
 
 # str.isdigit() is true for '²' and other digits int() refuses: a pid is ASCII digits only.
 _PID = re.compile(r"[0-9]{1,10}\Z")
@@ -504,38 +500,6 @@ def missing_capabilities(sockets: bool, status_path: str = "/proc/self/status") 
     return [f"without {name}, {consequence}" for bit, name, consequence in wanted if not effective >> bit & 1]
 
 
-def _read_snapshot(path: str) -> snapshot_io.Snapshot:
-    """Load --load FILE: a regular file of bounded size (not /dev/zero, not a FIFO that never ends)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UsageError(f"cannot load {path}: not a regular file")
-        if st.st_size > MAX_SNAPSHOT_BYTES:
-            raise UsageError(f"cannot load {path}: {st.st_size} bytes is too big for a snapshot")
-        chunks = []
-        size = 0
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > MAX_SNAPSHOT_BYTES:  # it grew while being read
-                raise UsageError(f"cannot load {path}: too big for a snapshot")
-            chunks.append(chunk)
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror}") from None
-    finally:
-        os.close(fd)
-    try:
-        return snapshot_io.loads(b"".join(chunks).decode("utf-8"))
-    except ValueError as error:
-        raise UsageError(f"cannot load {path}: {error}") from None
-
-
 def _netns_choice(spec: Optional[str], root: str, proc: str) -> Tuple[Optional[NamespaceId], bool, List[str]]:
     """What ``--netns SPEC`` names: the namespace's identity (None for an owner selector, looked
     up once the host is read, or no ``--netns``), whether it is an owner selector, and the path to
@@ -592,7 +556,10 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
 
     pairing = None
     if load is not None:
-        snap = _read_snapshot(load)
+        try:
+            snap = snapshot_io.load_file(load)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     else:
         try:
             snap, pairing = scanner.read_host(netns_paths=extra_paths, addresses=command != "namespaces",

@@ -56,9 +56,9 @@ class _Words:
 
             load = self._option("--load")
             if load is not None:
-                from .cli import _read_snapshot
+                from .snapshot import load_file
 
-                snap = _read_snapshot(os.path.expanduser(load))
+                snap = load_file(os.path.expanduser(load))
                 self._topology = resolve.resolve(snap)
             else:
                 root = self._option("--root") or "/"

@@ -45,8 +45,7 @@ from . import discover, netlink, ops
 from .discover import Discovery, FoundNamespace
 from .model import PEER_KINDS
 from .netlink import Channel, LinkRecord
-from .relations import EndKey
-from .resolve import Answer, FdQuestion, HintQuestion, Pairing, Question, ViaQuestion, drive
+from .resolve import Answer, EndKey, FdQuestion, HintQuestion, Pairing, Question, ViaQuestion, drive
 from .snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnswer
 
 #: How often ends that changed during the scan are read again before they are called ``changing``.
@@ -726,9 +725,7 @@ class _Reader:
         self._update_proxies(pairing)
         bad: Set[EndKey] = set()
         groups: Dict[Tuple[int, int], None] = {}
-        for key, other in pairing.pairs.items():
-            if key > other:
-                continue
+        for key, other in pairing.proven():
             a, b = self.nss[key[0]], self.nss[other[0]]
             held = self._covers(a, key[1], b, other[1]) or self._covers(b, other[1], a, key[1])
             if not held:
@@ -750,24 +747,18 @@ class _Reader:
         if cut:
             # A lower in another namespace: its namespace's, or (not known yet: a skipped lower
             # leaves no candidate to ask about) each cut one without that ifindex.
-            lowers = pairing.lowers
-            for end in lowers.open:
-                if end.nsid is None or (end.kind, end.ns, end.ifindex) in lowers.final:
-                    continue
-                known = pairing.rev.get(end.ns, {}).get(end.nsid)
+            for end, known in pairing.lowers.waiting():
                 for ns in cut:
                     if (known is None or known == ns.inode) and end.target not in ns.by_index:
                         groups[(ns.inode, ns.inode)] = None
-        for key, (reason, _detail) in pairing.final.items():
+        for key, reason in pairing.reasons():
             if reason not in _RETRY:
                 continue
             ns = self.nss[key[0]]
             link = ns.by_index.get(key[1])
             if link is None:
                 continue
-            target = None
-            if link.link_netnsid is not None:
-                target = pairing.rev.get(ns.inode, {}).get(link.link_netnsid)
+            target = pairing.facts.named(ns.inode, link.link_netnsid)
             peer_ns = self.nss.get(target) if target is not None else None
             if peer_ns is not None:
                 peer_index = link.link if link.link is not None else link.ifindex
@@ -826,12 +817,12 @@ class _Reader:
         if self.rediscovered:
             return []
         unknown = []
-        for key, (reason, _detail) in pairing.final.items():
+        for key, reason in pairing.reasons():
             if reason != "peer-netns-unreachable":
                 continue
             link = self.nss[key[0]].by_index.get(key[1])
             if (link is not None and link.link_netnsid is not None
-                    and pairing.rev.get(key[0], {}).get(link.link_netnsid) is None):
+                    and pairing.facts.named(key[0], link.link_netnsid) is None):
                 unknown.append(key[0])
         if not unknown:
             return []
@@ -872,7 +863,7 @@ class _Reader:
         if not usable:
             return
         assert hub is not None and hub.channel is not None
-        ids = pairing.table.get(hub.inode, {})
+        ids = pairing.facts.ids(hub.inode)
         changed_ids = set(hub.channel.nsid_changes or ())
         heard: Dict[int, List[Tuple[int, netlink.LinkEvent]]] = {}
         for tick, event in self.hub_events:

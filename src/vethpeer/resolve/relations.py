@@ -1,8 +1,8 @@
 """Master, lower and underlay relations from a Snapshot: the second client of pairing's nsid map. Pure.
 
 Holds the per-kind rules (which attribute names which device, in which namespace) and the few
-questions a cross-namespace lower device needs; veth pairing stays in ``resolve.Pairing``, whose
-nsid facts (``table``/``rev``, the answers asked so far) these relations read and add to.
+questions a cross-namespace lower device needs; veth pairing stays in ``pairing.Pairing``. Both
+read and add to the same nsid facts (``facts.NsidFacts``), handed to each.
 
 * master (bridge, bond, team, VRF, ``ovs-system`` ports): IFLA_MASTER is an ifindex in the port's own
   namespace (the kernel refuses to enslave across namespaces), so the dump alone proves it.
@@ -19,15 +19,11 @@ namespace has an ifindex 1, and most an ifindex 2.
 
 from __future__ import annotations
 
-import weakref
-from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
-from .netlink import LinkRecord
-
-if TYPE_CHECKING:  # resolve imports this module; the names are for the type checker only
-    from .resolve import Pairing, Question
-
-EndKey = Tuple[int, int]  # (namespace inode, ifindex)
+from ..netlink import LinkRecord
+from .facts import NsidFacts
+from .questions import EndKey, FdQuestion, Question
 
 #: Kinds whose IFLA_LINK names the device they sit on.
 LOWER_KINDS = frozenset(("macvlan", "macvtap", "ipvlan", "ipvtap", "vlan"))
@@ -68,19 +64,26 @@ def relation_end(ns: int, link: LinkRecord) -> Optional[RelationEnd]:
 
 
 class LowerEnds:
-    """The lower/underlay relations of one snapshot, planned against ``pairing``'s nsid facts."""
+    """The lower/underlay relations of one snapshot, planned against the shared nsid ``facts``.
 
-    def __init__(self, pairing: Pairing) -> None:
-        # A proxy: the pairing owns this object, and a strong reference back would keep every
-        # record of a scan alive until the cyclic collector runs (a watch scans again and again).
-        self.pairing: Pairing = weakref.proxy(pairing)
+    ``links``: every readable namespace's links by ifindex; ``readable``: their inodes; ``label``
+    names a namespace in a sentence.
+    """
+
+    def __init__(self, facts: NsidFacts, links: Dict[int, Dict[int, LinkRecord]], root: Optional[int],
+                 readable: Set[int], label: Callable[[int], str]) -> None:
+        self.facts = facts
+        self.links = links
+        self.root = root
+        self.readable = readable
+        self.label = label
         self.final: Dict[Tuple[str, int, int], Found] = {}
         self.open: List[RelationEnd] = []
         self._holders: Optional[Dict[int, List[int]]] = None
         #: Per end: where its walk through the candidates is, and how many it asks next round.
         self._walk: Dict[Tuple[str, int, int], Tuple[int, int]] = {}
         self._hub_asked: Set[Tuple[str, int, int]] = set()
-        for inode, by_index in pairing.links.items():
+        for inode, by_index in links.items():
             for link in by_index.values():
                 if link.kind not in LOWER_KINDS and link.kind != "vxlan":
                     continue
@@ -115,8 +118,8 @@ class LowerEnds:
         if holders is None:
             wanted = {item.target for item in self.open}
             holders = self._holders = {}
-            root = self.pairing.root_inode
-            for inode, by_index in self.pairing.links.items():
+            root = self.root
+            for inode, by_index in self.links.items():
                 few = by_index if len(by_index) < len(wanted) else wanted
                 for candidate in few:
                     if candidate in wanted and candidate in by_index:
@@ -129,22 +132,8 @@ class LowerEnds:
 
     def _excluded(self, end: RelationEnd, candidate: int) -> bool:
         """Whether known nsid facts already rule ``candidate`` out as the target's namespace."""
-        pairing = self.pairing
-        if candidate == end.ns:
-            return True
-        known = pairing.table.get(end.ns, {}).get(candidate)
-        if known is not None and known != end.nsid:
-            return True
-        asked = pairing.fd_asked.get((end.ns, candidate))
-        if asked is not None and asked != end.nsid:
-            return True
-        for hub, answer in pairing.via_by_end.get((end.ns, end.nsid if end.nsid is not None else -1), ()):
-            if answer is None:
-                continue
-            hub_id = pairing.table.get(hub, {}).get(candidate)
-            if hub_id is not None and hub_id != answer:
-                return True
-        return False
+        assert end.nsid is not None  # only open ends are planned, and they have one
+        return candidate == end.ns or self.facts.rules_out(end.ns, end.nsid, candidate)
 
     def _has_candidates(self, end: RelationEnd) -> bool:
         return any(not self._excluded(end, ns) for ns in self._holders_of(end.target))
@@ -159,23 +148,23 @@ class LowerEnds:
         then cost a thousand questions, not a thousand times the number of namespaces holding an
         ifindex 2. A walk through the candidates never goes back, so the work stays linear.
         """
-        from .resolve import FdQuestion, ViaQuestion
-
         out: Set[Question] = set()
-        pairing = self.pairing
+        facts = self.facts
         for end in self.open:
             key = (end.kind, end.ns, end.ifindex)
             if key in self.final:
                 continue
             assert end.nsid is not None
-            if end.nsid in pairing.rev.get(end.ns, {}):
+            if facts.named(end.ns, end.nsid) is not None:
                 continue  # known: finish() decides
             holders = self._holders_of(end.target)
             if len(holders) > _DIRECT and key not in self._hub_asked:
                 self._hub_asked.add(key)
-                hub = self._hub(end, holders)
+                # A hub whose table is known at all: its answer names the target, or rules out
+                # every candidate it knows.
+                hub = facts.hub(end.ns, end.nsid, lambda _hub, _table: True)
                 if hub is not None:
-                    out.add(ViaQuestion(end.ns, end.nsid, hub[0], hub[1]))
+                    out.add(hub)
                     continue
             position, batch = self._walk.get(key, (0, 1 if len(holders) > _DIRECT else len(holders)))
             asked = 0
@@ -183,32 +172,25 @@ class LowerEnds:
                 candidate = holders[position]
                 position += 1
                 # Always the end's own socket: only its namespace's table says what its nsid means.
-                if not self._excluded(end, candidate) and (end.ns, candidate) not in pairing.fd_asked:
+                if not self._excluded(end, candidate) and (end.ns, candidate) not in facts.fd_asked:
                     out.add(FdQuestion(end.ns, candidate))
                     asked += 1
             self._walk[key] = (position, 2 * batch)
         return out
 
-    def _hub(self, end: RelationEnd, holders: List[int]) -> Optional[Tuple[int, int]]:
-        """A namespace the end's namespace has a known id for, whose own table is known (the
-        biggest first: usually the root namespace); its answer names the target or rules out every
-        candidate it knows."""
-        pairing = self.pairing
-        ours = pairing.table.get(end.ns, {})
-        for hub, hub_nsid in sorted(ours.items(), key=lambda item: (-len(pairing.table.get(item[0], {})), item[0])):
-            if (end.ns, end.nsid, hub) not in pairing.via_asked and pairing.table.get(hub):
-                return hub, hub_nsid
-        return None
+    def waiting(self) -> Iterable[Tuple[RelationEnd, Optional[int]]]:
+        """Each cross-namespace end not yet decided, with its target's namespace if known."""
+        named = self.facts.named
+        return ((end, named(end.ns, end.nsid)) for end in self.open
+                if (end.kind, end.ns, end.ifindex) not in self.final)
 
     def finish(self) -> List[Found]:
         """Every relation, proven or with the reason it is not."""
-        pairing = self.pairing
         for end in self.open:
             key = (end.kind, end.ns, end.ifindex)
             if key in self.final:
                 continue
-            assert end.nsid is not None
-            target_ns = pairing.rev.get(end.ns, {}).get(end.nsid)
+            target_ns = self.facts.named(end.ns, end.nsid)
             what = "lower device" if end.kind == "lower" else "underlay device"
             if target_ns is None:
                 if self._has_candidates(end):
@@ -218,11 +200,11 @@ class LowerEnds:
                     self._done(end, None, "netns-unreachable",
                                f"the {what} (ifindex {end.target}, namespace id {end.nsid} here) is in no "
                                "namespace that could be read")
-            elif target_ns not in pairing.readable:
+            elif target_ns not in self.readable:
                 self._done(end, None, "netns-unreachable", f"the {what} is in namespace "
-                           f"{pairing.label(target_ns)}, which could not be read")
-            elif end.target not in pairing.links[target_ns]:
-                self._done(end, None, "missing", f"namespace {pairing.label(target_ns)} has no interface at "
+                           f"{self.label(target_ns)}, which could not be read")
+            elif end.target not in self.links[target_ns]:
+                self._done(end, None, "missing", f"namespace {self.label(target_ns)} has no interface at "
                            f"ifindex {end.target} (it changed during the scan)")
             else:
                 self._done(end, (target_ns, end.target))

@@ -21,31 +21,15 @@ no hub can settle is checked candidate by candidate.
 from __future__ import annotations
 
 import heapq
-import socket
 from collections import Counter
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
-from . import ovsdb
-from .model import (
-    PEER_KINDS,
-    TUNNEL_KINDS,
-    Link,
-    LinkRef,
-    Namespace,
-    NamespaceId,
-    Owner,
-    Pair,
-    PeerHint,
-    Relation,
-    Topology,
-    TunHolder,
-    Tunnel,
-    Unresolved,
-    namespace_sort_key,
-)
-from .netlink import IFF_UP, OPERSTATES, LinkRecord
-from .relations import EndKey, LowerEnds, masters
-from .snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnswer
+from ..model import PEER_KINDS
+from ..netlink import LinkRecord
+from ..snapshot import NamespaceRecord, Snapshot
+from .facts import NsidFacts
+from .questions import Answer, EndKey, FdQuestion, HintQuestion, Question, ViaQuestion
+from .relations import LowerEnds
 
 #: How many hubs are asked about one unreachable peer before giving up on a hint.
 _HINT_HUBS = 3
@@ -57,43 +41,16 @@ MAX_ROUNDS = 64
 _GUESSES = 3
 
 
-class FdQuestion(NamedTuple):
-    """Ask ``asker``'s socket for its id of ``target`` (RTM_GETNSID, NETNSA_FD)."""
-
-    asker: int
-    target: int
-
-
-class ViaQuestion(NamedTuple):
-    """Ask ``asker``'s socket what id ``hub`` (our id ``hub_nsid``) gives our ``nsid``."""
-
-    asker: int
-    nsid: int
-    hub: int
-    hub_nsid: int
-
-
-class HintQuestion(NamedTuple):
-    """Ask ``asker``'s socket for link ``ifindex`` in its namespace ``nsid`` (IFLA_TARGET_NETNSID).
-
-    Only planned where ``asker`` already has an id for the namespace the peer points back to, so
-    the kernel's reply allocates no new id (it would for an unknown one).
-    """
-
-    asker: int
-    nsid: int
-    ifindex: int
-
-
-Question = Union[FdQuestion, ViaQuestion, HintQuestion]
-Answer = Union[NsidAnswer, ViaAnswer, HintAnswer]
-
-
 class _End(NamedTuple):
     ns: int
     ifindex: int
     peer_ifindex: int
     nsid: int
+
+
+def _label(records: Dict[int, NamespaceRecord], inode: int) -> str:
+    record = records.get(inode)
+    return record.namespace.label if record is not None else f"net:[{inode}]"
 
 
 def _is_peer_kind(link: LinkRecord) -> bool:
@@ -125,12 +82,8 @@ class Pairing:
         self.pairs: Dict[EndKey, EndKey] = {}
         self.final: Dict[EndKey, Tuple[str, str]] = {}
         self.warnings: List[str] = []
-        self.table: Dict[int, Dict[int, int]] = {}
-        self.rev: Dict[int, Dict[int, int]] = {}
-        self.fd_asked: Dict[Tuple[int, int], Optional[int]] = {}
-        self.via_asked: Dict[Tuple[int, int, int], Optional[int]] = {}
-        self.via_by_end: Dict[Tuple[int, int], List[Tuple[int, Optional[int]]]] = {}
-        self.hint_answers: Dict[Tuple[int, int, int], Optional[LinkRecord]] = {}
+        #: The nsid facts, shared with the relations below.
+        self.facts = NsidFacts(self.warnings)
         self.cross: List[_End] = []
         self.index: Dict[Tuple[int, int], List[_End]] = {}
         self._no_ends: List[_End] = []
@@ -151,23 +104,25 @@ class Pairing:
         for answer in answers:
             self.add(answer)
         #: Lower/underlay relations: the second client of the nsid facts above.
-        self.lowers = LowerEnds(self)
+        records = self._records
+        self.lowers = LowerEnds(self.facts, self.links, self.root_inode, self.readable,
+                                lambda inode: _label(records, inode))
 
     def label(self, inode: int) -> str:
-        record = self._records.get(inode)
-        return record.namespace.label if record is not None else f"net:[{inode}]"
+        return _label(self._records, inode)
 
     def add(self, answer: Answer) -> None:
         """Take in the kernel's answer to one question."""
-        if isinstance(answer, NsidAnswer):
-            self.fd_asked[(answer.asker, answer.target)] = answer.nsid
-            if answer.nsid is not None and answer.nsid >= 0:
-                self._learn(answer.asker, answer.target, answer.nsid)
-        elif isinstance(answer, ViaAnswer):
-            self.via_asked[(answer.asker, answer.nsid, answer.hub)] = answer.answer
-            self.via_by_end.setdefault((answer.asker, answer.nsid), []).append((answer.hub, answer.answer))
-        else:
-            self.hint_answers[(answer.asker, answer.nsid, answer.ifindex)] = answer.link
+        self.facts.add(answer)
+
+    # -- what the reader asks --------------------------------------------------------------------
+    def proven(self) -> Iterable[Tuple[EndKey, EndKey]]:
+        """Every pair proven so far, once (the smaller end first)."""
+        return ((key, other) for key, other in self.pairs.items() if key < other)
+
+    def reasons(self) -> Iterable[Tuple[EndKey, str]]:
+        """Every end given a reason so far, with its reason code."""
+        return ((key, reason) for key, (reason, _detail) in self.final.items())
 
     # -- classification --------------------------------------------------------------------------
     def _classify(self, namespaces: Sequence[NamespaceRecord]) -> None:
@@ -225,23 +180,6 @@ class Pairing:
                                f"no interface at ifindex {link.link} in the same namespace points back")
 
     # -- facts -----------------------------------------------------------------------------------
-    def _learn(self, asker: int, target: int, nsid: int) -> bool:
-        """Record that ``asker``'s table maps ``nsid`` to ``target``; False if already known."""
-        table = self.table.setdefault(asker, {})
-        rev = self.rev.setdefault(asker, {})
-        known = rev.get(nsid)
-        if known is not None:
-            if known != target:
-                self.warnings.append(
-                    f"inconsistent nsid answers in net:[{asker}] for id {nsid}: namespaces changed "
-                    "during the scan")
-            return False
-        if target in table:
-            return False
-        table[target] = nsid
-        rev[nsid] = target
-        return True
-
     def _open(self) -> Iterable[_End]:
         for end in self.cross:
             key = (end.ns, end.ifindex)
@@ -252,24 +190,17 @@ class Pairing:
         """Apply every known fact until nothing more follows (a monotone fixpoint)."""
         changed = True
         while changed:
-            changed = False
-            for (asker, nsid), answers in self.via_by_end.items():
-                if nsid in self.rev.get(asker, {}):
-                    continue
-                for hub, answer in answers:
-                    if answer is not None and answer >= 0:
-                        target = self.rev.get(hub, {}).get(answer)
-                        if target is not None and target != asker and self._learn(asker, target, nsid):
-                            changed = True
+            changed = self.facts.settle_hubs()
+            facts = self.facts
             pending = self.pending
             for end in list(self._open()):
                 key = (end.ns, end.ifindex)
                 waiting = pending.get(key)
                 if waiting is not None:
-                    if waiting not in self.fd_asked:
+                    if waiting not in facts.fd_asked:
                         continue  # nothing new until the peer's side answers
                     del pending[key]
-                target = self.rev.get(end.ns, {}).get(end.nsid)
+                target = facts.named(end.ns, end.nsid)
                 if target is None or target == end.ns:
                     continue
                 if self._pair_with(end, target):
@@ -300,9 +231,9 @@ class Pairing:
         # The peer's own side must confirm too: its IFLA_LINK_NETNSID, in its own namespace's table,
         # must name this end's namespace. (Records are read at different moments; without this an
         # ifindex reused in between could pair two ends that never were peers.)
-        back = self.rev.get(target, {}).get(peer.link_netnsid)
+        back = self.facts.named(target, peer.link_netnsid)
         if back is None:
-            if (target, end.ns) not in self.fd_asked:
+            if (target, end.ns) not in self.facts.fd_asked:
                 self.pending[key] = (target, end.ns)
                 self._learn_delta(end, target)
                 return False
@@ -341,26 +272,11 @@ class Pairing:
 
     # -- planning --------------------------------------------------------------------------------
     def _excluded(self, end: _End, candidate: _End) -> bool:
-        """Whether known facts already rule ``candidate`` out as ``end``'s peer."""
-        known = self.table.get(end.ns, {}).get(candidate.ns)
-        if known is not None and known != end.nsid:
-            return True
-        asked = self.fd_asked.get((end.ns, candidate.ns))
-        if asked is not None and asked != end.nsid:
-            return True
-        back = self.table.get(candidate.ns, {}).get(end.ns)
-        if back is not None and back != candidate.nsid:
-            return True
-        asked = self.fd_asked.get((candidate.ns, end.ns))
-        if asked is not None and asked != candidate.nsid:
-            return True
-        for hub, answer in self.via_by_end.get((end.ns, end.nsid), ()):
-            if answer is None:
-                continue
-            hub_id = self.table.get(hub, {}).get(candidate.ns)
-            if hub_id is not None and hub_id != answer:
-                return True
-        return False
+        """Whether known facts already rule ``candidate`` out as ``end``'s peer: from this end's
+        side, or from the candidate's (its own id for this end's namespace)."""
+        facts = self.facts
+        return (facts.rules_out(end.ns, end.nsid, candidate.ns)
+                or facts.contradicts(candidate.ns, candidate.nsid, end.ns))
 
     def _ask_fd(self, a: int, b: int, out: Set[Question]) -> bool:
         """Plan RTM_GETNSID for the pair of namespaces, from the cheaper side first."""
@@ -368,25 +284,17 @@ class Pairing:
         if self.cross_count.get(b, 0) < self.cross_count.get(a, 0):
             sides.reverse()
         for asker, target in sides:
-            if (asker, target) not in self.fd_asked:
+            if (asker, target) not in self.facts.fd_asked:
                 out.add(FdQuestion(asker, target))
                 return True
         return False
 
     def _pick_hub(self, end: _End, group: Sequence[_End]) -> Optional[ViaQuestion]:
-        """A hub for ``end``: a namespace we know our id for and that has an id known for at
-        least one candidate. Hubs whose known tables are biggest (the root namespace, usually)
-        come first; one is enough, since its answer names the peer or rules candidates out."""
-        ours = self.table.get(end.ns, {})
-        by_size = sorted(ours.items(), key=lambda item: (-len(self.table.get(item[0], {})), item[0]))
-        for hub, hub_nsid in by_size:
-            if (end.ns, end.nsid, hub) in self.via_asked:
-                continue
-            hub_table = self.table.get(hub)
-            if hub_table and any(other.ns in hub_table for other in group
-                                 if other.ns not in (end.ns, hub)):
-                return ViaQuestion(end.ns, end.nsid, hub, hub_nsid)
-        return None
+        """A hub for ``end`` whose known table has an id for at least one other candidate."""
+        def useful(hub: int, hub_table: Dict[int, int]) -> bool:
+            return any(other.ns in hub_table for other in group if other.ns not in (end.ns, hub))
+
+        return self.facts.hub(end.ns, end.nsid, useful)
 
     def _unreachable_detail(self, end: _End) -> str:
         detail = (f"no readable namespace has a veth at ifindex {end.peer_ifindex} whose peer is "
@@ -411,7 +319,8 @@ class Pairing:
             return None
         if both and len(candidates) == 1:
             other = candidates[0].ns
-            fresh = [FdQuestion(a, b) for a, b in ((end.ns, other), (other, end.ns)) if (a, b) not in self.fd_asked]
+            fresh = [FdQuestion(a, b) for a, b in ((end.ns, other), (other, end.ns))
+                     if (a, b) not in self.facts.fd_asked]
             if fresh:
                 out.update(fresh)
                 return candidates[0]
@@ -540,7 +449,7 @@ class Pairing:
         One pass over ``ns``'s id table: the root namespace has an id for nearly every other one,
         and sorting all of them for each of its ends was ends x namespaces (seconds under churn).
         """
-        table = self.table
+        table = self.facts.table
         usable = [(hub, hub_nsid) for hub, hub_nsid in table.get(ns, {}).items() if ns in table.get(hub, ())]
         return heapq.nsmallest(_HINT_HUBS, usable, key=lambda route: (route[0] not in hidden, route[0]))
 
@@ -551,6 +460,7 @@ class Pairing:
 
     def _last_questions(self) -> Set[Question]:
         out: Set[Question] = set()
+        facts = self.facts
         hints = self.hints()
         unreachable = list(self._unreachable())
         hidden_neighbours = {end.ns for end in unreachable}
@@ -564,21 +474,21 @@ class Pairing:
                 hubs = hubs_of[end.ns] = self._hint_hubs(end.ns, hidden_neighbours)
             for hub, hub_nsid in hubs:
                 key = (end.ns, end.nsid, hub)
-                if key not in self.via_asked:
+                if key not in facts.via_asked:
                     out.add(ViaQuestion(end.ns, end.nsid, hub, hub_nsid))
                     continue
-                answer = self.via_asked[key]
+                answer = facts.via_asked[key]
                 if answer is not None and answer >= 0:
-                    if (hub, answer, end.peer_ifindex) not in self.hint_answers:
+                    if (hub, answer, end.peer_ifindex) not in facts.hint_answers:
                         out.add(HintQuestion(hub, answer, end.peer_ifindex))
                     break
-            if end.nsid not in self.rev.get(end.ns, {}) and end.ns not in fd_planned:
+            if facts.named(end.ns, end.nsid) is None and end.ns not in fd_planned:
                 # Which of the namespaces we hold but could not read is it? Asking costs one
                 # lookup each and allocates nothing; it lets an unprivileged user at least learn
                 # the peer's namespace. (Once per namespace: the question names no end.)
                 fd_planned.add(end.ns)
                 for other in self.unreadable_inodes:
-                    if (end.ns, other) not in self.fd_asked:
+                    if (end.ns, other) not in facts.fd_asked:
                         out.add(FdQuestion(end.ns, other))
         return out
 
@@ -586,13 +496,14 @@ class Pairing:
         """What a hub told about each unreachable end's peer: the answer through the first usable
         hub (by inode) that named the peer's namespace and was then asked for the link."""
         found: Dict[EndKey, LinkRecord] = {}
-        table = self.table
+        facts = self.facts
+        table = facts.table
         for end in self._unreachable():
             own = table.get(end.ns, {})
-            for hub, answer in sorted(self.via_by_end.get((end.ns, end.nsid), ()), key=lambda item: item[0]):
+            for hub, answer in sorted(facts.answers_about(end.ns, end.nsid), key=lambda item: item[0]):
                 if answer is None or answer < 0 or hub not in own or end.ns not in table.get(hub, ()):
                     continue
-                link = self.hint_answers.get((hub, answer, end.peer_ifindex))
+                link = facts.hint_answers.get((hub, answer, end.peer_ifindex))
                 if link is not None:
                     found[(end.ns, end.ifindex)] = link
                     break
@@ -603,7 +514,7 @@ class Pairing:
         for end in list(self._open()):
             self.final[(end.ns, end.ifindex)] = ("unproven", "not every kernel question was asked")
         for end in self._unreachable():
-            target = self.rev.get(end.ns, {}).get(end.nsid)
+            target = self.facts.named(end.ns, end.nsid)
             if target is not None and target not in self.readable:
                 self.final[(end.ns, end.ifindex)] = (
                     "peer-netns-unreachable",
@@ -627,154 +538,3 @@ def drive(pairing: Pairing, answer_round: Callable[[List[Question]], List[Answer
     # Never seen; a guard against a planning loop. What was not asked stays unproven.
     pairing.warnings.append(f"stopped asking the kernel after {max_rounds} rounds of questions")
     return given
-
-
-# --- building the Topology ---------------------------------------------------------------------
-
-
-def format_mac(mac: Optional[bytes]) -> Optional[str]:
-    return mac.hex(":") if mac else None
-
-
-def format_address(family: int, address: bytes, prefixlen: int) -> str:
-    try:
-        text = socket.inet_ntop(family, address)
-    except (ValueError, OSError):
-        text = address.hex()
-    return f"{text}/{prefixlen}"
-
-
-def decode_name(raw: bytes) -> str:
-    """Names are bytes to the kernel; undecodable bytes become U+DC80+byte (reversible)."""
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def operstate_name(value: int) -> str:
-    return OPERSTATES[value] if 0 <= value < len(OPERSTATES) else f"UNKNOWN({value})"
-
-
-def _counted(record: NamespaceRecord) -> Namespace:
-    """The namespace with its link count (None when it could not be read)."""
-    ns = record.namespace
-    count = None if ns.error is not None else len(record.links)
-    return ns if ns.link_count == count else ns._replace(link_count=count)
-
-
-def format_ip(raw: Optional[bytes]) -> Optional[str]:
-    if raw is None:
-        return None
-    family = socket.AF_INET if len(raw) == 4 else socket.AF_INET6 if len(raw) == 16 else None
-    if family is None:
-        return raw.hex()
-    return socket.inet_ntop(family, raw)
-
-
-def _tunnel(link: LinkRecord) -> Optional[Tunnel]:
-    if link.kind not in TUNNEL_KINDS:
-        return None
-    return Tunnel(link.kind, link.vni, format_ip(link.tunnel_local), format_ip(link.tunnel_remote),
-                  link.tunnel_port)
-
-
-def _links(ns: NamespaceRecord, netns: NamespaceId,
-           holders: Dict[bytes, Tuple[TunHolder, ...]]) -> Iterable[Tuple[LinkRef, Link]]:
-    addresses: Dict[int, List[str]] = {}
-    for record in ns.addresses:
-        addresses.setdefault(record.ifindex, []).append(
-            format_address(record.family, record.address, record.prefixlen))
-    no_addresses: Tuple[str, ...] = ()
-    for link in ns.links:
-        ref = LinkRef(netns, link.ifindex)
-        mac = link.mac
-        shown = addresses.get(link.ifindex)
-        item = Link(
-            ref, link.name.decode("utf-8", "surrogateescape"), link.kind, link.slave_kind,
-            mac.hex(":") if mac else None, link.mtu, operstate_name(link.operstate), bool(link.flags & IFF_UP),
-            link.master, link.link, link.link_netnsid,
-            tuple([decode_name(name) for name in link.alt_names]) if link.alt_names else (),
-            tuple(shown) if shown else no_addresses,
-        )
-        # Few links are tunnels or held tun/tap devices: the rest skip the keyword construction.
-        if link.kind in TUNNEL_KINDS or (holders and link.name in holders):
-            item = item._replace(tunnel=_tunnel(link), tun_holders=holders.get(link.name, ()))
-        yield ref, item
-
-
-
-def _tun_holders(snapshot: Snapshot) -> Dict[int, Dict[bytes, Tuple[TunHolder, ...]]]:
-    """Namespace inode -> device name -> the processes holding it. A device is named by its
-    namespace (TUNGETDEVNETNS) and its name there (fdinfo ``iff:``): the name alone could be any
-    namespace's."""
-    if not snapshot.tun_files:
-        return {}
-    owners_of = {ns.inode: ns.owners for ns in (record.namespace for record in snapshot.namespaces) if not ns.root}
-    found: Dict[int, Dict[bytes, List[TunHolder]]] = {}
-    for tun in sorted(snapshot.tun_files, key=lambda item: (item.pid, item.fd)):
-        owners = owners_of.get(tun.holder_netns, ()) if tun.holder_netns is not None else ()
-        if not owners or owners[0].kind == "process":
-            # The namespace's fallback owner names its first process, not necessarily this one.
-            owners = (Owner("process", f"pid {tun.pid} ({tun.comm})" if tun.comm else f"pid {tun.pid}",
-                            str(tun.pid), (("comm", tun.comm),) if tun.comm else (),
-                            "holds the tun/tap file"),)
-        found.setdefault(tun.netns, {}).setdefault(tun.ifname, []).append(
-            TunHolder(tun.pid, tun.fd, tun.comm, tun.vm, owners))
-    return {inode: {name: tuple(items) for name, items in names.items()} for inode, names in found.items()}
-
-
-def _hint(link: LinkRecord) -> PeerHint:
-    return PeerHint(link.ifindex, decode_name(link.name), link.kind, format_mac(link.mac), link.mtu,
-                    operstate_name(link.operstate))
-
-
-def resolve(snapshot: Snapshot, pairing: Optional[Pairing] = None) -> Topology:
-    """Turn what was read into a Topology of proven pairs and explained unresolved ends.
-
-    ``pairing`` may be the one the reader already drove over this very snapshot (it holds the same
-    facts); passing it saves doing the pairing twice.
-    """
-    if pairing is None:
-        pairing = Pairing(snapshot)
-        pairing.plan()
-    final = pairing.finish()
-    hints = pairing.hints()
-    namespaces = tuple(sorted((_counted(record) for record in snapshot.namespaces), key=namespace_sort_key))
-    ids = {ns.id.inode: ns.id for ns in namespaces}
-    order = {ns.id: position for position, ns in enumerate(namespaces)}
-    links: Dict[LinkRef, Link] = {}
-    tun_holders = _tun_holders(snapshot)
-    for record in snapshot.namespaces:
-        if record.namespace.error is None:
-            links.update(_links(record, ids[record.inode], tun_holders.get(record.inode, {})))
-
-    def ref(key: EndKey) -> LinkRef:
-        return LinkRef(ids[key[0]], key[1])
-
-    def side_order(item: LinkRef) -> Tuple[int, int, int]:
-        # The end outside the root namespace reads first ("ns-... -> tap..."), then by namespace.
-        ns = namespaces[order[item.netns]]
-        return (1 if ns.root else 0, order[item.netns], item.ifindex)
-
-    pairs = []
-    for key, other in pairing.pairs.items():
-        a, b = ref(key), ref(other)
-        if side_order(a) < side_order(b):
-            pairs.append(Pair(a, b))
-    pairs.sort(key=lambda pair: (side_order(pair.a), side_order(pair.b)))
-
-    unresolved = []
-    for key, (reason, detail) in final.items():
-        link_ref = ref(key)
-        link = links[link_ref]
-        hint = hints.get(key)
-        unresolved.append(Unresolved(link_ref, reason, detail, link.link, link.link_netnsid,
-                                     None if hint is None else _hint(hint)))
-    unresolved.sort(key=lambda item: (order[item.link.netns], item.link.ifindex))
-    relations = [Relation(found.kind, ref(found.source), None if found.target is None else ref(found.target),
-                          found.reason, found.detail)
-                 for found in (*masters(pairing.links), *pairing.lowers.finish())]
-    relations.sort(key=lambda item: (order[item.source.netns], item.source.ifindex, item.kind))
-    # Open vSwitch: the bridge each port is on, from what ovsdb said (ovsdb.py ties names to links).
-    ovs_warnings = ovsdb.with_ovs_bridges(links, snapshot.ovs)
-    warnings = tuple(snapshot.warnings) + tuple(dict.fromkeys(pairing.warnings)) + tuple(ovs_warnings)
-    return Topology(namespaces, links, tuple(pairs), tuple(unresolved), warnings, snapshot.root_source,
-                    dict(snapshot.comms), relations=tuple(relations))
