@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from typing import Dict, List, Optional, Set, Tuple
 
+from vethpeer.host.netlink import LinkRecord
 from vethpeer.model import Holders, Namespace, NamespaceId
-from vethpeer.netlink import LinkRecord
 from vethpeer.resolve import Answer, FdQuestion, HintQuestion, Pairing, Question, ViaQuestion, drive
 from vethpeer.snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnswer
 

@@ -300,7 +300,7 @@ def test_find_root_does_not_take_the_own_namespace_for_root(tmp_path: Path) -> N
 
 
 def test_find_root_knows_the_fixed_init_inode(tmp_path: Path) -> None:
-    from vethpeer.discover_kernel import PROC_NET_INIT_INO
+    from vethpeer.host.kernel import PROC_NET_INIT_INO
 
     assert find_root(str(tmp_path), PROC_NET_INIT_INO) == (PROC_NET_INIT_INO, "init inode", None)
 
@@ -399,7 +399,7 @@ def test_threads_of_a_process_whose_main_thread_exited(tmp_path: Path) -> None:
 
 
 def test_fd_in_a_threads_private_fd_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import vethpeer.discover_kernel as kernel
+    from vethpeer.host import kernel
 
     base = make_process(tmp_path, 50, BLUE, threads={51: BLUE, 52: BLUE}, fds={3: f"net:[{RED}]"})
     symlink(base / "task" / "51" / "fd" / "3", f"net:[{RED}]")  # shared with the leader
@@ -429,7 +429,7 @@ def test_private_fd_table_without_kcmp_is_told_by_its_fd_numbers(tmp_path: Path)
 def test_tun_files_are_recognised_by_device_number_not_path() -> None:
     import stat
 
-    from vethpeer.discover_kernel import is_tun
+    from vethpeer.host.kernel import is_tun
 
     def fake(mode: int, major: int, minor: int) -> os.stat_result:
         return _stat(mode, os.makedev(major, minor))

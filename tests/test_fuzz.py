@@ -21,8 +21,9 @@ pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vethpeer import netlink, resolve, snapshot
-from vethpeer.netlink import NetlinkError
+from vethpeer import resolve, snapshot
+from vethpeer.host import netlink
+from vethpeer.host.netlink import NetlinkError
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "host.snapshot.json"
 # VETHPEER_FUZZ_EXAMPLES=5000 for a longer, randomised hunt; the suite runs a fixed, quick set.

@@ -371,8 +371,8 @@ def test_sockets_are_looked_into_only_with_sockets(lab: Lab) -> None:
 def test_a_low_fd_limit_only_slows_it_down(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     """With room for only a few sockets at once, every namespace is still read and every pair,
     root ones and namespace-to-namespace ones across windows, is paired and confirmed."""
-    from vethpeer import discover, netlink, reader, resolve
-
+    from vethpeer import discover, reader, resolve
+    from vethpeer.host import netlink
     names = [lab.netns(f"fd{i}") for i in range(40)]
     for i, name in enumerate(names):
         lab.veth(lab.link_name(f"f{i}"), None, "eth0", name)
@@ -507,7 +507,7 @@ def test_a_scan_leaves_no_cycle_holding_its_records(lab: Lab) -> None:
     watch's RSS went from 41 to 92 MB under churn that way. Reference counting alone must free them."""
     import gc
 
-    from vethpeer.netlink import LinkRecord
+    from vethpeer.host.netlink import LinkRecord
 
     lab.netns("a")
     was = gc.isenabled()

@@ -24,7 +24,7 @@ import pytest
 
 import vethpeer
 from lab import Lab, user_tree
-from vethpeer import safefile
+from vethpeer.host import safefile
 
 pytestmark = pytest.mark.live
 

@@ -14,13 +14,13 @@ import pytest
 import vethpeer
 from lab import Lab
 from test_live import ns_named, only, peer_name, run_cli
-from vethpeer import netlink
+from vethpeer.host import netlink
 
 pytestmark = pytest.mark.live
 
 
 def cookie_of(netns: str) -> Optional[int]:
-    from vethpeer import ops
+    from vethpeer.host import ops
 
     fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
     try:
@@ -136,8 +136,8 @@ def test_root_ids_are_vouched_for_only_when_nothing_moved(lab: Lab, monkeypatch:
     (silent in root, heard from C). Root's record then names C's id, and the watch must not
     vouch that this id is M's: the pair is found, and every id root is said to give is the
     kernel's own."""
-    from vethpeer import ops, reader, scanner
-
+    from vethpeer import reader, scanner
+    from vethpeer.host import ops
     use_hub(monkeypatch, True)
     c, m = lab.netns("c"), lab.netns("m")
     h = lab.link_name("h")
@@ -204,7 +204,7 @@ def test_a_new_peer_in_a_namespace_read_earlier_is_found(lab: Lab, monkeypatch: 
 
     def d_first(*args: Any, **kwargs: Any) -> Any:
         found = original(*args, **kwargs)
-        from vethpeer import ops
+        from vethpeer.host import ops
 
         def is_d(item: Any) -> bool:
             return item.fd is not None and ops.netns_fd_cookie(item.fd) == d_cookie
@@ -721,8 +721,8 @@ def test_a_busy_watched_namespace_is_read_again_link_by_link(lab: Lab, monkeypat
     bridge right after root's dump: the pair and the new master show, and root is dumped once."""
     import os as os_module
 
-    from vethpeer import ops, reader
-
+    from vethpeer import reader
+    from vethpeer.host import ops
     monkeypatch.setattr(reader, "REFRESH_MIN_LINKS", 1, raising=False)
     ns = lab.netns("a")
     host_end, bridge = lab.link_name("h"), lab.link_name("br")
@@ -770,7 +770,7 @@ def test_a_namespace_that_could_not_be_read_keeps_its_cookie(lab: Lab, monkeypat
     could not be made) had none, so the watch announced it vanished and appeared again as a
     namespace known only by inode, and then the same once more when it was read again (seen under
     churn: a live namespace reported vanished 2 s before it was). Its cookie is read from an fd to it."""
-    from vethpeer import ops
+    from vethpeer.host import ops
 
     name = lab.netns("a")
     target = cookie_of(name)

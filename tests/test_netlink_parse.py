@@ -9,8 +9,8 @@ from typing import List, Optional
 
 import pytest
 
-from vethpeer import netlink
-from vethpeer.netlink import AddressRecord, LinkRecord, NetlinkError
+from vethpeer.host import netlink
+from vethpeer.host.netlink import AddressRecord, LinkRecord, NetlinkError
 from vethpeer.resolve import decode_name, format_address, format_mac, operstate_name
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")

@@ -16,9 +16,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
+from vethpeer.host.procfs import CAP_JSON
 from vethpeer.model import Holder, Holders, Namespace, NamespaceId
 from vethpeer.owners import Host, Owner, holder_names, identify, port_of, process_owner, scan
-from vethpeer.owners.host import CAP_JSON
 from vethpeer.owners.nspawn import name_from_cmdline
 
 HOSTS = Path(__file__).parent / "data" / "hosts"

@@ -14,16 +14,18 @@ import pytest
 
 from sim import World
 from test_netlink_parse import attr, link_message, parse, replay
-from vethpeer import netlink, resolve
+from vethpeer import resolve
 from vethpeer import snapshot as snapshot_io
 from vethpeer.discover import qemu_vm_name
+from vethpeer.host import netlink
+from vethpeer.host.kernel import TunFile
+from vethpeer.host.netlink import LinkRecord
 from vethpeer.model import Holders, Link, LinkRef, Namespace, NamespaceId, Topology
-from vethpeer.netlink import LinkRecord
 from vethpeer.render import json as json_render
 from vethpeer.render.show import render_show
 from vethpeer.render.text import Style
 from vethpeer.resolve import FdQuestion, ViaQuestion
-from vethpeer.snapshot import NamespaceRecord, Snapshot, TunFile
+from vethpeer.snapshot import NamespaceRecord, Snapshot
 
 IFLA_LINKINFO = netlink.IFLA_LINKINFO | 0x8000  # as the kernel sends it: NLA_F_NESTED
 

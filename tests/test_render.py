@@ -442,7 +442,7 @@ def test_owners_name_namespaces_and_travel_in_json_and_snapshots() -> None:
 
     from vethpeer import resolve as resolve_module
     from vethpeer import snapshot as snapshot_module
-    from vethpeer.netlink import LinkRecord
+    from vethpeer.host.netlink import LinkRecord
     from vethpeer.owners import Owner
     from vethpeer.render import json as json_render
     from vethpeer.snapshot import NamespaceRecord, NsidAnswer, Snapshot

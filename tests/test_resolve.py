@@ -10,8 +10,8 @@ import pytest
 
 from sim import World
 from vethpeer import snapshot as snapshot_io
+from vethpeer.host.netlink import LinkRecord
 from vethpeer.model import Holders, Namespace, NamespaceId, Topology
-from vethpeer.netlink import LinkRecord
 from vethpeer.resolve import FdQuestion, HintQuestion, ViaQuestion, resolve
 from vethpeer.snapshot import NamespaceRecord, NsidAnswer, Snapshot
 

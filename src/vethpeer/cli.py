@@ -20,8 +20,9 @@ import re
 import sys
 from typing import Any, Iterator, List, NoReturn, Optional, Sequence, Tuple
 
-from . import __version__, ops, query, resolve, scanner
+from . import __version__, query, resolve, scanner
 from . import snapshot as snapshot_io
+from .host import ops
 from .model import PEER_KINDS, Link, LinkRef, NamespaceId, Topology, Unresolved
 from .render import json as json_render
 from .render import show as show_render

@@ -167,7 +167,7 @@ def _missing_privilege() -> Optional[str]:
     """What stops us building namespaces: not root, or root without the capabilities."""
     if os.geteuid() != 0:
         return "needs root"
-    from .ops import effective_caps
+    from .host.ops import effective_caps
 
     effective = effective_caps()
     if effective is None:

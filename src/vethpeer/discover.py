@@ -23,10 +23,9 @@ import socket
 import stat as stat_module
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
-from . import discover_kernel as kernel
-from . import ops
+from .host import kernel, ops
+from .host.kernel import TunFile
 from .model import Holder, Holders, Namespace, NamespaceId
-from .snapshot import TunFile
 
 DEFAULT_NETNS_DIRS = ("/run/netns", "/var/run/netns")
 
@@ -36,7 +35,7 @@ def netns_dirs(root: str = "/") -> Tuple[str, ...]:
     in the tree (``/var/run -> /run``) means the same place inside the root, never outside it."""
     if os.path.normpath(root) == "/":
         return DEFAULT_NETNS_DIRS
-    from . import safefile
+    from .host import safefile
 
     found = (safefile.real_path(root, directory) for directory in DEFAULT_NETNS_DIRS)
     return tuple(dict.fromkeys(path for path in found if path is not None))

@@ -268,7 +268,7 @@ def _vswitchd_netns(host: Any, rundir: str) -> Tuple[Optional[int], Optional[Tup
     """ovs-vswitchd's pid and network namespace, from its pid file in ``rundir`` (a host path,
     read inside the host's root). None for both unless the pid file names a live process called
     ovs-vswitchd: a pid file left behind by a stopped daemon can name a reused pid."""
-    from .owners.host import read_int
+    from .host.procfs import read_int
 
     pid = read_int(host.read(f"{rundir}/{VSWITCHD_PIDFILE}"))
     if pid is None:
@@ -301,7 +301,7 @@ def ovs_bridges(host_root: str = "/", proc: Optional[str] = None, sockets: Optio
     """
     import stat
 
-    from .owners.host import Host, normpath
+    from .host.procfs import Host, normpath
 
     with Host(root=host_root, proc=proc) as host:
         # /var/run and /run are one place (normpath reads both as /run): each is asked once.

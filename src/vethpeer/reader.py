@@ -41,10 +41,11 @@ import os
 import select
 from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple
 
-from . import discover, netlink, ops
+from . import discover
 from .discover import Discovery, FoundNamespace
+from .host import netlink, ops
+from .host.netlink import Channel, LinkRecord
 from .model import PEER_KINDS
-from .netlink import Channel, LinkRecord
 from .resolve import Answer, EndKey, FdQuestion, HintQuestion, Pairing, Question, ViaQuestion, drive
 from .snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnswer
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional, Sequence
 
-from . import discover, ops, ovsdb, owners, reader, resolve
+from . import discover, ovsdb, owners, reader, resolve
 from . import snapshot as snapshot_io
+from .host import ops
 from .model import PROCESS_HOLDER_KINDS, Topology
 from .reader import Reading
 from .snapshot import Snapshot

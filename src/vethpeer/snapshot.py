@@ -12,8 +12,9 @@ import os
 import stat
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
+from .host.kernel import TunFile
+from .host.netlink import LINK_EXTRA_FIELDS, AddressRecord, LinkRecord
 from .model import HOLDER_KINDS, Holder, Holders, Namespace, NamespaceId, Owner
-from .netlink import LINK_EXTRA_FIELDS, AddressRecord, LinkRecord
 from .ovsdb import OvsInterface, OvsView
 
 SNAPSHOT_VERSION = 1
@@ -34,25 +35,6 @@ class NamespaceRecord(NamedTuple):
 
     def with_owners(self, owners: Tuple[Owner, ...]) -> NamespaceRecord:
         return self._replace(namespace=self.namespace._replace(owners=owners))
-
-
-class TunFile(NamedTuple):
-    """An open tun/tap file attached to a device: who holds it, and which device it is.
-
-    ``netns`` is the device's namespace (TUNGETDEVNETNS: dev_net of the device, where it is now);
-    ``ifname`` the ``iff:`` line of the file's fdinfo (the device's name there). Name and
-    namespace together name one device; the name alone could be any namespace's.
-    """
-
-    pid: int
-    fd: int
-    netns: int
-    ifname: bytes
-    comm: Optional[str]
-    #: The VM's name when the holder is qemu (``-name guest=NAME,...`` or ``-name NAME``).
-    vm: Optional[str]
-    #: The namespace the holding process is in (None if not known).
-    holder_netns: Optional[int]
 
 
 class NsidAnswer(NamedTuple):

@@ -54,7 +54,8 @@ import socket
 import time
 from typing import Any, Dict, FrozenSet, Generator, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple
 
-from . import netlink, ops, resolve, scanner
+from . import resolve, scanner
+from .host import netlink, ops
 from .model import PEER_KINDS, Link, LinkRef, Namespace, NamespaceId, Pair, Topology, Unresolved
 
 #: Quiet time after a signal before scanning, and the longest a scan waits for quiet.

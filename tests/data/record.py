@@ -25,8 +25,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "src"))
 
 from lab import Lab  # noqa: E402
-from vethpeer import netlink, ops, scanner  # noqa: E402
+from vethpeer import scanner  # noqa: E402
 from vethpeer import snapshot as snapshot_io  # noqa: E402
+from vethpeer.host import netlink, ops  # noqa: E402
 
 PREFIX = "vpfx"
 

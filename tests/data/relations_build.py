@@ -20,10 +20,10 @@ from typing import List
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "src"))
 
-from vethpeer import netlink  # noqa: E402
 from vethpeer import snapshot as snapshot_io  # noqa: E402
+from vethpeer.host import netlink  # noqa: E402
+from vethpeer.host.netlink import LinkRecord  # noqa: E402
 from vethpeer.model import Holders, Namespace, NamespaceId  # noqa: E402
-from vethpeer.netlink import LinkRecord  # noqa: E402
 from vethpeer.snapshot import NamespaceRecord, NsidAnswer, Snapshot  # noqa: E402
 
 ROOT, CTR = 4026531840, 4026532500

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
+from ..host.procfs import Host
 from . import docker, kubernetes, libvirt_lxc, lxc, neutron, nspawn, podman
 from .base import KIND_RANK, Namespace, Owner, Scan
-from .host import Host
 from .neutron import PortName, port_of
 from .process import comm_of, fallback, holder_names, process_owner
 

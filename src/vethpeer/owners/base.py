@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar, cast
 
+from ..host.procfs import Host, decode, normpath, pattern
 from ..model import Namespace, Owner
-from .host import Host, decode, normpath, pattern
 
 # Owner and Namespace are public records of the model; the sources import them from here with the rest.
 __all__ = ["KIND_RANK", "Namespace", "Owner", "Scan", "pairs", "systemd_unescape"]

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple
 
+from ..host.procfs import CAP_JSON, Host, normpath, parse_json, pattern
 from .base import Owner, Scan, pairs
-from .host import CAP_JSON, Host, normpath, parse_json, pattern
 from .kubernetes import Pod, pod_owner
 
 DEFAULT_ROOT = "/var/lib/docker"

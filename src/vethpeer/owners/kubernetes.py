@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Dict, List, NamedTuple, Optional, Set, Tuple
 
+from ..host.procfs import CAP_JSON, pattern, read_int
 from . import storage
 from .base import Owner, Scan, pairs
-from .host import CAP_JSON, pattern, read_int
 
 TASK_DIRS = (
     "/run/containerd/io.containerd.runtime.v2.task",

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from typing import Dict, Optional, Sequence, Tuple
 
+from ..host.procfs import pattern
 from .base import Owner, Scan, systemd_unescape
-from .host import pattern
 
 STATE = "/run/libvirt/lxc"
 _INIT = pattern(r"<init\s+pid=['\"](\d+)['\"]")

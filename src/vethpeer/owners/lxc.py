@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from typing import List, Optional, Tuple
 
+from ..host.procfs import pattern
 from .base import Owner, Scan, pairs
-from .host import pattern
 
 LXC_PATH = "/var/lib/lxc"
 LXD_PATHS = ("/var/snap/lxd/common/lxd/containers", "/var/lib/lxd/containers", "/var/lib/incus/containers")

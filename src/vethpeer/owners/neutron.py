@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import NamedTuple, Optional
 
+from ..host.procfs import pattern
 from .base import Owner, Scan
-from .host import pattern
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _NETNS = pattern(r"(qdhcp|qrouter|snat|fip|qlbaas|ovnmeta)-(" + _UUID + ")")

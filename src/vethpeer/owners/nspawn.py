@@ -16,8 +16,8 @@ import os
 import re
 from typing import Dict, Optional, Sequence
 
+from ..host.procfs import pattern, read_int
 from .base import Owner, Scan, pairs, systemd_unescape
-from .host import pattern, read_int
 
 MACHINES = "/run/systemd/machines"
 _SCOPE = pattern(r"(?:^|/)machine\.slice/machine-([^/]+)\.scope(?:/|$)")

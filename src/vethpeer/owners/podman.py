@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Optional, Tuple
 
+from ..host.procfs import CAP_DB, decode, pattern
 from . import storage
 from .base import Owner, Scan, pairs
-from .host import CAP_DB, decode, pattern
 
 _INFRA = pattern(r"([0-9a-f]{12})-infra")
 _DB_CONFIG = pattern(rb'\{"id":"([0-9a-f]{64})","name":("(?:[^"\\]|\\.){1,512}")')

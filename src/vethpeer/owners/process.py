@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, Optional
 
+from ..host.procfs import Host, decode
 from .base import Owner, Scan
-from .host import Host, decode
 
 _COMM_CAP = 64  # TASK_COMM_LEN is 16; a bigger file is not a comm
 

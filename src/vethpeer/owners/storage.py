@@ -20,9 +20,9 @@ import json
 import re
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from ..safefile import Beneath
+from ..host.procfs import CAP_JSON, Host, decode, parse_json, pattern, read_int
+from ..host.safefile import Beneath
 from .base import Scan
-from .host import CAP_JSON, Host, decode, parse_json, pattern, read_int
 
 ROOTFUL = ("/var/lib/containers/storage", "/run/containers/storage")
 _CONF = pattern(r'^\s*(graphroot|runroot)\s*=\s*"([^"]+)"', re.MULTILINE)

@@ -8,6 +8,7 @@ import socket
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from .. import ovsdb
+from ..host.netlink import IFF_UP, OPERSTATES, LinkRecord
 from ..model import (
     TUNNEL_KINDS,
     Link,
@@ -24,7 +25,6 @@ from ..model import (
     Unresolved,
     namespace_sort_key,
 )
-from ..netlink import IFF_UP, OPERSTATES, LinkRecord
 from ..snapshot import NamespaceRecord, Snapshot
 from .pairing import Pairing
 from .questions import EndKey

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from ..netlink import LinkRecord
+from ..host.netlink import LinkRecord
 from ..snapshot import NsidAnswer, ViaAnswer
 from .questions import Answer, ViaQuestion
 

@@ -24,8 +24,8 @@ import heapq
 from collections import Counter
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
+from ..host.netlink import LinkRecord
 from ..model import PEER_KINDS
-from ..netlink import LinkRecord
 from ..snapshot import NamespaceRecord, Snapshot
 from .facts import NsidFacts
 from .questions import Answer, EndKey, FdQuestion, HintQuestion, Question, ViaQuestion

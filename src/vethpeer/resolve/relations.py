@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
-from ..netlink import LinkRecord
+from ..host.netlink import LinkRecord
 from .facts import NsidFacts
 from .questions import EndKey, FdQuestion, Question
 

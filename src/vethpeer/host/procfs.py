@@ -19,8 +19,8 @@ import stat
 import time
 from typing import Any, AnyStr, Dict, Iterator, List, Optional, Pattern, Set, cast
 
-from .. import safefile
-from ..safefile import Beneath, Refused
+from . import safefile
+from .safefile import Beneath, Refused
 
 #: Caps by what is read: one /proc line file, a runtime's JSON state, a whole state database.
 CAP_SMALL = 64 * 1024

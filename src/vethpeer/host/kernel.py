@@ -10,7 +10,7 @@ import errno
 import fcntl
 import functools
 import os
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 from . import ops
 
@@ -75,3 +75,22 @@ def pidfd_of_task(tid: int) -> int:
 def tun_netns(tun_fd: int) -> int:
     """A new fd for the namespace a tun/tap file holds (TUNGETDEVNETNS)."""
     return fcntl.ioctl(tun_fd, TUNGETDEVNETNS)
+
+
+class TunFile(NamedTuple):
+    """An open tun/tap file attached to a device: who holds it, and which device it is.
+
+    ``netns`` is the device's namespace (TUNGETDEVNETNS: dev_net of the device, where it is now);
+    ``ifname`` the ``iff:`` line of the file's fdinfo (the device's name there). Name and
+    namespace together name one device; the name alone could be any namespace's.
+    """
+
+    pid: int
+    fd: int
+    netns: int
+    ifname: bytes
+    comm: Optional[str]
+    #: The VM's name when the holder is qemu (``-name guest=NAME,...`` or ``-name NAME``).
+    vm: Optional[str]
+    #: The namespace the holding process is in (None if not known).
+    holder_netns: Optional[int]

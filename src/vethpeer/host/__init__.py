@@ -1,0 +1,12 @@
+"""The host: syscall wrappers, netlink and bounded file reads; what the rooms above build on.
+
+* ``procfs``: the host's files under ``--root`` and ``/proc``, read with a bound and never raising
+  (``Host``), and the small parsers every runtime's owner code shares;
+* ``safefile``: opening a path beneath a root without leaving it (openat2, or a checked walk);
+* ``ops``: namespace syscalls (setns in a throwaway thread, pidfd_getfd, nsfs ioctls), the
+  capability mask, the collector's pause and the open-file limit;
+* ``kernel``: what discovery asks beyond files (kcmp, thread pidfds, TUNGETDEVNETNS);
+* ``netlink``: rtnetlink sockets, requests and the pure parsers of what they answer.
+
+Nothing is imported here: ``import vethpeer.host`` costs nothing until a room is used.
+"""
