@@ -1,17 +1,19 @@
-"""OpenStack Neutron: what its namespace and interface names say (there is no runtime to ask).
+"""OpenStack Neutron: what its namespace names say (there is no runtime to ask).
 
-Namespaces: ``qdhcp-<network uuid>`` (DHCP), ``qrouter-<router uuid>``, ``snat-<router uuid>``
+Interface names are read in ``vethpeer.names`` (the JSON output uses them too). Namespaces:
+``qdhcp-<network uuid>`` (DHCP), ``qrouter-<router uuid>``, ``snat-<router uuid>``
 (DVR SNAT), ``fip-<external network uuid>`` (DVR floating IPs), ``qlbaas-<load balancer uuid>``,
-``ovnmeta-<network uuid>`` (OVN metadata). Interfaces carry the first 11 characters of a port id
-after a prefix (an interface name holds at most 15): ``tap``, ``ns-``, ``qr-``, ``qg-``, ``sg-``,
-``fg-``, ``qvb``/``qvo``/``qvm`` (hybrid plug), ``ha-``; ``rfp-``/``fpr-`` carry a router id.
+``ovnmeta-<network uuid>`` (OVN metadata).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Optional
 
 from ..host.procfs import pattern
+from ..names import PORT_PREFIXES, PortName, port_of
+
+__all__ = ["PORT_PREFIXES", "ROLES", "PortName", "from_state", "netns_owner", "port_of"]
 from .base import Owner, Scan
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -25,41 +27,6 @@ ROLES = {
     "qlbaas": ("load-balancer", "load_balancer"),
     "ovnmeta": ("metadata", "network"),
 }
-#: interface prefix -> what it is; longest prefixes first so "qvb" is not read as "q...".
-PORT_PREFIXES = {
-    "tap": "tap device",
-    "ns-": "dhcp/fip port",
-    "qr-": "router interface",
-    "qg-": "router gateway",
-    "sg-": "snat interface",
-    "fg-": "fip gateway",
-    "qvb": "hybrid bridge end",
-    "qvo": "hybrid ovs end",
-    "qvm": "hybrid bridge end",
-    "ha-": "ha port",
-    "rfp-": "router-to-fip link",
-    "fpr-": "fip-to-router link",
-}
-_PORT = pattern(r"(tap|ns-|qr-|qg-|sg-|fg-|qvb|qvo|qvm|ha-|rfp-|fpr-)([0-9a-f]{8}-[0-9a-f]{1,3})")
-
-
-class PortName(NamedTuple):
-    prefix: str
-    #: What the interface is ("router gateway", ...).
-    role: str
-    #: The start of the port id (router id for rfp-/fpr-) the name carries.
-    id_prefix: str
-    #: "port" or "router".
-    id_kind: str
-
-
-def port_of(ifname: str) -> Optional[PortName]:
-    """The Neutron port an interface name stands for, or None when it does not look like one."""
-    match = _PORT.fullmatch(ifname)
-    if match is None:
-        return None
-    prefix = match.group(1)
-    return PortName(prefix, PORT_PREFIXES[prefix], match.group(2), "router" if prefix in ("rfp-", "fpr-") else "port")
 
 
 def netns_owner(name: str) -> Optional[Owner]:

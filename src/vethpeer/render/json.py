@@ -32,7 +32,7 @@ def neutron_host(topology: Topology) -> bool:
 
 
 def neutron_port(name: str) -> Optional[Dict[str, str]]:
-    from ..owners.neutron import port_of  # only on a Neutron node: the owners package loads then
+    from ..names import port_of  # only on a Neutron node: its pattern is compiled then
 
     port = port_of(name)
     if port is None:
