@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Dict, Optional, Sequence, Tuple
 
+from vethpeer.events import State, diff
 from vethpeer.model import Holders, Link, LinkRef, Namespace, NamespaceId, Pair, Topology
 from vethpeer.render.watch import JsonLines, render_text
-from vethpeer.watcher import _State, diff
 
 ROOT = NamespaceId(4, 1)
 A = NamespaceId(4, 2)
@@ -24,14 +24,14 @@ def veth(netns: NamespaceId, ifindex: int, name: str, mac: str, master: Optional
 
 
 def topology(links: Sequence[Link], pairs: Sequence[Tuple[Link, Link]], namespaces: Sequence[Namespace] = (),
-             warnings: Tuple[str, ...] = ()) -> _State:
+             warnings: Tuple[str, ...] = ()) -> State:
     spaces = list(namespaces) or [ns(ROOT, 1), ns(A, 2), ns(B, 3)]
     by_ref: Dict[LinkRef, Link] = {link.ref: link for link in links}
-    return _State(Topology(tuple(spaces), by_ref, tuple(Pair(x.ref, y.ref) for x, y in pairs), (), warnings,
+    return State(Topology(tuple(spaces), by_ref, tuple(Pair(x.ref, y.ref) for x, y in pairs), (), warnings,
                            "pid 1"))
 
 
-def kinds(old: _State, new: _State) -> list:
+def kinds(old: State, new: State) -> list:
     return [event.kind for event in diff(old, new, 0.0)]
 
 
@@ -132,8 +132,8 @@ def test_a_deleted_unresolved_end_is_an_event() -> None:
     end = veth(ROOT, 10, "r", "02:00:00:00:00:01")
     spaces = (ns(ROOT, 1), ns(A, 2), ns(B, 3))
     lost = Unresolved(end.ref, "peer-netns-unreachable", "the peer's namespace could not be found", 2, 0, None)
-    before = _State(Topology(spaces, {end.ref: end}, (), (lost,), (), "pid 1"))
-    after = _State(Topology(spaces, {}, (), (), (), "pid 1"))
+    before = State(Topology(spaces, {end.ref: end}, (), (lost,), (), "pid 1"))
+    after = State(Topology(spaces, {}, (), (), (), "pid 1"))
     (event,) = diff(before, after, 0.0)
     assert (event.kind, event.link, event.reason) == ("end-vanished", end.ref, "peer-netns-unreachable")
     assert event.topology is before.topology  # its last known facts
@@ -212,7 +212,7 @@ def test_an_end_whose_pair_vanished_is_not_said_renamed() -> None:
     before = topology([end, peer], [(end, peer)])
     renamed = end._replace(name="r2")
     lost = Unresolved(renamed.ref, "peer-netns-unreachable", "gone", 2, 0, None)
-    after = _State(Topology((ns(ROOT, 1), ns(B, 3)), {renamed.ref: renamed}, (), (lost,), (), "pid 1"))
+    after = State(Topology((ns(ROOT, 1), ns(B, 3)), {renamed.ref: renamed}, (), (lost,), (), "pid 1"))
     events = diff(before, after, 0.0)
     assert [e.kind for e in events] == ["pair-vanished", "end-unresolved", "netns-vanished"]
     assert json.loads(JsonLines().render(events[1]))["link"]["ifname"] == "r2"

@@ -21,6 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Generator, Optional, Sequence
 
+    from .events import Event
     from .model import (
         REASONS,
         RELATION_KINDS,
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
         Tunnel,
         Unresolved,
     )
-    from .watcher import Event
 
 #: Loaded from ``model`` when first asked for: importing the package stays cheap, so that the
 #: command line's Ctrl-C guard (``__main__``) is in place before anything slow is imported.

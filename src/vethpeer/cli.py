@@ -859,7 +859,7 @@ class NetnsFilter:
 
     def chosen(self, topology: Topology) -> Optional[NamespaceId]:
         """The chosen namespace's id in this scan, None when it is not in it."""
-        from . import watcher
+        from .events import ns_key
 
         if self.spec is None:
             return None
@@ -874,8 +874,8 @@ class NetnsFilter:
         else:
             if self._key is None:
                 assert self.wanted is not None
-                self._key = watcher.ns_key(topology.namespace(_netns_live(topology, self.wanted, self.spec)))
-            found = next((ns.id for ns in topology.namespaces if watcher.ns_key(ns) == self._key), None)
+                self._key = ns_key(topology.namespace(_netns_live(topology, self.wanted, self.spec)))
+            found = next((ns.id for ns in topology.namespaces if ns_key(ns) == self._key), None)
         self._cache = (topology, found)
         return found
 

@@ -21,8 +21,8 @@ import threading
 import time
 from typing import Any, Iterator, List, Optional, Union
 
+from ..events import Event
 from ..model import Topology
-from ..watcher import Event
 from .table import _master, _ns
 from .text import Style, cut, escape, printable_in, table
 from .watch import render_text

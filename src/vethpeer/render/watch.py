@@ -6,8 +6,8 @@ import json
 import time
 from typing import Any, Dict, Optional, Tuple
 
+from ..events import Event
 from ..model import LinkRef, Namespace, Topology
-from ..watcher import Event
 from . import json as json_render
 from .text import escape
 
