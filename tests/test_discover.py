@@ -15,12 +15,13 @@ import pytest
 
 from vethpeer import snapshot as snapshot_io
 from vethpeer.discover import (
+    Collector,
     NsfsMount,
-    _Collector,
     find_root,
     parse_mountinfo,
     parse_netns_link,
     parse_nsfs_mounts,
+    processes,
     unescape_mount_path,
 )
 from vethpeer.model import Holder, Holders, Namespace, NamespaceId
@@ -55,9 +56,9 @@ def make_process(proc: Path, pid: int, inode: Optional[int], *, threads: Optiona
     return base
 
 
-def collect(proc: Path, own_pid: int = 1, nsfs_dev: int = NO_DEV) -> _Collector:
-    collector = _Collector(proc=str(proc), nsfs_dev=nsfs_dev)
-    collector.read_processes(own_pid=own_pid, want_sockets=False)
+def collect(proc: Path, own_pid: int = 1, nsfs_dev: int = NO_DEV) -> Collector:
+    collector = Collector(proc=str(proc), nsfs_dev=nsfs_dev)
+    processes.read_processes(collector, own_pid=own_pid, want_sockets=False)
     return collector
 
 
@@ -168,7 +169,7 @@ def test_parse_mountinfo_skips_malformed_lines(line: str) -> None:
     assert parse_mountinfo(line) == []
 
 
-# --- _Collector.read_processes ---------------------------------------------------------------------
+# --- Collector.read_processes ---------------------------------------------------------------------
 
 
 def test_processes_are_collected_by_namespace(tmp_path: Path) -> None:
@@ -408,9 +409,9 @@ def test_fd_in_a_threads_private_fd_table(tmp_path: Path, monkeypatch: pytest.Mo
     symlink(base / "task" / "53" / "fd" / "4", f"net:[{GREEN}]")  # started by 52: shares its table
     private = {52, 53}
     monkeypatch.setattr(kernel, "shares_files", lambda a, b: (a in private) == (b in private))
-    collector = _Collector(proc=str(tmp_path), nsfs_dev=NO_DEV)
+    collector = Collector(proc=str(tmp_path), nsfs_dev=NO_DEV)
     collector.pids_are_ours = True
-    collector.read_processes(own_pid=1, want_sockets=False)
+    processes.read_processes(collector, own_pid=1, want_sockets=False)
     assert collector.refs[RED].fds == [Holder(50, 3)]
     assert collector.refs[GREEN].fds == [Holder(52, 4)]
 
@@ -470,7 +471,7 @@ def test_denied_process_in_a_known_namespace_is_no_warning(tmp_path: Path, monke
 
     monkeypatch.setattr(os, "readlink", readlink)
     collector = collect(tmp_path)
-    collector.account_denied()
+    processes.account_denied(collector)
     assert collector.refs[BLUE].pids == [1, 5]
     assert f"{tmp_path}/1/ns/net" not in dict(collector.candidates(collector.refs[BLUE]))
     [warning] = collector.warnings
@@ -535,7 +536,7 @@ def test_reopen_checks_the_inode_and_says_why_it_failed() -> None:
 
 
 def test_budget_gives_fd_only_namespaces_a_durable_ones_slot_but_never_own_or_roots() -> None:
-    collector = _Collector(proc="/proc", nsfs_dev=os.stat("/proc/self/ns/net").st_dev, fd_room=2)
+    collector = Collector(proc="/proc", nsfs_dev=os.stat("/proc/self/ns/net").st_dev, fd_room=2)
     own, named, socket_only, second_socket_only = (collector.at(i) for i in (1, 2, 3, 4))
     own.extra_openers.append("/proc/self/ns/net")
     named.names.append(("blue", "/run/netns/blue"))
@@ -569,7 +570,7 @@ def test_tun_holders_survive_a_snapshot_round_trip_and_old_snapshots_load() -> N
 
 
 def test_dropped_socket_only_namespace_says_why_it_cannot_be_read() -> None:
-    collector = _Collector(proc="/proc", nsfs_dev=os.stat("/proc/self/ns/net").st_dev, fd_room=0)
+    collector = Collector(proc="/proc", nsfs_dev=os.stat("/proc/self/ns/net").st_dev, fd_room=0)
     refs = collector.at(5)
     refs.sockets.append(Holder(7, 3))
     assert not collector.keep(5, refs, os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC), 4)
@@ -579,7 +580,7 @@ def test_dropped_socket_only_namespace_says_why_it_cannot_be_read() -> None:
 
 
 def test_nsfs_line_pattern_finds_only_network_namespace_mounts() -> None:
-    from vethpeer.discover import _NSFS_NET_LINE
+    from vethpeer.discover.mounts import _NSFS_NET_LINE
 
     text = "\n".join([
         ROOT_LINE,

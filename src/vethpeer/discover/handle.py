@@ -1,0 +1,213 @@
+"""Opening a namespace and proving it is one, the fd budget, and what discovery hands on.
+
+``open_namespace_file`` is the one open-and-verify every source and ``reopen`` go through: a
+network namespace file is an nsfs inode that NS_GET_NSTYPE calls CLONE_NEWNET; anything else
+(a file someone put under /run/netns, a symbolic link) is refused. ``ChangeWatch`` hears nsid
+notifications while discovery runs: a sign that something changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import resource
+import select
+import socket
+from typing import List, NamedTuple, Optional, Tuple
+
+from ..host import ops
+from ..host.kernel import TunFile
+from ..model import Namespace
+
+# O_NONBLOCK: a FIFO put where a namespace file should be would block open() forever. O_NOCTTY: a
+# terminal must never become ours. Neither changes anything for an nsfs file.
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
+
+
+def fd_reserve(limit: int) -> int:
+    """File descriptors kept free of namespace handles: the reader's sockets need them."""
+    return max(96, min(256, limit // 4))
+
+
+def default_keep_fds() -> int:
+    """How many namespace fds ``discover`` keeps when the caller does not say: what the current
+    soft RLIMIT_NOFILE leaves after the fds already open and the reader's reserve."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 20
+    return max(0, soft - ops.open_fd_count() - fd_reserve(soft))
+
+
+# errnos meaning "it went away while we looked": a process exited, a mount was removed.
+_VANISHED = (errno.ENOENT, errno.ESRCH, errno.ENOTDIR)
+
+
+_DENIED = (errno.EACCES, errno.EPERM)
+
+
+_O_PATH = getattr(os, "O_PATH", 0o10000000)
+
+
+def open_namespace_file(path: str, flags: int = _OPEN_FLAGS) -> int:
+    """Open a namespace file, and never anything else: ``O_PATH`` first (which opens nothing: a
+    FIFO's writer is not woken, a device is not called), then, only if ``fstat`` says it is an
+    nsfs file, the real open of that very inode through /proc/self/fd. A path that leads to
+    something else now (a reused fd number, an entry replaced after it was looked at) raises
+    ENOENT: it no longer leads to a namespace."""
+    probe = os.open(path, _O_PATH | os.O_CLOEXEC | (flags & os.O_NOFOLLOW))
+    try:
+        if os.fstat(probe).st_dev != _nsfs_dev():
+            raise OSError(errno.ENOENT, "not a namespace file", path)
+        return os.open(f"/proc/self/fd/{probe}", flags & ~os.O_NOFOLLOW)
+    finally:
+        os.close(probe)
+
+
+_NSFS_DEV: List[int] = []
+
+
+def _nsfs_dev() -> int:
+    if not _NSFS_DEV:
+        _NSFS_DEV.append(os.stat("/proc/self/ns/net").st_dev)
+    return _NSFS_DEV[0]
+
+
+class FoundNamespace(NamedTuple):
+    """A namespace discovery found (the ``model.Namespace`` record, its holders filled in) and the
+    ways back into it. ``fd`` is an open handle (owned by the Discovery) or None when it was
+    verified but not kept (see ``openers`` and ``reopen``)."""
+
+    namespace: Namespace
+    fd: Optional[int] = None
+    #: (path, needs an NS_GET_NSTYPE check) that open it again, most durable first. Empty for a
+    #: namespace only a socket or tun file reaches: its ``fd`` is then the only way in.
+    openers: Tuple[Tuple[str, bool], ...] = ()
+
+    @property
+    def inode(self) -> int:
+        return self.namespace.id.inode
+
+    @property
+    def dev(self) -> int:
+        return self.namespace.id.dev
+
+    @property
+    def error(self) -> Optional[str]:
+        return self.namespace.error
+
+
+class Discovery(NamedTuple):
+    namespaces: Tuple[FoundNamespace, ...]
+    own_inode: int
+    root_inode: Optional[int]
+    #: How the root namespace was identified: "pid 1", "kthreadd", "init inode", or "unknown".
+    root_source: str
+    warnings: Tuple[str, ...]
+    #: Every open tun/tap file attached to a device, whichever namespace holds it.
+    tun_files: Tuple[TunFile, ...] = ()
+
+    def close(self) -> None:
+        for found in self.namespaces:
+            if found.fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(found.fd)
+
+
+class ChangeWatch:
+    """Whether a namespace may have been made since the watch was made, to be read with the rest.
+
+    Two signs, both cheap to watch: this mount namespace's mount table changed (the kernel flags
+    an open mountinfo file POLLPRI at every mount and unmount: ``ip netns add``, a runtime's bind
+    mount of a new sandbox), or this network namespace gave an id to another one (RTNLGRP_NSID: a
+    veth wired a new namespace to it, all a process-held one like an LXC container shows).
+    """
+
+    def __init__(self, proc: str = "/proc") -> None:
+        self.mounts: Optional[int] = None
+        self.ids: Optional[socket.socket] = None
+        with contextlib.suppress(OSError):
+            self.mounts = os.open(f"{proc}/self/mountinfo", os.O_RDONLY | os.O_CLOEXEC)
+        with contextlib.suppress(OSError):
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
+                                 socket.NETLINK_ROUTE)
+            try:
+                sock.bind((0, RTMGRP_NSID))
+            except OSError:
+                sock.close()
+                raise
+            self.ids = sock
+
+    def changed(self) -> bool:
+        """True when either sign showed (or the mount table cannot be watched: then nobody can
+        say that nothing was named)."""
+        if self.mounts is None:
+            return True
+        poller = select.poll()
+        poller.register(self.mounts, select.POLLPRI)
+        if any(events & (select.POLLPRI | select.POLLERR) for _fd, events in poller.poll(0)):
+            return True
+        if self.ids is not None:
+            try:
+                return bool(self.ids.recv(1 << 16, socket.MSG_DONTWAIT))
+            except BlockingIOError:
+                return False
+            except OSError:
+                return True  # ENOBUFS: so many ids came that some were dropped
+        return False
+
+    def close(self) -> None:
+        if self.mounts is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.mounts)
+            self.mounts = None
+        if self.ids is not None:
+            self.ids.close()
+            self.ids = None
+
+
+#: rtnetlink's multicast group mask for RTNLGRP_NSID (28): ids given to or taken from other namespaces.
+RTMGRP_NSID = 1 << (28 - 1)
+
+
+def reopen(found: FoundNamespace, proc: str = "/proc") -> int:
+    """A new fd for ``found``, opened through its openers and checked to be that namespace.
+
+    Raises OSError: ENOENT when every opener failed because what it named is gone (or now leads
+    elsewhere), EACCES when one was denied. A namespace without openers (held only by a socket or
+    tun file) can only be duplicated from its kept ``fd``. ``proc`` is where procfs is mounted,
+    for that duplicate.
+    """
+    denied = False
+    for path, check_type in found.openers:
+        if check_type and "/fd/" in path:
+            # A reused fd number could now be a device: only an nsfs file is opened (see open_all).
+            try:
+                if os.stat(path).st_dev != found.dev:
+                    continue
+            except OSError as error:
+                denied = denied or error.errno in _DENIED
+                continue
+        try:
+            fd = open_namespace_file(path)
+        except OSError as error:
+            denied = denied or error.errno in _DENIED
+            continue
+        try:
+            st = os.fstat(fd)
+            if st.st_ino == found.inode and st.st_dev == found.dev and (
+                    not check_type or ops.is_net_namespace(fd)):
+                return fd
+        except OSError:
+            pass
+        os.close(fd)
+    if found.fd is not None:
+        # A fresh open file of the same namespace, not a dup sharing the caller's file offset and
+        # flags; falls back to dup where /proc is not ours.
+        try:
+            return os.open(f"{proc}/self/fd/{found.fd}", _OPEN_FLAGS)
+        except OSError:
+            return os.dup(found.fd)
+    if denied:
+        raise OSError(errno.EACCES, f"net:[{found.inode}]: permission denied reopening it")
+    raise OSError(errno.ENOENT, f"net:[{found.inode}]: nothing that held it leads to it any more")
