@@ -87,7 +87,7 @@ def use_hub(monkeypatch: pytest.MonkeyPatch, hub: bool) -> List[int]:
     namespaces watched through it at each confirmation (so a test can show the hub was used)."""
     from vethpeer import reader
 
-    monkeypatch.setattr(reader, "HUB_WATCH", hub)
+    monkeypatch.setattr(reader.state, "HUB_WATCH", hub)
     update = reader._Reader._update_proxies
     seen: List[int] = []
 
@@ -197,7 +197,7 @@ def test_a_new_peer_in_a_namespace_read_earlier_is_found(lab: Lab, monkeypatch: 
     unreachable, depending on which namespace the kernel happened to number first)."""
     from vethpeer import discover, reader, scanner
 
-    monkeypatch.setattr(reader, "HUB_WATCH", False)
+    monkeypatch.setattr(reader.state, "HUB_WATCH", False)
     names = _rewire_world(lab)
     d_cookie = cookie_of(names["D"])
     original = discover.discover
@@ -482,7 +482,7 @@ def test_lost_notifications_in_root_cost_one_more_read_of_root(lab: Lab, monkeyp
     lost too, so they are read again as well. All pairs are still proven either way."""
     from vethpeer import reader
 
-    monkeypatch.setattr(reader, "HUB_WATCH", hub)
+    monkeypatch.setattr(reader.state, "HUB_WATCH", hub)
 
     names = [lab.netns(f"ov{i}") for i in range(5)]
     for i, name in enumerate(names):
@@ -586,7 +586,7 @@ def test_a_device_skipped_by_a_cut_dump_is_looked_for_again(lab: Lab, monkeypatc
     A's first dump comes back cut and without X."""
     from vethpeer import reader
 
-    monkeypatch.setattr(reader, "HUB_WATCH", hub)
+    monkeypatch.setattr(reader.state, "HUB_WATCH", hub)
     a, b = lab.netns("a"), lab.netns("b")
     lab.veth("X", a, "Y", b)
     if hub:
@@ -703,7 +703,7 @@ def test_a_skipped_device_whose_namespace_stays_watched_is_looked_for_again(
     ``skipped`` never applied; Y was reported unreachable ("no readable namespace has a veth...")."""
     from vethpeer import reader
 
-    monkeypatch.setattr(reader, "HUB_WATCH", hub)
+    monkeypatch.setattr(reader.state, "HUB_WATCH", hub)
     a, b, c = lab.netns("a"), lab.netns("b"), lab.netns("c")
     lab.veth("X", a, "Y", b)
     lab.veth("U", a, "V", c)
@@ -723,7 +723,7 @@ def test_a_busy_watched_namespace_is_read_again_link_by_link(lab: Lab, monkeypat
 
     from vethpeer import reader
     from vethpeer.host import ops
-    monkeypatch.setattr(reader, "REFRESH_MIN_LINKS", 1, raising=False)
+    monkeypatch.setattr(reader.state, "REFRESH_MIN_LINKS", 1, raising=False)
     ns = lab.netns("a")
     host_end, bridge = lab.link_name("h"), lab.link_name("br")
     lab.veth(host_end, None, "eth0", ns)
@@ -801,8 +801,8 @@ def test_a_link_read_again_on_its_own_shows_its_own_addresses(lab: Lab, monkeypa
     left as dumped, so the new device was shown with its predecessor's address."""
     from vethpeer import reader
 
-    monkeypatch.setattr(reader, "REFRESH_MIN_LINKS", 1)
-    monkeypatch.setattr(reader, "HUB_WATCH", False)
+    monkeypatch.setattr(reader.state, "REFRESH_MIN_LINKS", 1)
+    monkeypatch.setattr(reader.state, "HUB_WATCH", False)
     names = _rewire_world(lab)
     lab.ip("-n", names["A"], "address", "add", "10.77.0.1/24", "dev", "X")
 
@@ -846,8 +846,8 @@ def test_a_same_namespace_pair_read_again_apart_needs_both_ends_unchanged(lab: L
     new name, not the one read before the rename."""
     from vethpeer import reader
 
-    monkeypatch.setattr(reader, "HUB_WATCH", False)
-    monkeypatch.setattr(reader, "REFRESH_MIN_LINKS", 1)
+    monkeypatch.setattr(reader.state, "HUB_WATCH", False)
+    monkeypatch.setattr(reader.state, "REFRESH_MIN_LINKS", 1)
     a, b = lab.netns("a"), lab.netns("b")
     lab.veth("P", a, "Q", a)
     lab.veth("X", a, "Y", b)  # (something across namespaces keeps A watched)

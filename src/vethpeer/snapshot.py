@@ -41,7 +41,7 @@ class NsidAnswer(NamedTuple):
     """RTM_GETNSID(NETNSA_FD) sent on ``asker``'s socket about ``target``: the id, -1 for none,
     None when the query failed.
 
-    ``watched``: not asked but shown by the root namespace's watch (reader.py, "the hub"): a root
+    ``watched``: not asked but shown by the root namespace's watch (``reader``, "the hub"): a root
     end whose peer the kernel reported at (id, ifindex) in root's table, with nothing heard from
     there since, is the peer of an end in ``target`` that the kernel proved points back at it;
     so root's id names ``target``. Saved as a fourth element "watched"."""
