@@ -6,7 +6,7 @@ so there are no cycles and equality is cheap. Nothing here does I/O.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, cast
+from typing import Any, Dict, ItemsView, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, ValuesView
 
 
 class Owner(NamedTuple):
@@ -64,6 +64,9 @@ HOLDER_KINDS = ("names", "paths", "pids", "threads", "fds", "sockets", "tuns", "
 
 #: Holder kinds that are process ids or ``Holder``s (the rest are names and paths).
 PROCESS_HOLDER_KINDS = HOLDER_KINDS[2:]
+_KIND_SET = frozenset(HOLDER_KINDS)
+#: Kinds held by a process otherwise than by its main thread (``Namespace.holder_pids``).
+_HOLDER_PID_KINDS = frozenset(PROCESS_HOLDER_KINDS[1:])
 
 
 class Holders(Mapping[str, Tuple[Any, ...]]):
@@ -75,29 +78,38 @@ class Holders(Mapping[str, Tuple[Any, ...]]):
     tables and JSON) carries it without a field of its own.
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_by", "_items")
 
     def __init__(self, kinds: Optional[Mapping[str, Sequence[Any]]] = None, **more: Sequence[Any]) -> None:
-        merged = {**(kinds or {}), **more}
-        unknown = sorted(set(merged) - set(HOLDER_KINDS))
-        if unknown:
-            raise TypeError(f"unknown holder kinds: {', '.join(unknown)}")
+        merged = {**kinds, **more} if kinds else more
+        for kind in merged:
+            if kind not in _KIND_SET:
+                unknown = sorted(set(merged) - _KIND_SET)
+                raise TypeError(f"unknown holder kinds: {', '.join(unknown)}")
         self._items: Tuple[Tuple[str, Tuple[Any, ...]], ...] = tuple(
             (kind, tuple(merged[kind])) for kind in HOLDER_KINDS if merged.get(kind))
+        #: The same, by kind (reads are the hot path: every label and table row asks).
+        self._by: Dict[str, Tuple[Any, ...]] = dict(self._items)
 
     def __getitem__(self, kind: str) -> Tuple[Any, ...]:
-        for have, items in self._items:
-            if have == kind:
-                return items
-        if kind in HOLDER_KINDS:
+        items = self._by.get(kind)
+        if items is not None:
+            return items
+        if kind in _KIND_SET:
             return ()
         raise KeyError(kind)
 
     def __contains__(self, kind: object) -> bool:
-        return any(have == kind for have, _ in self._items)
+        return kind in self._by
 
     def __iter__(self) -> Iterator[str]:
-        return (kind for kind, _ in self._items)
+        return iter(self._by)
+
+    def items(self) -> ItemsView[str, Tuple[Any, ...]]:
+        return self._by.items()
+
+    def values(self) -> ValuesView[Tuple[Any, ...]]:
+        return self._by.values()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -155,51 +167,52 @@ class Namespace(NamedTuple):
     @property
     def names(self) -> Tuple[str, ...]:
         """Names under /run/netns (or /var/run/netns), as `ip netns` knows them."""
-        return cast(Tuple[str, ...], self.holders["names"])
+        return self.holders._by.get("names", ())
 
     @property
     def paths(self) -> Tuple[str, ...]:
         """Every path the namespace is bind-mounted at (the /run/netns ones included)."""
-        return cast(Tuple[str, ...], self.holders["paths"])
+        return self.holders._by.get("paths", ())
 
     @property
     def pids(self) -> Tuple[int, ...]:
         """Processes whose main thread is in the namespace."""
-        return cast(Tuple[int, ...], self.holders["pids"])
+        return self.holders._by.get("pids", ())
 
     @property
     def threads(self) -> Tuple[Holder, ...]:
         """Threads in the namespace while their process's main thread is elsewhere (or has exited)."""
-        return cast(Tuple[Holder, ...], self.holders["threads"])
+        return self.holders._by.get("threads", ())
 
     @property
     def fds(self) -> Tuple[Holder, ...]:
         """Open file descriptors referring to the namespace. ``pid`` is the id whose /proc/ID/fd
         shows it: a thread's id for a thread with an fd table of its own (unshare(CLONE_FILES)),
         or for a process whose main thread has exited."""
-        return cast(Tuple[Holder, ...], self.holders["fds"])
+        return self.holders._by.get("fds", ())
 
     @property
     def sockets(self) -> Tuple[Holder, ...]:
         """Sockets that live in the namespace but are held by a process outside it."""
-        return cast(Tuple[Holder, ...], self.holders["sockets"])
+        return self.holders._by.get("sockets", ())
 
     @property
     def tuns(self) -> Tuple[Holder, ...]:
         """Open tun/tap files that belong to it, held by a process outside it (``detail``: the fd)."""
-        return cast(Tuple[Holder, ...], self.holders["tuns"])
+        return self.holders._by.get("tuns", ())
 
     @property
     def rings(self) -> Tuple[Holder, ...]:
         """io_uring rings holding it as a registered file (``detail``: the ring's fd). Such a file
         cannot be had without using the ring: a namespace held only so cannot be read."""
-        return cast(Tuple[Holder, ...], self.holders["rings"])
+        return self.holders._by.get("rings", ())
 
     @property
     def holder_pids(self) -> Tuple[int, ...]:
         """Processes holding it otherwise than by their main thread: a thread, an fd, a socket, a
         tun file, a ring."""
-        return tuple(dict.fromkeys(holder.pid for kind in PROCESS_HOLDER_KINDS[1:] for holder in self.holders[kind]))
+        return tuple(dict.fromkeys(holder.pid for kind, holders in self.holders.items() if kind in _HOLDER_PID_KINDS
+                                   for holder in holders))
 
     @property
     def name(self) -> Optional[str]:

@@ -85,9 +85,10 @@ def with_owners(snapshot: Snapshot, host: owners.Host) -> Snapshot:
     namespaces = [record.namespace for record in snapshot.namespaces]
     shown: Dict[int, None] = {}  # the holders tables show (a few per kind and namespace)
     for ns in namespaces:
-        for kind in PROCESS_HOLDER_KINDS:
-            for holder in ns.holders[kind][:SHOWN_HOLDERS]:
-                shown[holder if isinstance(holder, int) else holder.pid] = None
+        for kind, holders in ns.holders.items():
+            if kind in PROCESS_HOLDER_KINDS:
+                for holder in holders[:SHOWN_HOLDERS]:
+                    shown[holder if isinstance(holder, int) else holder.pid] = None
     found = owners.identify(namespaces, host)
     comms = [(pid, comm) for pid, comm in ((pid, owners.comm_of(pid, host)) for pid in shown) if comm is not None]
     return snapshot._replace(comms=tuple(comms), warnings=(*snapshot.warnings, *refused_warnings(host)),

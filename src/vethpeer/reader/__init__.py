@@ -85,15 +85,18 @@ class _Reader(Confirming):
         if self._records is not None and self._records[0] == key:
             return self._records[1]
         records = []
+        root_inode, own_inode = self.discovery.root_inode, self.discovery.own_inode
         for found in self.found:
-            ns = self.nss[found.inode]
+            inode = found.namespace.id.inode
+            ns = self.nss[inode]
             if ns.cookie is None and ns.error is not None:
                 ns.cookie = self._cookie_unread(ns)
+            readable = ns.error is None
             records.append(NamespaceRecord(
                 found.namespace._replace(
-                    cookie=ns.cookie, error=ns.error, root=found.inode == self.discovery.root_inode,
-                    own=found.inode == self.discovery.own_inode),
-                tuple(ns.links) if ns.error is None else (), tuple(ns.addresses) if ns.error is None else ()))
+                    cookie=ns.cookie, error=ns.error, root=inode == root_inode, own=inode == own_inode,
+                    link_count=len(ns.links) if readable else None),
+                tuple(ns.links) if readable else (), tuple(ns.addresses) if readable else ()))
         self._records = (key, tuple(records))
         return self._records[1]
 

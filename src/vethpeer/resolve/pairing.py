@@ -133,18 +133,19 @@ class Pairing:
         for ns in namespaces:
             if ns.namespace.error is not None:
                 continue
-            by_index = self.links[ns.inode]
+            inode = ns.namespace.id.inode
+            by_index = self.links[inode]
             count = 0
             for link in ns.links:
                 if link.kind not in PEER_KINDS:
                     continue
-                key = (ns.inode, link.ifindex)
+                key = (inode, link.ifindex)
                 if changing and key in changing:
                     self.final[key] = ("changing", "it or its peer changed every time it was read during "
                                        "the scan (being rebuilt?)")
                     continue
                 if link.link_netnsid is None:
-                    self._classify_local(ns.inode, link, by_index)
+                    self._classify_local(inode, link, by_index)
                 elif link.link_netnsid < 0:
                     self.final[key] = ("nsid-unassigned",
                                        "the kernel reports the peer's namespace without an id "
@@ -154,7 +155,7 @@ class Pairing:
                     if peer == 0:
                         self.final[key] = ("peer-gone", "IFLA_LINK is 0: the pair is being torn down")
                         continue
-                    end = _End(ns.inode, link.ifindex, peer, link.link_netnsid)
+                    end = _End(inode, link.ifindex, peer, link.link_netnsid)
                     cross.append(end)
                     group = index.get((link.ifindex, peer))
                     if group is None:
@@ -163,7 +164,7 @@ class Pairing:
                         group.append(end)
                     count += 1
             if count:
-                cross_count[ns.inode] = count
+                cross_count[inode] = count
 
     def _classify_local(self, inode: int, link: LinkRecord, by_index: Dict[int, LinkRecord]) -> None:
         """Both ends in one namespace: ifindexes are unique there, so the dump itself is proof."""
@@ -192,6 +193,7 @@ class Pairing:
         while changed:
             changed = self.facts.settle_hubs()
             facts = self.facts
+            rev = facts.rev
             pending = self.pending
             for end in list(self._open()):
                 key = (end.ns, end.ifindex)
@@ -200,7 +202,7 @@ class Pairing:
                     if waiting not in facts.fd_asked:
                         continue  # nothing new until the peer's side answers
                     del pending[key]
-                target = facts.named(end.ns, end.nsid)
+                target = rev.get(end.ns, {}).get(end.nsid)  # (facts.named, inlined: every open end)
                 if target is None or target == end.ns:
                     continue
                 if self._pair_with(end, target):
