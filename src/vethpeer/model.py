@@ -6,7 +6,18 @@ so there are no cycles and equality is cheap. Nothing here does I/O.
 
 from __future__ import annotations
 
-from typing import Any, Dict, ItemsView, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, ValuesView
+from operator import attrgetter
+from typing import (
+    Any,
+    Dict,
+    List,
+    Mapping,
+    NamedTuple,
+    NoReturn,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 
 class Owner(NamedTuple):
@@ -69,16 +80,19 @@ _KIND_SET = frozenset(HOLDER_KINDS)
 _HOLDER_PID_KINDS = frozenset(PROCESS_HOLDER_KINDS[1:])
 
 
-class Holders(Mapping[str, Tuple[Any, ...]]):
+class Holders(Dict[str, Tuple[Any, ...]]):
     """What holds a namespace: kind (one of ``HOLDER_KINDS``) -> tuple of holders.
 
     Immutable and hashable. Every known kind can be read (an empty tuple when nothing holds it so);
-    iteration and ``in`` see only the kinds that hold it. A new way of holding a namespace is a new
-    kind here, and every phase (discovery, the snapshot file, its range checks, the owners, the
-    tables and JSON) carries it without a field of its own.
+    iteration and ``in`` see only the kinds that hold it, in ``HOLDER_KINDS`` order. A new way of
+    holding a namespace is a new kind here, and every phase (discovery, the snapshot file, its
+    range checks, the owners, the tables and JSON) carries it without a field of its own.
+
+    A dict underneath: every label, table row and owner source reads it, and a dict's reads are
+    the interpreter's own (a Mapping's were a Python call each, a few percent of a whole scan).
     """
 
-    __slots__ = ("_by", "_items")
+    __slots__ = ("_hash",)
 
     def __init__(self, kinds: Optional[Mapping[str, Sequence[Any]]] = None, **more: Sequence[Any]) -> None:
         merged = {**kinds, **more} if kinds else more
@@ -86,52 +100,39 @@ class Holders(Mapping[str, Tuple[Any, ...]]):
             if kind not in _KIND_SET:
                 unknown = sorted(set(merged) - _KIND_SET)
                 raise TypeError(f"unknown holder kinds: {', '.join(unknown)}")
-        self._items: Tuple[Tuple[str, Tuple[Any, ...]], ...] = tuple(
-            (kind, tuple(merged[kind])) for kind in HOLDER_KINDS if merged.get(kind))
-        #: The same, by kind (reads are the hot path: every label and table row asks).
-        self._by: Dict[str, Tuple[Any, ...]] = dict(self._items)
+        super().__init__((kind, tuple(merged[kind])) for kind in HOLDER_KINDS if merged.get(kind))
+        self._hash: Optional[int] = None
 
-    def __getitem__(self, kind: str) -> Tuple[Any, ...]:
-        items = self._by.get(kind)
-        if items is not None:
-            return items
+    def __missing__(self, kind: str) -> Tuple[Any, ...]:
         if kind in _KIND_SET:
             return ()
         raise KeyError(kind)
 
-    def __contains__(self, kind: object) -> bool:
-        return kind in self._by
+    def __hash__(self) -> int:  # type: ignore[override]
+        if self._hash is None:
+            self._hash = hash(tuple(self.items()))
+        return self._hash
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._by)
+    def _immutable(self, *_args: Any, **_kwargs: Any) -> NoReturn:
+        raise TypeError("Holders are immutable: use replace()")
 
-    def items(self) -> ItemsView[str, Tuple[Any, ...]]:
-        return self._by.items()
-
-    def values(self) -> ValuesView[Tuple[Any, ...]]:
-        return self._by.values()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Holders) and self._items == other._items
-
-    def __hash__(self) -> int:
-        return hash(self._items)
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _immutable
 
     def __repr__(self) -> str:
-        return "Holders(" + ", ".join(f"{kind}={items!r}" for kind, items in self._items) + ")"
+        return "Holders(" + ", ".join(f"{kind}={items!r}" for kind, items in self.items()) + ")"
+
+    def __reduce__(self) -> Any:
+        return (Holders, (dict(self),))
 
     def replace(self, **kinds: Sequence[Any]) -> Holders:
         """These holders with the given kinds set anew."""
-        return Holders(dict(self._items), **kinds)
+        return Holders(dict(self), **kinds)
 
     def pids(self) -> Tuple[int, ...]:
         """Every process holding the namespace in any way, each once, in kind order."""
         return tuple(dict.fromkeys(
             item if isinstance(item, int) else item.pid
-            for kind, items in self._items if kind in PROCESS_HOLDER_KINDS for item in items))
+            for kind, items in self.items() if kind in PROCESS_HOLDER_KINDS for item in items))
 
 
 class Namespace(NamedTuple):
@@ -162,50 +163,50 @@ class Namespace(NamedTuple):
 
     @property
     def inode(self) -> int:
-        return self.id.inode
+        return self.id.inode  # (replaced below by a C getter of the same)
 
     @property
     def names(self) -> Tuple[str, ...]:
         """Names under /run/netns (or /var/run/netns), as `ip netns` knows them."""
-        return self.holders._by.get("names", ())
+        return self.holders.get("names", ())
 
     @property
     def paths(self) -> Tuple[str, ...]:
         """Every path the namespace is bind-mounted at (the /run/netns ones included)."""
-        return self.holders._by.get("paths", ())
+        return self.holders.get("paths", ())
 
     @property
     def pids(self) -> Tuple[int, ...]:
         """Processes whose main thread is in the namespace."""
-        return self.holders._by.get("pids", ())
+        return self.holders.get("pids", ())
 
     @property
     def threads(self) -> Tuple[Holder, ...]:
         """Threads in the namespace while their process's main thread is elsewhere (or has exited)."""
-        return self.holders._by.get("threads", ())
+        return self.holders.get("threads", ())
 
     @property
     def fds(self) -> Tuple[Holder, ...]:
         """Open file descriptors referring to the namespace. ``pid`` is the id whose /proc/ID/fd
         shows it: a thread's id for a thread with an fd table of its own (unshare(CLONE_FILES)),
         or for a process whose main thread has exited."""
-        return self.holders._by.get("fds", ())
+        return self.holders.get("fds", ())
 
     @property
     def sockets(self) -> Tuple[Holder, ...]:
         """Sockets that live in the namespace but are held by a process outside it."""
-        return self.holders._by.get("sockets", ())
+        return self.holders.get("sockets", ())
 
     @property
     def tuns(self) -> Tuple[Holder, ...]:
         """Open tun/tap files that belong to it, held by a process outside it (``detail``: the fd)."""
-        return self.holders._by.get("tuns", ())
+        return self.holders.get("tuns", ())
 
     @property
     def rings(self) -> Tuple[Holder, ...]:
         """io_uring rings holding it as a registered file (``detail``: the ring's fd). Such a file
         cannot be had without using the ring: a namespace held only so cannot be read."""
-        return self.holders._by.get("rings", ())
+        return self.holders.get("rings", ())
 
     @property
     def holder_pids(self) -> Tuple[int, ...]:
@@ -227,19 +228,28 @@ class Namespace(NamedTuple):
             return "root"
         # A /run/netns name is how people know a namespace: only a runtime's owner reads better;
         # the process fallback (whatever runs in it, e.g. under `ip netns exec`) does not.
-        if self.owners and not (self.names and self.owners[0].kind == "process"):
+        held = self.holders
+        names = held.get("names")
+        if self.owners and not (names and self.owners[0].kind == "process"):
             return owner_label(self.owners[0])
-        if self.names:
-            return self.names[0]
-        if self.paths:
-            return self.paths[0]
-        if self.pids:
-            return f"pid {self.pids[0]} ({self.comm})" if self.comm else f"pid {self.pids[0]}"
+        if names:
+            return str(names[0])
+        paths = held.get("paths")
+        if paths:
+            return str(paths[0])
+        pids = held.get("pids")
+        if pids:
+            return f"pid {pids[0]} ({self.comm})" if self.comm else f"pid {pids[0]}"
         for kind in HOLDER_KINDS[3:]:
-            if self.holders[kind]:
-                first = self.holders[kind][0]
+            holders = held.get(kind)
+            if holders:
+                first = holders[0]
                 return f"pid {first.pid} {_HELD_BY[kind]} {first.detail}"
         return f"net:[{self.id.inode}]"
+
+
+# Read for every namespace in every phase: a C getter instead of a Python frame (same value).
+setattr(Namespace, "inode", property(attrgetter("id.inode")))  # noqa: B010 (the type checker keeps the method)
 
 
 class Link(NamedTuple):
@@ -533,4 +543,4 @@ def namespace_sort_key(ns: Namespace) -> Tuple[int, str, int]:
     """Root first, then named namespaces by name, then the rest by label; inode breaks ties."""
     if ns.root:
         return (0, "", ns.id.inode)
-    return (1 if ns.names else 2, ns.label, ns.id.inode)
+    return (1 if "names" in ns.holders else 2, ns.label, ns.id.inode)

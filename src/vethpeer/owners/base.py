@@ -49,16 +49,19 @@ class Scan:
         self.by_pid: Dict[int, int] = {}
         self.by_inode: Dict[int, Namespace] = {}
         self.root_inode: Optional[int] = None
+        by_path, by_pid = self.by_path, self.by_pid
         for ns in self.namespaces:
-            self.by_inode.setdefault(ns.inode, ns)
-            for name in ns.names:
-                self.by_path.setdefault(f"/run/netns/{name}", ns.inode)
-            for path in ns.paths:
-                self.by_path.setdefault(host.unroot(path), ns.inode)
-            for pid in ns.pids:
-                self.by_pid.setdefault(pid, ns.inode)
+            inode = ns.id.inode
+            self.by_inode.setdefault(inode, ns)
+            held = ns.holders
+            for name in held["names"]:
+                by_path.setdefault(f"/run/netns/{name}", inode)
+            for path in held["paths"]:
+                by_path.setdefault(host.unroot(path), inode)
+            for pid in held["pids"]:
+                by_pid.setdefault(pid, inode)
             if ns.root and self.root_inode is None:
-                self.root_inode = ns.inode
+                self.root_inode = inode
         self._found: Dict[int, List[Tuple[int, int, int, Owner]]] = {}
         self._keys: Dict[int, Set[Tuple[str, str]]] = {}
         self._seq = 0
