@@ -1,5 +1,6 @@
 """The command line: argument parsing, exit codes and error messages, and the glue that runs each
-command (scan or load, select, render) and ``watch``'s ``--netns`` filter.
+command (scan or load, select, render). What ``--netns`` names is ``select``'s; the errors that
+become exit codes are ``errors``'.
 
 Exit codes: 0 an answer was given; 1 the interface was found nowhere; 2 a usage error (including
 a --netns that names no namespace, and a snapshot that cannot be loaded); 3 the host could not be
@@ -22,12 +23,14 @@ from typing import Any, Iterator, List, NoReturn, Optional, Sequence, Tuple
 
 from . import __version__, query, resolve, scanner
 from . import snapshot as snapshot_io
+from .errors import DrawError, NetnsUnreadable, OutputError, UsageError
 from .host import ops
 from .model import PEER_KINDS, Link, LinkRef, NamespaceId, Topology, Unresolved
 from .render import json as json_render
 from .render import show as show_render
 from .render import table as table_render
 from .render.text import Style, escape, printable_in, style_for
+from .select import NetnsFilter, denied, netns_choice, netns_from_snapshot, netns_live, owner_named, select_owner
 
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
@@ -51,24 +54,7 @@ EXIT_CODES_HELP = ("Exit codes: 0 answer, 1 interface not found, 2 usage error, 
                    "6 graph could not be drawn (Graphviz missing or failed), 7 not found in the namespaces that "
                    "could be read but some could not be read (run as root), 130 interrupted.")
 
-# str.isdigit() is true for '²' and other digits int() refuses: a pid is ASCII digits only.
-_PID = re.compile(r"[0-9]{1,10}\Z")
 
-
-class UsageError(Exception):
-    """A user mistake: reported in one line, exit code 2."""
-
-
-class NetnsUnreadable(Exception):
-    """The namespace --netns names exists but could not be read: exit code 4."""
-
-
-class OutputError(Exception):
-    """stdout refused the answer: exit code 5."""
-
-
-class DrawError(Exception):
-    """Graphviz is missing or failed to draw: exit code 6."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -291,116 +277,6 @@ def _write_output(text: str) -> None:
 # --- --netns --------------------------------------------------------------------------------------
 
 
-def _denied(error: OSError) -> bool:
-    return error.errno in (errno.EACCES, errno.EPERM)
-
-
-class OwnerSpec(Exception):
-    """``--netns`` names an owner (docker:web-1, or a bare container name): it is looked up in the
-    scan's result, not as a file."""
-
-
-def resolve_netns_spec(spec: str, root: str = "/", proc: str = "/proc") -> str:
-    """The namespace file that ``--netns`` names; UsageError when it names none, OwnerSpec when it
-    names an owner rather than a file."""
-    if not spec:
-        raise UsageError("--netns needs a value")
-    if query.is_selector(spec):
-        raise OwnerSpec(spec)
-    if spec.startswith("pid:"):
-        pid = spec[4:]
-        if not _PID.match(pid):
-            raise UsageError(f"--netns {spec}: expected pid:NUMBER")
-        path = f"{proc}/{pid}/ns/net"
-        if not os.path.lexists(path):
-            raise UsageError(f"--netns {spec}: no process {pid}")
-        return path
-    if "/" in spec:
-        path = spec
-    else:
-        for directory in netns_dirs(root):
-            candidate = os.path.join(directory, spec)
-            if os.path.lexists(candidate):
-                path = candidate
-                break
-        else:
-            # Not an `ip netns` name: perhaps a container's name or id (web-1, 237c0d292145).
-            raise OwnerSpec(spec)
-    if not os.path.lexists(path):
-        raise UsageError(f"--netns {spec}: no such file")
-    return path
-
-
-def netns_dirs(root: str) -> Tuple[str, ...]:
-    from . import discover
-
-    return discover.netns_dirs(root)
-
-
-def _select_owner(topology: Topology, spec: str) -> NamespaceId:
-    try:
-        return query.select(topology, spec, any_kind=not query.is_selector(spec))
-    except query.SelectorError as error:
-        if error.candidates:
-            raise UsageError(f"--netns {error}: " + "; ".join(error.candidates)) from None
-        if not query.is_selector(spec):
-            raise UsageError(f"--netns {spec}: no network namespace has that name or owner (try a path, "
-                             "pid:PID, docker:NAME, pod:NAMESPACE/NAME, or 'vethpeer namespaces')") from None
-        raise UsageError(f"--netns {error}") from None
-
-
-def netns_identity(path: str, spec: str) -> NamespaceId:
-    """(st_dev, st_ino) of the namespace file, checked to be one; errors say why it is not."""
-    try:
-        st = os.stat(path)
-    except OSError as error:
-        if _denied(error):
-            hint = " (needs CAP_SYS_PTRACE to look at another user's process)" if path.startswith("/proc/") else ""
-            raise NetnsUnreadable(f"--netns {spec}: the namespace could not be read: "
-                                  f"{error.strerror}{hint}") from None
-        raise UsageError(f"--netns {spec}: {error.strerror}") from None
-    try:
-        nsfs_dev = os.stat("/proc/self/ns/net").st_dev
-    except OSError:
-        nsfs_dev = st.st_dev
-    if st.st_dev != nsfs_dev:
-        raise UsageError(f"--netns {spec}: not a network namespace")
-    return NamespaceId(st.st_dev, st.st_ino)
-
-
-def _is_proc_path(path: str) -> bool:
-    """/proc/PID/ns/net, /proc/PID/fd/N, /proc/self/...: a way to reach a namespace, not a name
-    for it. Discovery finds those namespaces through the process; passing the path along would
-    record it as a bind mount and relabel the namespace."""
-    return os.path.abspath(path).startswith("/proc/")
-
-
-def _owner_named(topology: Topology, spec: str) -> bool:
-    """In a loaded snapshot, whether a bare ``--netns`` word is no namespace name but an owner's."""
-    return "/" not in spec and not spec.startswith("pid:") and not any(spec in ns.names for ns in topology.namespaces)
-
-
-def _netns_from_snapshot(topology: Topology, spec: str) -> NamespaceId:
-    pid: Optional[int] = None
-    if spec.startswith("pid:") and _PID.match(spec[4:]):
-        pid = int(spec[4:])
-    else:
-        parts = spec.split("/")
-        if len(parts) == 5 and parts[:2] == ["", "proc"] and parts[3:] == ["ns", "net"] and _PID.match(parts[2]):
-            pid = int(parts[2])
-    for ns in topology.namespaces:
-        if spec in ns.names or spec in ns.paths or (pid is not None and pid in ns.pids):
-            return ns.id
-    raise UsageError(f"--netns {spec}: no such namespace in the snapshot")
-
-
-def _netns_live(topology: Topology, wanted: NamespaceId, spec: str) -> NamespaceId:
-    for ns in topology.namespaces:
-        if ns.id == wanted:
-            return ns.id
-    raise UsageError(f"--netns {spec}: not a network namespace (or it went away during the scan)")
-
-
 # --- peer -----------------------------------------------------------------------------------------
 
 # `ip link` prints "name@ifN" (peer in another namespace) or "name@peername" (same namespace).
@@ -501,20 +377,6 @@ def missing_capabilities(sockets: bool, status_path: str = "/proc/self/status") 
     return [f"without {name}, {consequence}" for bit, name, consequence in wanted if not effective >> bit & 1]
 
 
-def _netns_choice(spec: Optional[str], root: str, proc: str) -> Tuple[Optional[NamespaceId], bool, List[str]]:
-    """What ``--netns SPEC`` names: the namespace's identity (None for an owner selector, looked
-    up once the host is read, or no ``--netns``), whether it is an owner selector, and the path to
-    read besides what discovery finds (not for ``pid:N`` or a /proc path: a process is found anyway)."""
-    if spec is None:
-        return None, False, []
-    try:
-        netns_path = resolve_netns_spec(spec, root, proc)
-    except OwnerSpec:
-        return None, True, []
-    extra = [] if spec.startswith("pid:") or _is_proc_path(netns_path) else [netns_path]
-    return netns_identity(netns_path, spec), False, extra
-
-
 def run(argv: Optional[Sequence[str]] = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["__complete"]:
@@ -551,7 +413,7 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
             if not os.path.isdir(directory):
                 raise UsageError(f"{option} {directory}: not a directory")
     spec = getattr(args, "netns", None)
-    wanted, by_owner, extra_paths = _netns_choice(spec if load is None else None, root, proc)
+    wanted, by_owner, extra_paths = netns_choice(spec if load is None else None, root, proc)
     if load is not None and save is not None:
         raise UsageError("--load and --save do not go together")
 
@@ -689,10 +551,10 @@ def _chosen_netns(topology: Topology, spec: Optional[str], by_owner: bool, wante
     """The namespace ``--netns`` names, checked to have been read; None without ``--netns``."""
     if spec is None:
         return None
-    if by_owner or (wanted is None and (query.is_selector(spec) or _owner_named(topology, spec))):
-        netns = _select_owner(topology, spec)
+    if by_owner or (wanted is None and (query.is_selector(spec) or owner_named(topology, spec))):
+        netns = select_owner(topology, spec)
     else:
-        netns = _netns_from_snapshot(topology, spec) if wanted is None else _netns_live(topology, wanted, spec)
+        netns = netns_from_snapshot(topology, spec) if wanted is None else netns_live(topology, wanted, spec)
     target = topology.namespace(netns)
     if target.error is not None:
         _print_warnings(topology, quiet, said)
@@ -802,7 +664,7 @@ def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str
         if not os.path.isdir(directory):
             raise UsageError(f"{option} {directory}: not a directory")
     spec = args.netns
-    wanted, by_owner, extra_paths = _netns_choice(spec, root, proc)
+    wanted, by_owner, extra_paths = netns_choice(spec, root, proc)
     if args.live:
         from .render import live
 
@@ -812,7 +674,8 @@ def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str
             raise UsageError("--live needs a terminal on stdout")
         events = watch_lib.watch(netns_paths=extra_paths, addresses=True, sockets=getattr(args, "sockets", False),
                                  proc=proc, root=root, timeout=args.timeout)
-        return live.run(events, NetnsFilter(spec, wanted, by_owner), encoding=getattr(sys.stdout, "encoding", None))
+        return live.run(events, NetnsFilter(spec, wanted, by_owner, note=_note),
+                        encoding=getattr(sys.stdout, "encoding", None))
     quiet = getattr(args, "quiet", False)
     lacking = missing_capabilities(getattr(args, "sockets", False))
     if lacking and not quiet:
@@ -825,7 +688,7 @@ def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str
     events = watch_lib.watch(netns_paths=extra_paths, addresses=True, sockets=getattr(args, "sockets", False),
                              proc=proc, root=root, include_initial=not args.events_only, timeout=args.timeout,
                              hangup_fd=hangup_fd)
-    chosen = NetnsFilter(spec, wanted, by_owner)
+    chosen = NetnsFilter(spec, wanted, by_owner, note=_note)
     lines = watch_render.JsonLines()
     counted = 0
     try:
@@ -842,77 +705,8 @@ def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str
     return EXIT_OK
 
 
-class NetnsFilter:
-    """``watch --netns``: which events (and table rows) touch the chosen namespace.
-
-    A path or name is pinned to the namespace it named when the watch began (by its watch
-    identity, so a reused inode is not it); an owner (docker:web-1) is looked up again in every
-    scan, so the watch follows a container that is recreated.
-    """
-
-    def __init__(self, spec: Optional[str], wanted: Optional[NamespaceId], by_owner: bool) -> None:
-        self.spec = spec
-        self.wanted = wanted
-        self.by_owner = by_owner
-        self._key: Optional[Tuple[int, ...]] = None
-        self._cache: Tuple[Optional[Topology], Optional[NamespaceId]] = (None, None)
-
-    def chosen(self, topology: Topology) -> Optional[NamespaceId]:
-        """The chosen namespace's id in this scan, None when it is not in it."""
-        from .events import ns_key
-
-        if self.spec is None:
-            return None
-        if self._cache[0] is topology:
-            return self._cache[1]
-        found: Optional[NamespaceId] = None
-        if self.by_owner:
-            try:
-                found = query.select(topology, self.spec, any_kind=not query.is_selector(self.spec))
-            except query.SelectorError:
-                found = None
-        else:
-            if self._key is None:
-                assert self.wanted is not None
-                self._key = ns_key(topology.namespace(_netns_live(topology, self.wanted, self.spec)))
-            found = next((ns.id for ns in topology.namespaces if ns_key(ns) == self._key), None)
-        self._cache = (topology, found)
-        return found
-
-    def check(self, topology: Topology) -> Optional[str]:
-        """What the selector means once the watch has synced, the same for ``watch`` and
-        ``--live``: a name or path is pinned to what it names now, and an ambiguous owner is a
-        usage error (both exit 2); an owner that is not there yet is a note (it is watched for)."""
-        if self.spec is None:
-            return None
-        if not self.by_owner:
-            self.chosen(topology)  # raises UsageError when it names nothing
-            return None
-        if self.chosen(topology) is not None:
-            return None
-        try:
-            _select_owner(topology, str(self.spec))
-        except UsageError as error:
-            if "ambiguous" in str(error):
-                raise
-            return f"{error}; watching for it"
-        return None
-
-    def shows(self, event: Any) -> bool:
-        if self.spec is None or event.topology is None:
-            return True
-        if event.kind == "synced":
-            note = self.check(event.topology)
-            if note is not None:
-                # A pod or container that is not there yet: watch for it to appear.
-                _say(f"{PROG}: note: {escape(note)}")
-            return True
-        if event.kind == "warning" and event.netns is None:
-            return True  # about the whole watch
-        chosen = self.chosen(event.topology)
-        if chosen is None:
-            return False
-        return any(ns.id == chosen for ns in event.namespaces())
+def _note(text: str) -> None:
+    _say(f"{PROG}: note: {escape(text)}")
 
 
 def _write_bytes(data: bytes) -> None:
@@ -954,6 +748,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_OK
     except OSError as error:
         reason = error.strerror or str(error)
-        hint = " (try as root)" if _denied(error) else ""
+        hint = " (try as root)" if denied(error) else ""
         _say(f"{PROG}: error: cannot scan this host: {escape(reason)}{hint}")
         return EXIT_FAILURE
