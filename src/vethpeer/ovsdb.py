@@ -268,14 +268,13 @@ def _vswitchd_netns(host: Any, rundir: str) -> Tuple[Optional[int], Optional[Tup
     """ovs-vswitchd's pid and network namespace, from its pid file in ``rundir`` (a host path,
     read inside the host's root). None for both unless the pid file names a live process called
     ovs-vswitchd: a pid file left behind by a stopped daemon can name a reused pid."""
-    from .host.procfs import read_int
+    from .host.procfs import COMM_CAP, parse_comm, read_int
 
     pid = read_int(host.read(f"{rundir}/{VSWITCHD_PIDFILE}"))
     if pid is None:
         return None, None
-    comm = host.read_pid(pid, "comm")
     # comm is cut at 15 bytes: "ovs-vswitchd" fits.
-    if comm is None or comm.strip() != b"ovs-vswitchd":
+    if parse_comm(host.read_pid(pid, "comm", COMM_CAP)) != "ovs-vswitchd":
         return None, None
     try:
         st = os.stat(host.pid_path(pid, "ns/net"))

@@ -47,6 +47,8 @@ def resolve_netns_spec(spec: str, root: str = "/", proc: str = "/proc") -> str:
     if "/" in spec:
         path = spec
     else:
+        from .discover.mounts import netns_dirs
+
         for directory in netns_dirs(root):
             candidate = os.path.join(directory, spec)
             if os.path.lexists(candidate):
@@ -58,12 +60,6 @@ def resolve_netns_spec(spec: str, root: str = "/", proc: str = "/proc") -> str:
     if not os.path.lexists(path):
         raise UsageError(f"--netns {spec}: no such file")
     return path
-
-
-def netns_dirs(root: str) -> Tuple[str, ...]:
-    from . import discover
-
-    return discover.netns_dirs(root)
 
 
 def select_owner(topology: Topology, spec: str) -> NamespaceId:

@@ -51,6 +51,7 @@ import time
 from typing import Dict, Generator, List, Optional, Sequence, Set, Tuple
 
 from . import resolve, scanner
+from .discover.mounts import DEFAULT_NETNS_DIRS
 from .events import KINDS, Event, NsKey, State, diff, initial_events, new_warnings, ns_key
 from .host import netlink, ops
 from .model import Namespace, Topology
@@ -77,7 +78,7 @@ RTMGRP_IPV6_IFADDR = 0x100
 
 #: Directories whose entries coming and going may mean a namespace came or went (under --root).
 WATCHED_DIRS = (
-    "/run/netns", "/var/run/netns", "/run/docker/netns", "/var/run/docker/netns",
+    *DEFAULT_NETNS_DIRS, "/run/docker/netns", "/var/run/docker/netns",
     "/var/lib/docker/containers", "/run/containerd/io.containerd.runtime.v2.task/moby",
     "/run/containerd/io.containerd.runtime.v2.task/k8s.io", "/run/systemd/machines", "/run/libvirt/lxc",
     "/run/user",

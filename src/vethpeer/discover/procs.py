@@ -6,6 +6,7 @@ import os
 import stat as stat_module
 from typing import List, Optional, Sequence
 
+from ..host.procfs import COMM_CAP, parse_comm
 from .mounts import parse_netns_link
 
 
@@ -50,7 +51,7 @@ def _stat_inode(path: str) -> Optional[int]:
 def _comm(proc: str, pid: int) -> Optional[str]:
     try:
         with open(f"{proc}/{pid}/comm", "rb") as handle:
-            return handle.read().rstrip(b"\n").decode("utf-8", "surrogateescape")
+            return parse_comm(handle.read(COMM_CAP + 1))
     except OSError:
         return None
 

@@ -138,6 +138,12 @@ class LinkRecord(NamedTuple):
     #: IFLA_VXLAN_LINK: the underlay's ifindex in the link namespace (``link_netnsid``); 0 or None: none.
     tunnel_link: Optional[int] = None
 
+    @property
+    def peer_index(self) -> int:
+        """A veth or netkit end's peer's ifindex: IFLA_LINK, or the end's own ifindex where the
+        kernel left IFLA_LINK out because the two are equal."""
+        return self.link if self.link is not None else self.ifindex
+
 
 #: LinkRecord fields past the first twelve: optional, stored by name in snapshots.
 LINK_EXTRA_FIELDS = ("vni", "tunnel_local", "tunnel_remote", "tunnel_port", "tunnel_link")

@@ -67,6 +67,17 @@ def decode(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
+#: TASK_COMM_LEN is 16; a bigger /proc/PID/comm is no comm.
+COMM_CAP = 64
+
+
+def parse_comm(raw: Optional[bytes]) -> Optional[str]:
+    """/proc/PID/comm as text (at most 15 bytes, not escaped): None for no file or one too big."""
+    if raw is None or len(raw) > COMM_CAP:
+        return None
+    return decode(raw[:-1] if raw.endswith(b"\n") else raw)
+
+
 def normpath(path: str) -> str:
     """A runtime's path as the mount table shows it: /var/run is a symlink to /run on every
     distribution that has both, and runtimes write either spelling."""

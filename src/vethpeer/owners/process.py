@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, Optional
 
-from ..host.procfs import Host, decode
+from ..host.procfs import COMM_CAP, Host, parse_comm
 from .base import Owner, Scan
-
-_COMM_CAP = 64  # TASK_COMM_LEN is 16; a bigger file is not a comm
 
 
 def comm_of(pid: int, host: Host) -> Optional[str]:
     """The process's command name (at most 15 bytes, not escaped), or None if it is gone."""
-    raw = host.read_pid(pid, "comm", _COMM_CAP)
-    if raw is None:
-        return None
-    return decode(raw[:-1] if raw.endswith(b"\n") else raw)
+    return parse_comm(host.read_pid(pid, "comm", COMM_CAP))
 
 
 def describe(pid: int, comm: Optional[str]) -> str:

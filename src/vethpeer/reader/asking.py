@@ -127,10 +127,10 @@ class Asking(Dumps):
         for link in target.links:
             if link.kind not in PEER_KINDS or link.link_netnsid != back:
                 continue
-            index = link.link if link.link is not None else link.ifindex
+            index = link.peer_index
             end = hub.by_index.get(index)
             if (end is None or end.kind not in PEER_KINDS or end.link_netnsid is None or end.link_netnsid < 0
-                    or (end.link if end.link is not None else end.ifindex) != link.ifindex or index in hub.taint
+                    or end.peer_index != link.ifindex or index in hub.taint
                     or target.dumped <= hub.tick_of(index)):
                 continue
             nsid = end.link_netnsid

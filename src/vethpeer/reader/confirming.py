@@ -94,7 +94,7 @@ class Confirming(Asking):
             target = pairing.facts.named(ns.inode, link.link_netnsid)
             peer_ns = self.nss.get(target) if target is not None else None
             if peer_ns is not None:
-                peer_index = link.link if link.link is not None else link.ifindex
+                peer_index = link.peer_index
                 # Unwatched, a contradiction is itself the sign of a change: read both, watched.
                 unknown = (reason != "peer-netns-unreachable" and peer_ns.error is None
                            and not (_watched(ns) and _watched(peer_ns)))
@@ -116,7 +116,7 @@ class Confirming(Asking):
                     # A peer skipped by a cut dump leaves no candidate to ask about, so its
                     # namespace stays unknown: each cut one without that ifindex is read again
                     # (not ``bad``: a peer that is truly hidden is not ``changing``).
-                    peer_index = link.link if link.link is not None else link.ifindex
+                    peer_index = link.peer_index
                     for suspect in cut:
                         if suspect is not ns and peer_index not in suspect.by_index:
                             groups[(min(ns.inode, suspect.inode), max(ns.inode, suspect.inode))] = None
@@ -211,7 +211,7 @@ class Confirming(Asking):
         if places:
             for link in hub.links:
                 if link.kind in PEER_KINDS and link.link_netnsid is not None:
-                    heard_at = places.get((link.link_netnsid, link.link if link.link is not None else link.ifindex))
+                    heard_at = places.get((link.link_netnsid, link.peer_index))
                     if heard_at is not None and heard_at >= hub.tick_of(link.ifindex):
                         hub.taint.add(link.ifindex)
         for ns in self.nss.values():

@@ -59,7 +59,7 @@ def _is_peer_kind(link: LinkRecord) -> bool:
 
 def _peer_index(link: LinkRecord) -> int:
     """The peer's ifindex; some kernels leave IFLA_LINK out when it equals the link's own."""
-    return link.link if link.link is not None else link.ifindex
+    return link.peer_index
 
 
 class Pairing:
