@@ -372,7 +372,7 @@ def test_a_low_fd_limit_only_slows_it_down(lab: Lab, monkeypatch: pytest.MonkeyP
     """With room for only a few sockets at once, every namespace is still read and every pair,
     root ones and namespace-to-namespace ones across windows, is paired and confirmed."""
     from vethpeer import discover, reader, resolve
-    from vethpeer.host import netlink
+    from vethpeer.host import channel
     names = [lab.netns(f"fd{i}") for i in range(40)]
     for i, name in enumerate(names):
         lab.veth(lab.link_name(f"f{i}"), None, "eth0", name)
@@ -380,13 +380,13 @@ def test_a_low_fd_limit_only_slows_it_down(lab: Lab, monkeypatch: pytest.MonkeyP
         lab.veth("x", names[i], "y", names[i + 25])
     baseline = len(os.listdir("/proc/self/fd"))
     most = [0]
-    channel_init = netlink.Channel.__init__
+    channel_init = channel.Channel.__init__
 
-    def counting(self: netlink.Channel, *args: object, **kwargs: object) -> None:
+    def counting(self: channel.Channel, *args: object, **kwargs: object) -> None:
         most[0] = max(most[0], len(os.listdir("/proc/self/fd")) - baseline)
         channel_init(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(netlink.Channel, "__init__", counting)
+    monkeypatch.setattr(channel.Channel, "__init__", counting)
     found = discover.discover(keep_fds=0)
     try:
         reading = reader.read(found, room=12)

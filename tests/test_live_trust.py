@@ -14,6 +14,7 @@ import pytest
 import vethpeer
 from lab import Lab
 from test_live import ns_named, only, peer_name, run_cli
+from vethpeer.host import channel as nl_channel
 from vethpeer.host import netlink
 
 pytestmark = pytest.mark.live
@@ -34,18 +35,18 @@ def hook_after_dump(monkeypatch: pytest.MonkeyPatch, netns: Sequence[str],
     """Run ``action`` right after the links of one of ``netns`` are dumped (the first such dump
     only, unless ``every``): a change made exactly between the reads of two namespaces. (A busy
     host may hold other namespaces with the same link names: they are told apart by cookie.)"""
-    original = netlink.Channel.dump_links
+    original = nl_channel.Channel.dump_links
     cookies = {cookie_of(name) for name in netns}
     calls: List[int] = []
 
-    def dump_links(self: netlink.Channel) -> Any:
+    def dump_links(self: nl_channel.Channel) -> Any:
         result = original(self)
         if (every or not calls) and self.cookie() in cookies:
             calls.append(1)
             action()
         return result
 
-    monkeypatch.setattr(netlink.Channel, "dump_links", dump_links)
+    monkeypatch.setattr(nl_channel.Channel, "dump_links", dump_links)
     return calls
 
 
@@ -54,17 +55,17 @@ def cut_first_dump(monkeypatch: pytest.MonkeyPatch, netns: str, skipped: bytes) 
     ``skipped``, as an older kernel's hash-chain walk can give it. Returns a list that is non-empty
     once that happened."""
     target = cookie_of(netns)
-    original = netlink.Channel._exchange
+    original = nl_channel.Channel._exchange
     cut: List[int] = []
 
-    def exchange(self: netlink.Channel, request: Any, expect: int, parse: Any, *args: Any) -> Any:
+    def exchange(self: nl_channel.Channel, request: Any, expect: int, parse: Any, *args: Any) -> Any:
         records, interrupted = original(self, request, expect, parse, *args)
         if request is netlink.link_dump_request and not cut and self.cookie() == target:
             cut.append(1)
             return [link for link in records if link.name != skipped], True
         return records, interrupted
 
-    monkeypatch.setattr(netlink.Channel, "_exchange", exchange)
+    monkeypatch.setattr(nl_channel.Channel, "_exchange", exchange)
     return cut
 
 
@@ -152,16 +153,16 @@ def test_root_ids_are_vouched_for_only_when_nothing_moved(lab: Lab, monkeypatch:
     finally:
         os.close(fd)
     moved: List[int] = []
-    original = netlink.Channel.dump_links
+    original = nl_channel.Channel.dump_links
 
-    def dump_links(self: netlink.Channel) -> Any:
+    def dump_links(self: nl_channel.Channel) -> Any:
         result = original(self)
         if not moved and self.cookie() == root_cookie:
             moved.append(1)
             lab.ip("-n", c, "link", "set", "p", "netns", m)
         return result
 
-    monkeypatch.setattr(netlink.Channel, "dump_links", dump_links)
+    monkeypatch.setattr(nl_channel.Channel, "dump_links", dump_links)
     reading = scanner.read_host()
     assert moved
     snapshot = reading.snapshot
@@ -169,7 +170,7 @@ def test_root_ids_are_vouched_for_only_when_nothing_moved(lab: Lab, monkeypatch:
     by_cookie = {ns.namespace.cookie: ns.namespace for ns in snapshot.namespaces}
     m_record = by_cookie[cookie_of(m)]
     ids = {}
-    probe = netlink.Channel(netlink.new_socket())
+    probe = nl_channel.Channel(nl_channel.new_socket())
     try:
         for name in (c, m):
             fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
@@ -252,10 +253,10 @@ def test_address_trouble_never_costs_the_links(lab: Lab, monkeypatch: pytest.Mon
     name = lab.netns("addr")
     lab.veth(lab.link_name("a"), None, "eth0", name)
 
-    def always_cut(self: netlink.Channel) -> Any:
+    def always_cut(self: nl_channel.Channel) -> Any:
         return [], True
 
-    monkeypatch.setattr(netlink.Channel, "dump_addresses", always_cut)
+    monkeypatch.setattr(nl_channel.Channel, "dump_addresses", always_cut)
     topology = vethpeer.scan()
     ns = ns_named(topology, name)
     assert ns.error is None
@@ -302,16 +303,16 @@ def test_a_namespace_that_does_not_answer_is_reported_and_skipped(lab: Lab, monk
     other = lab.netns("ok")
     lab.veth(lab.link_name("m"), None, "eth0", quiet)
     lab.veth(lab.link_name("o"), None, "eth0", other)
-    original = netlink.Channel.dump_links
+    original = nl_channel.Channel.dump_links
 
-    def dump_links(self: netlink.Channel) -> Any:
+    def dump_links(self: nl_channel.Channel) -> Any:
         result = original(self)
         if self.cookie() == mute_cookie:
-            raise netlink.NetlinkTimeout(110, "no answer within 2 s")
+            raise nl_channel.NetlinkTimeout(110, "no answer within 2 s")
         return result
 
     mute_cookie = cookie_of(quiet)
-    monkeypatch.setattr(netlink.Channel, "dump_links", dump_links)
+    monkeypatch.setattr(nl_channel.Channel, "dump_links", dump_links)
     topology = vethpeer.scan()
     assert "no answer" in (ns_named(topology, quiet).error or "")
     assert peer_name(topology, only(topology, "eth0", ns_named(topology, other))) == ("root", lab.link_name("o"))
@@ -326,10 +327,10 @@ def test_a_read_that_would_wait_forever_is_bounded() -> None:
     with nothing coming gives up after its timeout, and still answers normally otherwise."""
     import time
 
-    channel = netlink.Channel(netlink.new_socket(), timeout=0.2)
+    channel = nl_channel.Channel(nl_channel.new_socket(), timeout=0.2)
     try:
         started = time.monotonic()
-        with pytest.raises(netlink.NetlinkTimeout):
+        with pytest.raises(nl_channel.NetlinkTimeout):
             channel._receive()
         assert 0.15 <= time.monotonic() - started < 2.0
         assert any(record.name == b"lo" for record in channel.dump_links().records)
@@ -734,12 +735,12 @@ def test_a_busy_watched_namespace_is_read_again_link_by_link(lab: Lab, monkeypat
         root_cookie = ops.netns_fd_cookie(fd)
     finally:
         os_module.close(fd)
-    original_dump = netlink.Channel.dump_links
-    original_link = getattr(netlink.Channel, "link", None)
+    original_dump = nl_channel.Channel.dump_links
+    original_link = getattr(nl_channel.Channel, "link", None)
     root_dumps: List[int] = []
     root_gets: List[int] = []
 
-    def dump_links(self: netlink.Channel) -> Any:
+    def dump_links(self: nl_channel.Channel) -> Any:
         result = original_dump(self)
         if self.cookie() == root_cookie:
             root_dumps.append(1)
@@ -747,14 +748,14 @@ def test_a_busy_watched_namespace_is_read_again_link_by_link(lab: Lab, monkeypat
                 lab.ip("link", "set", host_end, "master", bridge)
         return result
 
-    def link(self: netlink.Channel, ifindex: int) -> Any:
+    def link(self: nl_channel.Channel, ifindex: int) -> Any:
         if self.cookie() == root_cookie:
             root_gets.append(ifindex)
         assert original_link is not None
         return original_link(self, ifindex)
 
-    monkeypatch.setattr(netlink.Channel, "dump_links", dump_links)
-    monkeypatch.setattr(netlink.Channel, "link", link, raising=False)
+    monkeypatch.setattr(nl_channel.Channel, "dump_links", dump_links)
+    monkeypatch.setattr(nl_channel.Channel, "link", link, raising=False)
     topology = vethpeer.scan()
     root = topology.root
     assert root is not None
@@ -812,24 +813,24 @@ def test_a_link_read_again_on_its_own_shows_its_own_addresses(lab: Lab, monkeypa
 
     cookie = cookie_of(names["A"])
     calls: List[int] = []
-    original_addresses = netlink.Channel.dump_addresses
+    original_addresses = nl_channel.Channel.dump_addresses
 
-    def dump_addresses(self: netlink.Channel) -> Any:
+    def dump_addresses(self: nl_channel.Channel) -> Any:
         result = original_addresses(self)
         if not calls and self.cookie() == cookie:
             calls.append(1)
             rewire()  # after A's links and addresses were read
         return result
 
-    monkeypatch.setattr(netlink.Channel, "dump_addresses", dump_addresses)
+    monkeypatch.setattr(nl_channel.Channel, "dump_addresses", dump_addresses)
     gets: List[int] = []
-    original_link = netlink.Channel.link
+    original_link = nl_channel.Channel.link
 
-    def link(self: netlink.Channel, ifindex: int) -> Any:
+    def link(self: nl_channel.Channel, ifindex: int) -> Any:
         gets.append(ifindex)
         return original_link(self, ifindex)
 
-    monkeypatch.setattr(netlink.Channel, "link", link)
+    monkeypatch.setattr(nl_channel.Channel, "link", link)
     topology = vethpeer.scan()
     assert calls and 10 in gets, (calls, gets)  # A was read again link by link
     a = ns_named(topology, names["A"])
@@ -854,14 +855,14 @@ def test_a_same_namespace_pair_read_again_apart_needs_both_ends_unchanged(lab: L
     lab.ip("-n", a, "link", "add", "name", "brq", "type", "bridge")
     target = cookie_of(a)
     q_index = next(item["ifindex"] for item in lab.links(a) if item["ifname"] == "Q")
-    original_link = netlink.Channel.link
+    original_link = nl_channel.Channel.link
     renamed: List[int] = []
 
     def on_the_bridge() -> None:
         lab.ip("-n", a, "link", "set", "P", "master", "brq")
         lab.ip("-n", a, "link", "set", "Q", "master", "brq")
 
-    def link(self: netlink.Channel, ifindex: int) -> Any:
+    def link(self: nl_channel.Channel, ifindex: int) -> Any:
         result = original_link(self, ifindex)
         if ifindex == q_index and not renamed and self.cookie() == target:
             renamed.append(1)
@@ -869,7 +870,7 @@ def test_a_same_namespace_pair_read_again_apart_needs_both_ends_unchanged(lab: L
         return result
 
     hook_after_dump(monkeypatch, [a], on_the_bridge)
-    monkeypatch.setattr(netlink.Channel, "link", link)
+    monkeypatch.setattr(nl_channel.Channel, "link", link)
     topology = vethpeer.scan()
     assert renamed
     p = only(topology, "P", ns_named(topology, a))

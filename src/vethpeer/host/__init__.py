@@ -6,7 +6,8 @@
 * ``ops``: namespace syscalls (setns in a throwaway thread, pidfd_getfd, nsfs ioctls), the
   capability mask, the collector's pause and the open-file limit;
 * ``kernel``: what discovery asks beyond files (kcmp, thread pidfds, TUNGETDEVNETNS);
-* ``netlink``: rtnetlink sockets, requests and the pure parsers of what they answer.
+* ``netlink``: rtnetlink messages: constants, requests and the pure parsers of replies;
+* ``channel``: the rtnetlink socket of one namespace that carries them (``Channel``).
 
 Nothing is imported here: ``import vethpeer.host`` costs nothing until a room is used.
 """

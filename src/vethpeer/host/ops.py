@@ -19,7 +19,7 @@ import struct
 import threading
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
 
-from . import netlink
+from . import channel
 
 CLONE_NEWNET = 0x40000000
 NS_GET_USERNS = 0xB701  # _IO(0xb7, 0x1): the owning user namespace, as a new fd (Linux >= 4.9)
@@ -180,7 +180,7 @@ def sockets_in(netns_fds: Sequence[Optional[int]]) -> List[SocketOrError]:
                     else:
                         setns(fd)
                         away = True
-                    results[i] = netlink.new_socket()
+                    results[i] = channel.new_socket()
                 except OSError as error:
                     results[i] = error
         except BaseException as error:  # noqa: BLE001 - handed to the caller below

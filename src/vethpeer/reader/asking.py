@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from ..host import netlink, ops
-from ..host.netlink import Channel, LinkRecord
+from ..host import ops
+from ..host.channel import PIPELINE, Channel, NetlinkTimeout
+from ..host.netlink import LinkRecord
 from ..model import PEER_KINDS
 from ..resolve import Answer, FdQuestion, HintQuestion, Question, ViaQuestion
 from ..snapshot import HintAnswer, NsidAnswer, ViaAnswer
@@ -54,8 +55,8 @@ class Asking(Dumps):
         channel = self._channel(asker)
         nsids: List[Optional[int]] = [None] * len(questions)
         if channel is not None:
-            for start in range(0, len(questions), netlink.PIPELINE):
-                chunk = questions[start : start + netlink.PIPELINE]
+            for start in range(0, len(questions), PIPELINE):
+                chunk = questions[start : start + PIPELINE]
                 fds: List[int] = []
                 owned: List[int] = []
                 asked: List[int] = []
@@ -148,7 +149,7 @@ class Asking(Dumps):
         return ns.channel
 
     def _stuck(self, inode: int, error: OSError) -> None:
-        if isinstance(error, netlink.NetlinkTimeout):
+        if isinstance(error, NetlinkTimeout):
             ns = self.nss[inode]
             if not ns.stuck:
                 ns.stuck = True

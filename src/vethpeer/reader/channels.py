@@ -8,6 +8,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 from .. import discover
 from ..discover import Discovery, FoundNamespace
 from ..host import netlink, ops
+from ..host.channel import Channel
 from ..snapshot import NamespaceRecord
 from . import state
 from .state import NsState, _enter_error, _open_error, _relevant, hub_allowed
@@ -163,7 +164,7 @@ class Channels:
                 ns.error = _enter_error(sock)
                 continue
             try:
-                ns.channel = netlink.Channel(sock, watch=watch, listen_all=watch and ns is self.hub)
+                ns.channel = Channel(sock, watch=watch, listen_all=watch and ns is self.hub)
             except OSError as error:
                 sock.close()
                 ns.error = f"cannot watch it: {error.strerror}"

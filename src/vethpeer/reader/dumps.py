@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 from typing import Sequence
 
-from ..host import netlink, ops
+from ..host import ops
+from ..host.channel import DUMP_ATTEMPTS
 from ..model import PEER_KINDS
 from . import state
 from .channels import Channels
@@ -52,7 +53,7 @@ class Dumps(Channels):
         ns.until = _FOREVER if ns.watching else -1
         ns.read_at = {}
         watched = ns.watching or (ns is self.hub and channel.listen_all)
-        channel.dump_attempts = WATCHED_DUMP_ATTEMPTS if watched else netlink.DUMP_ATTEMPTS
+        channel.dump_attempts = WATCHED_DUMP_ATTEMPTS if watched else DUMP_ATTEMPTS
         try:
             dump = channel.dump_links()
         except OSError as error:

@@ -9,7 +9,8 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from ..discover import FoundNamespace
 from ..host import netlink, ops
-from ..host.netlink import Channel, LinkRecord
+from ..host.channel import Channel
+from ..host.netlink import LinkRecord
 from ..model import PEER_KINDS
 
 #: How often ends that changed during the scan are read again before they are called ``changing``.
