@@ -80,7 +80,7 @@ def test_pyz_is_an_executable_zipapp_for_any_python3(pyz: Path) -> None:
 
     with zipfile.ZipFile(pyz) as archive:
         names = archive.namelist()
-    assert "__main__.py" in names and "vethpeer/cli.py" in names
+    assert "__main__.py" in names and "vethpeer/cli/__init__.py" in names
     assert not [name for name in names if name.endswith(".pyc") or "__pycache__" in name]
 
 
