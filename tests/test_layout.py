@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+from pathlib import Path
 from typing import Dict, List, Set
 
 import vethpeer
@@ -98,3 +99,40 @@ def test_the_import_graph_sees_in_function_and_relative_imports() -> None:
 
 def test_no_module_imports_one_that_imports_it_back() -> None:
     assert cycles(import_graph()) == []
+
+
+#: The house's size limits (issue 26): a module, a class or a function bigger than this is more
+#: than one person holds in mind at once.
+MODULE_LINES, CLASS_LINES, FUNCTION_LINES = 600, 300, 80
+
+
+def oversized(paths: Dict[str, str]) -> List[str]:
+    """Every module, class and function over its limit, as ``path[:name] lines``."""
+    found = []
+    for path in sorted(paths.values()):
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        shown = os.path.basename(path) if not path.startswith(PACKAGE) else os.path.relpath(path, PACKAGE)
+        if text.count("\n") > MODULE_LINES:
+            found.append(f"{shown} {text.count(chr(10))}")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                assert node.end_lineno is not None
+                lines = node.end_lineno - node.lineno + 1
+                limit = CLASS_LINES if isinstance(node, ast.ClassDef) else FUNCTION_LINES
+                if lines > limit:
+                    found.append(f"{shown}:{node.name} {lines}")
+    return found
+
+
+def test_the_size_check_sees_a_long_function_and_a_long_module(tmp_path: Path) -> None:
+    long_function = tmp_path / "a.py"
+    long_function.write_text("def long():\n" + "".join(f"    x{i} = {i}\n" for i in range(FUNCTION_LINES)))
+    long_module = tmp_path / "b.py"
+    long_module.write_text("".join(f"x{i} = {i}\n" for i in range(MODULE_LINES + 1)))
+    assert oversized({"a": str(long_function), "b": str(long_module)}) == [
+        f"a.py:long {FUNCTION_LINES + 1}", f"b.py {MODULE_LINES + 1}"]
+
+
+def test_no_module_class_or_function_is_over_its_size_limit() -> None:
+    assert oversized(_modules()) == []

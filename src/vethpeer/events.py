@@ -181,19 +181,12 @@ def _known_as(ns: Namespace) -> Tuple[Any, ...]:
     return (ns.names, ns.label, tuple(owner for owner in ns.owners if owner.kind != "process"))
 
 
-def diff(old: State, new: State, now: float) -> List[Event]:
-    """The events that take ``old`` to ``new``, in ``KINDS`` order."""
+def _moves(old: State, new: State, vanished: Dict[FrozenSet[LinkKey], Pair],
+           appeared: Dict[FrozenSet[LinkKey], Pair], now: float) -> Tuple[List[Event], List[Event]]:
+    """A vanished pair and an appeared one with an end in common that are one end moving (see the
+    module's docstring): the moves, and the renames that came with them. Both pairs are taken out
+    of ``vanished`` and ``appeared``."""
     before, after = old.topology, new.topology
-    events: List[Event] = list(new_warnings(old, new, now))
-    for nkey, ns in new.namespaces.items():
-        was_ns = old.namespaces.get(nkey)
-        if was_ns is None:
-            events.append(Event(now, "netns-appeared", after, netns=ns.id))
-        elif _known_as(was_ns) != _known_as(ns):
-            events.append(Event(now, "netns-changed", after, netns=ns.id, old_name=was_ns.name,
-                                old_label=was_ns.label))
-    vanished = {pkey: pair for pkey, pair in old.pairs.items() if pkey not in new.pairs}
-    appeared = {pkey: pair for pkey, pair in new.pairs.items() if pkey not in old.pairs}
     moves: List[Event] = []
     moved_renames: List[Event] = []
     by_end: Dict[LinkKey, FrozenSet[LinkKey]] = {end: pkey for pkey in vanished for end in pkey}
@@ -218,6 +211,23 @@ def diff(old: State, new: State, now: float) -> List[Event]:
             del vanished[old_key]
             del appeared[pkey]
             break
+    return moves, moved_renames
+
+
+def diff(old: State, new: State, now: float) -> List[Event]:
+    """The events that take ``old`` to ``new``, in ``KINDS`` order."""
+    before, after = old.topology, new.topology
+    events: List[Event] = list(new_warnings(old, new, now))
+    for nkey, ns in new.namespaces.items():
+        was_ns = old.namespaces.get(nkey)
+        if was_ns is None:
+            events.append(Event(now, "netns-appeared", after, netns=ns.id))
+        elif _known_as(was_ns) != _known_as(ns):
+            events.append(Event(now, "netns-changed", after, netns=ns.id, old_name=was_ns.name,
+                                old_label=was_ns.label))
+    vanished = {pkey: pair for pkey, pair in old.pairs.items() if pkey not in new.pairs}
+    appeared = {pkey: pair for pkey, pair in new.pairs.items() if pkey not in old.pairs}
+    moves, moved_renames = _moves(old, new, vanished, appeared, now)
     for pair in vanished.values():
         events.append(Event(now, "pair-vanished", before, a=pair.a, b=pair.b))
     events.extend(moves)

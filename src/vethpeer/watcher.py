@@ -48,7 +48,7 @@ import os
 import select
 import socket
 import time
-from typing import Dict, Generator, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Generator, Iterator, List, Optional, Sequence, Set, Tuple
 
 from . import resolve, scanner
 from .discover.mounts import DEFAULT_NETNS_DIRS
@@ -331,6 +331,19 @@ def _inodes(topology: Topology) -> Set[int]:
     return {ns.id.inode for ns in topology.namespaces}
 
 
+def _start(state: State, include_initial: bool, listen_all: bool, now: float) -> Iterator[Event]:
+    """What a watch says before its first change: the state (if wanted), warnings, ``synced``."""
+    if include_initial:
+        yield from initial_events(state.topology, now)
+    yield from new_warnings(None, state, now)
+    if not listen_all:
+        yield Event(now, "warning", state.topology,
+                    message="other namespaces' link notifications cannot be heard (needs "
+                            "CAP_NET_BROADCAST in the initial user namespace): their changes are "
+                            "seen by periodic rescans", after=state.topology)
+    yield Event(now, "synced", state.topology, after=state.topology)
+
+
 def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
           proc: Optional[str] = None, root: str = "/", mount_namespaces: Optional[bool] = None,
           include_initial: bool = True, timeout: Optional[float] = None,
@@ -357,16 +370,7 @@ def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: b
     try:
         state, took = scan()
         signals.watch_namespaces(state.topology)
-        now = time.time()
-        if include_initial:
-            yield from initial_events(state.topology, now)
-        yield from new_warnings(None, state, now)
-        if not signals.listen_all:
-            yield Event(now, "warning", state.topology,
-                        message="other namespaces' link notifications cannot be heard (needs "
-                                "CAP_NET_BROADCAST in the initial user namespace): their changes are "
-                                "seen by periodic rescans", after=state.topology)
-        yield Event(now, "synced", state.topology, after=state.topology)
+        yield from _start(state, include_initial, signals.listen_all, time.time())
         procs = ProcPass(proc)
         procs.new_namespace(_inodes(state.topology))
         last_scan = next_proc = time.monotonic()

@@ -40,6 +40,17 @@ class Confirming(Asking):
     def confirm(self, pairing: Pairing) -> Tuple[Set[EndKey], List[Tuple[int, int]]]:
         """The ends that cannot be shown to have held at one moment (those of pairs, and unpaired
         ones seen changing), and the groups of namespaces worth reading again together."""
+        self._take_all_events()
+        self._update_proxies(pairing)
+        bad: Set[EndKey] = set()
+        groups: Dict[Tuple[int, int], None] = {}
+        self._check_pairs(pairing, bad, groups)
+        cut = self._check_cut(pairing, groups)
+        self._check_unpaired(pairing, cut, bad, groups)
+        return bad, list(groups)
+
+    def _take_all_events(self) -> None:
+        """Take in what every watched socket heard since it was last read."""
         watched = [ns for ns in self.open.values() if ns.watching and ns.channel is not None]
         poller = select.poll()
         by_fd: Dict[int, NsState] = {}
@@ -55,19 +66,19 @@ class Confirming(Asking):
             assert ns.channel is not None
             if ns.inode in ready or ns.channel.events or ns.channel.overflow:
                 self._take_events(ns)
-        self._update_proxies(pairing)
-        bad: Set[EndKey] = set()
-        groups: Dict[Tuple[int, int], None] = {}
+
+    def _check_pairs(self, pairing: Pairing, bad: Set[EndKey], groups: Dict[Tuple[int, int], None]) -> None:
+        """Each proven pair whose two records cannot be shown to have held at one moment."""
         for key, other in pairing.proven():
             a, b = self.nss[key[0]], self.nss[other[0]]
             held = self._covers(a, key[1], b, other[1]) or self._covers(b, other[1], a, key[1])
             if not held:
                 bad.update((key, other))
                 groups[(min(a.inode, b.inode), max(a.inode, b.inode))] = None
-        # Ends the kernel could not pair while they, or where they point, changed: reading again may
-        # pair them (a peer still being made, one that moved in), and if they never settle they
-        # are ``changing``, not a verdict about their peer.
-        changed = [ns.inode for ns in self.nss.values() if ns.taint or ns.overflow]
+
+    def _check_cut(self, pairing: Pairing, groups: Dict[Tuple[int, int], None]) -> List[NsState]:
+        """Namespaces whose dump was cut and may have skipped what a relation points at; returns
+        every readable namespace with a cut dump."""
         for ns in self.nss.values():
             # A port's master, or a device's lower in the same namespace, missing from a cut dump
             # may have been skipped (see ``skipped``).
@@ -84,6 +95,14 @@ class Confirming(Asking):
                 for ns in cut:
                     if (known is None or known == ns.inode) and end.target not in ns.by_index:
                         groups[(ns.inode, ns.inode)] = None
+        return cut
+
+    def _check_unpaired(self, pairing: Pairing, cut: List[NsState], bad: Set[EndKey],
+                        groups: Dict[Tuple[int, int], None]) -> None:
+        """Ends the kernel could not pair while they, or where they point, changed: reading again
+        may pair them (a peer still being made, one that moved in), and if they never settle they
+        are ``changing``, not a verdict about their peer."""
+        changed = [ns.inode for ns in self.nss.values() if ns.taint or ns.overflow]
         for key, reason in pairing.reasons():
             if reason not in _RETRY:
                 continue
@@ -134,7 +153,6 @@ class Confirming(Asking):
                     bad.add(key)
                     for inode in (*(changed if tainted else ()), *stale):
                         groups[(min(ns.inode, inode), max(ns.inode, inode))] = None
-        return bad, list(groups)
 
     def adopt_new(self, pairing: Pairing,
                   rediscover: Callable[[bool], Optional[Discovery]]) -> List[Tuple[int, int]]:

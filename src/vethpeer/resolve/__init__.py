@@ -2,7 +2,8 @@
 
 * ``questions``: what is asked (RTM_GETNSID by fd, through a hub, a hint about a hidden peer);
 * ``facts``: what each namespace's nsid table is known to hold, shared by the two below;
-* ``pairing``: veth/netkit pairing and the plan of questions (``Pairing``, ``drive``);
+* ``ends``: every veth/netkit end classified, and the pairs the known facts prove;
+* ``pairing``: on top of that, the plan of questions (``Pairing``, ``drive``);
 * ``relations``: master, lower and underlay devices;
 * ``build``: the Topology (``resolve``).
 """
