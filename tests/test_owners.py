@@ -534,3 +534,23 @@ def test_trees_recorded_from_the_real_runtimes(case: str) -> None:
     for entry in expected:
         wanted = {(o["kind"], o["name"]) for o in entry.get("owners", [])}
         assert wanted <= set(brief(found.get(entry["inode"], ()))), (entry["inode"], wanted)
+
+
+def test_per_scan_reads_once_per_scan_and_again_in_the_next(tmp_path: Path) -> None:
+    """Sources share state files (Podman and CRI-O the same storage): one read per scan, whoever
+    asks first, and a fresh one for the next scan (the host changes between watch scans)."""
+    from vethpeer.owners.base import Scan, per_scan
+
+    calls: List[int] = []
+
+    @per_scan
+    def read(scan_: Scan) -> List[int]:
+        """The docstring stays."""
+        calls.append(1)
+        return [len(calls)]
+
+    host = Host(str(tmp_path), str(tmp_path / "proc"))
+    first = Scan([], host)
+    assert read(first) == [1] and read(first) == [1] and len(calls) == 1
+    assert read(Scan([], host)) == [2] and len(calls) == 2
+    assert read.__doc__ == "The docstring stays."

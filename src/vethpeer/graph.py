@@ -65,6 +65,18 @@ class Graph(NamedTuple):
     nodes: Tuple[Node, ...]
     edges: Tuple[Edge, ...]
 
+    def by_cluster(self) -> Tuple[Dict[str, List[Node]], List[Node]]:
+        """The nodes of each cluster (by cluster id), and those in none, in node order: what
+        every format that draws clusters nests."""
+        members: Dict[str, List[Node]] = {}
+        loose: List[Node] = []
+        for node in self.nodes:
+            if node.cluster is None:
+                loose.append(node)
+            else:
+                members.setdefault(node.cluster, []).append(node)
+        return members, loose
+
 
 def cluster_id(netns: NamespaceId) -> str:
     return f"ns_{netns.dev}_{netns.inode}"

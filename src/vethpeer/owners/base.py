@@ -269,3 +269,22 @@ class Scan:
 
     def some_pids(self, ns: Namespace) -> Iterable[int]:
         return ns.pids[:PIDS_PER_NAMESPACE]
+
+
+_Read = TypeVar("_Read")
+
+
+def per_scan(read: Callable[[Scan], _Read]) -> Callable[[Scan], _Read]:
+    """``read(scan)`` done once per scan, its answer kept in ``Scan.memo``: sources share state
+    files (Podman and CRI-O the same storage) and each asks for them more than once."""
+    key = f"{read.__module__}.{read.__qualname__}"
+
+    def once(scan: Scan) -> _Read:
+        if key in scan.memo:
+            return cast(_Read, scan.memo[key])
+        value = scan.memo[key] = read(scan)
+        return value
+
+    once.__doc__ = read.__doc__
+    once.__name__ = read.__name__
+    return once

@@ -21,7 +21,7 @@ from typing import Dict, List, NamedTuple, Optional, Set, Tuple
 
 from ..host.procfs import CAP_JSON, pattern, read_int
 from . import storage
-from .base import Owner, Scan, pairs
+from .base import Owner, Scan, pairs, per_scan
 
 TASK_DIRS = (
     "/run/containerd/io.containerd.runtime.v2.task",
@@ -130,17 +130,14 @@ def _parse_log_entry(entry: str) -> Optional[Pod]:
     return Pod(parts[0], parts[1], parts[2])
 
 
+@per_scan
 def log_pods(scan: Scan) -> Dict[str, Tuple[Pod, str]]:
     """The kubelet's log directories by pod uid: (pod, directory entry)."""
-    cached = scan.memo.get("kube-logs")
-    if isinstance(cached, dict):
-        return cached
     found: Dict[str, Tuple[Pod, str]] = {}
     for entry in scan.host.listdir(LOG_DIR):
         pod = _parse_log_entry(entry)
         if pod is not None and pod.uid:
             found[pod.uid] = (pod, entry)
-    scan.memo["kube-logs"] = found
     return found
 
 

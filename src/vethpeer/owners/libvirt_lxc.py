@@ -14,7 +14,7 @@ import os
 from typing import Dict, Optional, Sequence, Tuple
 
 from ..host.procfs import pattern
-from .base import Owner, Scan, systemd_unescape
+from .base import Owner, Scan, per_scan, systemd_unescape
 
 STATE = "/run/libvirt/lxc"
 _INIT = pattern(r"<init\s+pid=['\"](\d+)['\"]")
@@ -24,11 +24,9 @@ _SCOPE = pattern(r"(?:^|/)machine-lxc-\d+-(.+?)\.scope(?:/|$)")
 _CGROUPFS = pattern(r"(?:^|/)machine/([^/]+)\.libvirt-lxc(?:/|$)")
 
 
+@per_scan
 def read_domains(scan: Scan) -> Dict[str, Tuple[Optional[str], Optional[int]]]:
     """name -> (uuid, init pid) for every running domain."""
-    cached = scan.memo.get("libvirt-lxc")
-    if isinstance(cached, dict):
-        return cached
     found: Dict[str, Tuple[Optional[str], Optional[int]]] = {}
     for entry in scan.host.listdir(STATE):
         if not entry.endswith(".xml"):
@@ -45,7 +43,6 @@ def read_domains(scan: Scan) -> Dict[str, Tuple[Optional[str], Optional[int]]]:
             uuid.group(1).lower() if uuid else None,
             int(init.group(1)) if init and len(init.group(1)) < 9 else None,
         )
-    scan.memo["libvirt-lxc"] = found
     return found
 
 

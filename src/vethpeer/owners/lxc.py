@@ -15,7 +15,7 @@ import re
 from typing import List, Optional, Tuple
 
 from ..host.procfs import pattern
-from .base import Owner, Scan, pairs
+from .base import Owner, Scan, pairs, per_scan
 
 LXC_PATH = "/var/lib/lxc"
 LXD_PATHS = ("/var/snap/lxd/common/lxd/containers", "/var/lib/lxd/containers", "/var/lib/incus/containers")
@@ -33,13 +33,9 @@ def _unquote(value: str) -> str:
     return value
 
 
+@per_scan
 def _lxd_dirs(scan: Scan) -> List[Tuple[str, Tuple[str, ...]]]:
-    cached = scan.memo.get("lxd-dirs")
-    if isinstance(cached, list):
-        return cached
-    found = [(path, tuple(scan.host.listdir(path))) for path in LXD_PATHS]
-    scan.memo["lxd-dirs"] = found
-    return found
+    return [(path, tuple(scan.host.listdir(path))) for path in LXD_PATHS]
 
 
 def name_owner(name: str, scan: Scan, how: str, lxcpath: Optional[str] = None) -> Optional[Owner]:

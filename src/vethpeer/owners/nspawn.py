@@ -17,7 +17,7 @@ import re
 from typing import Dict, Optional, Sequence
 
 from ..host.procfs import pattern, read_int
-from .base import Owner, Scan, pairs, systemd_unescape
+from .base import Owner, Scan, pairs, per_scan, systemd_unescape
 
 MACHINES = "/run/systemd/machines"
 _SCOPE = pattern(r"(?:^|/)machine\.slice/machine-([^/]+)\.scope(?:/|$)")
@@ -32,10 +32,8 @@ def _unquote(value: str) -> str:
     return value
 
 
+@per_scan
 def read_machines(scan: Scan) -> Dict[str, Dict[str, str]]:
-    cached = scan.memo.get("machines")
-    if isinstance(cached, dict):
-        return cached
     found: Dict[str, Dict[str, str]] = {}
     for entry in scan.host.listdir(MACHINES):
         if entry.startswith(("unit:", ".")):  # unit: symlinks to the same files; .# temporaries
@@ -49,7 +47,6 @@ def read_machines(scan: Scan) -> Dict[str, Dict[str, str]]:
             if sep and key.isupper():
                 fields[key] = _unquote(value.strip())
         found[fields.get("NAME") or entry] = fields
-    scan.memo["machines"] = found
     return found
 
 

@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ..host.procfs import CAP_DB, decode, pattern
 from . import storage
-from .base import Owner, Scan, pairs
+from .base import Owner, Scan, pairs, per_scan
 
 _INFRA = pattern(r"([0-9a-f]{12})-infra")
 _DB_CONFIG = pattern(rb'\{"id":"([0-9a-f]{64})","name":("(?:[^"\\]|\\.){1,512}")')
@@ -28,11 +28,9 @@ _CGROUP_POD = pattern(r"(?:libpod_parent/|libpod_pod_)([0-9a-f]{64})")
 DATABASES = ("libpod/bolt_state.db", "db.sql")
 
 
+@per_scan
 def db_names(scan: Scan) -> Dict[str, str]:
     """Pod and container names by id from Podman's databases, read once per scan."""
-    cached = scan.memo.get("podman-db")
-    if isinstance(cached, dict):
-        return cached
     names: Dict[str, str] = {}
     for root in storage.roots(scan.host):
         for database in DATABASES:
@@ -46,7 +44,6 @@ def db_names(scan: Scan) -> Dict[str, str]:
                     continue
                 if isinstance(name, str) and name:
                     names.setdefault(decode(match.group(1)), name)
-    scan.memo["podman-db"] = names
     return names
 
 
@@ -99,10 +96,13 @@ def from_cgroup(path: str, scan: Scan) -> Optional[Owner]:
         return None
     cid = match.group(1)
     pod = _CGROUP_POD.search(path)
-    index = scan.memo.get("storage-index")
-    if not isinstance(index, dict):
-        index = scan.memo["storage-index"] = {s.id: s for s in storage.read_all(scan)}
-    known = index.get(cid)
+    known = _storage_index(scan).get(cid)
     if known is None:
         known = storage.Stored(cid, (), None, "libpod", {}, None, None)
     return owner(known, f"cgroup {path}", scan, pod.group(1) if pod else None)
+
+
+@per_scan
+def _storage_index(scan: Scan) -> Dict[str, storage.Stored]:
+    """Every stored container by id."""
+    return {stored.id: stored for stored in storage.read_all(scan)}

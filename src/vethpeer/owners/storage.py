@@ -22,7 +22,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ..host.procfs import CAP_JSON, Host, decode, parse_json, pattern, read_int
 from ..host.safefile import Beneath
-from .base import Scan
+from .base import Scan, per_scan
 
 ROOTFUL = ("/var/lib/containers/storage", "/run/containers/storage")
 _CONF = pattern(r'^\s*(graphroot|runroot)\s*=\s*"([^"]+)"', re.MULTILINE)
@@ -152,11 +152,9 @@ def annotations_of(spec: Any) -> Dict[str, str]:
     return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
 
 
+@per_scan
 def read_all(scan: Scan) -> List[Stored]:
     """Every container in every storage root, read once per scan (Podman and CRI-O share it)."""
-    cached = scan.memo.get("storage")
-    if isinstance(cached, list):
-        return cached
     host = scan.host
     listed: List[Tuple[str, Root, str, Any, Any]] = []
     seen = set()
@@ -186,7 +184,6 @@ def read_all(scan: Scan) -> List[Stored]:
             if host.over_budget(root.uid, root.graph):
                 continue
             found.append(_stored(scan, cid, root, driver_dir, names, metadata))
-    scan.memo["storage"] = found
     return found
 
 

@@ -12,7 +12,7 @@ shows it on hover), itself cut below Graphviz's limit; JSON keeps every name who
 from __future__ import annotations
 
 import re
-from typing import Dict, List
+from typing import List
 
 from ...graph import Graph, Node
 from ..text import escape
@@ -107,13 +107,7 @@ def render(graph: Graph) -> str:
              '  graph [rankdir=LR, fontname="Helvetica", fontsize=11];',
              '  node [fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9];']
-    by_cluster: Dict[str, List[Node]] = {}
-    loose: List[Node] = []
-    for node in graph.nodes:
-        if node.cluster is None:
-            loose.append(node)
-        else:
-            by_cluster.setdefault(node.cluster, []).append(node)
+    by_cluster, loose = graph.by_cluster()
     for cluster in graph.clusters:
         lines.append(f"  subgraph cluster_{cluster.id} {{")
         shown = tooltip(cluster.label)

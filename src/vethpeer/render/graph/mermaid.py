@@ -13,7 +13,6 @@ over 50000 characters (its ``maxTextSize``), and an entity takes up to 10 of the
 from __future__ import annotations
 
 import re
-from typing import Dict, List
 
 from ...graph import Graph, Node
 from ..text import escape
@@ -58,13 +57,7 @@ _ARROWS = {"veth": "---", "master": "-->|master|", "lower": "-->|lower|", "under
 
 def render(graph: Graph) -> str:
     lines = ["flowchart LR"]
-    loose: List[Node] = []
-    members: Dict[str, List[Node]] = {}
-    for node in graph.nodes:
-        if node.cluster is None:
-            loose.append(node)
-        else:
-            members.setdefault(node.cluster, []).append(node)
+    members, loose = graph.by_cluster()
     for cluster in graph.clusters:
         lines.append(f"  subgraph {cluster.id} [{label(cluster.label)}]")
         lines.extend(f"    {_node(node)}" for node in members.get(cluster.id, ()))
