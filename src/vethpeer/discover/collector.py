@@ -13,7 +13,7 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tu
 from ..host import ops
 from ..host.kernel import TunFile
 from ..model import Holder
-from .handle import _DENIED, _VANISHED, open_namespace_file
+from .handle import _DENIED, _VANISHED, try_opener
 from .mounts import parse_nsfs_mounts
 from .procs import _read_small_file, _readlink_text
 
@@ -168,41 +168,15 @@ class Collector:
             other_type = False
             opened = False
             for path, check_type in self.candidates(refs):
-                if check_type and "/fd/" in path:
-                    # The fd number may have been reused since it was listed: opening a device or
-                    # FIFO through /proc/PID/fd would act on it. Only an nsfs file is opened.
-                    try:
-                        st = os.stat(path)
-                    except OSError as error:
-                        last = error
-                        continue
-                    if st.st_dev != self.nsfs_dev:
-                        continue
-                try:
-                    fd = open_namespace_file(path)
-                except OSError as error:
-                    last = error
-                    denied = denied or error.errno in _DENIED
-                    continue
-                try:
-                    st = os.fstat(fd)
-                    if st.st_ino != inode or st.st_dev != self.nsfs_dev:
-                        # The process moved or exited and its pid was reused, or the path now
-                        # shows something else: this reference no longer leads here.
-                        os.close(fd)
-                        continue
-                    if check_type and not ops.is_net_namespace(fd):
-                        # An nsfs file of another kind (a mount or user namespace).
-                        other_type = True
-                        os.close(fd)
-                        continue
-                except OSError as error:
-                    os.close(fd)
-                    last = error
-                    continue
-                opened = True
-                self.keep(inode, refs, fd, st.st_dev)
-                break
+                attempt = try_opener(path, check_type, inode, self.nsfs_dev)
+                if attempt.fd is not None:
+                    opened = True
+                    self.keep(inode, refs, attempt.fd, self.nsfs_dev)
+                    break
+                if attempt.error is not None:
+                    last = attempt.error
+                    denied = denied or (attempt.stage == "open" and attempt.error.errno in _DENIED)
+                other_type = other_type or attempt.other_type
             if opened:
                 errors[inode] = None
             elif other_type and last is None and not denied:

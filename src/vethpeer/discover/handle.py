@@ -175,6 +175,48 @@ class ChangeWatch:
 RTMGRP_NSID = 1 << (28 - 1)
 
 
+class Attempt(NamedTuple):
+    """One reference tried: the fd when it led to the namespace, else why not (``error`` at
+    ``stage`` "stat", "open" or "fstat"; ``other_type``: an nsfs file of another kind; neither:
+    it now leads elsewhere)."""
+
+    fd: Optional[int]
+    error: Optional[OSError] = None
+    stage: str = ""
+    other_type: bool = False
+
+
+def try_opener(path: str, check_type: bool, inode: int, dev: int) -> Attempt:
+    """Open ``path`` as network namespace ``(dev, inode)``: the one open-and-verify that discovery
+    and ``reopen`` share. ``check_type``: the path could be another kind of nsfs file, and a
+    /proc/PID/fd path is opened only while it is still an nsfs file (the fd number may have been
+    reused since it was listed: opening a device or FIFO through it would act on it)."""
+    if check_type and "/fd/" in path:
+        try:
+            if os.stat(path).st_dev != dev:
+                return Attempt(None)
+        except OSError as error:
+            return Attempt(None, error, "stat")
+    try:
+        fd = open_namespace_file(path)
+    except OSError as error:
+        return Attempt(None, error, "open")
+    try:
+        st = os.fstat(fd)
+        if st.st_ino != inode or st.st_dev != dev:
+            # The process moved or exited and its pid was reused, or the path now shows
+            # something else: this reference no longer leads here.
+            os.close(fd)
+            return Attempt(None)
+        if check_type and not ops.is_net_namespace(fd):
+            os.close(fd)
+            return Attempt(None, other_type=True)
+    except OSError as error:
+        os.close(fd)
+        return Attempt(None, error, "fstat")
+    return Attempt(fd)
+
+
 def reopen(found: FoundNamespace, proc: str = "/proc") -> int:
     """A new fd for ``found``, opened through its openers and checked to be that namespace.
 
@@ -185,27 +227,11 @@ def reopen(found: FoundNamespace, proc: str = "/proc") -> int:
     """
     denied = False
     for path, check_type in found.openers:
-        if check_type and "/fd/" in path:
-            # A reused fd number could now be a device: only an nsfs file is opened (see open_all).
-            try:
-                if os.stat(path).st_dev != found.dev:
-                    continue
-            except OSError as error:
-                denied = denied or error.errno in _DENIED
-                continue
-        try:
-            fd = open_namespace_file(path)
-        except OSError as error:
-            denied = denied or error.errno in _DENIED
-            continue
-        try:
-            st = os.fstat(fd)
-            if st.st_ino == found.inode and st.st_dev == found.dev and (
-                    not check_type or ops.is_net_namespace(fd)):
-                return fd
-        except OSError:
-            pass
-        os.close(fd)
+        attempt = try_opener(path, check_type, found.inode, found.dev)
+        if attempt.fd is not None:
+            return attempt.fd
+        if attempt.error is not None and attempt.stage in ("stat", "open"):
+            denied = denied or attempt.error.errno in _DENIED
     if found.fd is not None:
         # A fresh open file of the same namespace, not a dup sharing the caller's file offset and
         # flags; falls back to dup where /proc is not ours.
