@@ -53,7 +53,7 @@ from typing import Dict, Generator, Iterator, List, Optional, Sequence, Set, Tup
 from . import resolve, scanner
 from .discover.mounts import DEFAULT_NETNS_DIRS
 from .events import KINDS, Event, NsKey, State, diff, initial_events, new_warnings, ns_key
-from .host import netlink, ops
+from .host import changes, netlink, ops
 from .model import Namespace, Topology
 
 __all__ = ["KINDS", "Event", "ns_key", "watch"]  # Event and KINDS live in ``events``
@@ -123,29 +123,12 @@ class Signals:
         if addresses:
             groups |= RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
         self._groups = groups
-        try:
-            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
-        except OSError:
-            sock = None
-        if sock is not None:
-            try:
-                sock.bind((0, groups))
-                try:
-                    sock.setsockopt(netlink.SOL_NETLINK, netlink.NETLINK_LISTEN_ALL_NSID, 1)
-                    self.listen_all = True
-                except OSError:
-                    pass
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-                sock.setblocking(False)
-            except OSError:
-                sock.close()
-                sock = None
+        sock, self.listen_all = changes.subscribed(groups, listen_all=True, rcvbuf=1 << 20)
         if sock is not None:
             self.netlink = sock
             self.poller.register(sock.fileno(), select.POLLIN)
-        with contextlib.suppress(OSError):
-            self.mounts = os.open(os.path.join(proc, "self/mountinfo"), os.O_RDONLY | os.O_CLOEXEC)
+        self.mounts = changes.open_mount_table(proc)
+        if self.mounts is not None:
             self.poller.register(self.mounts, select.POLLPRI)
         try:
             self._libc = ctypes.CDLL(None, use_errno=True)
@@ -282,23 +265,15 @@ class Signals:
 def _open_namespace(ns: Namespace, proc: str) -> Optional[int]:
     """An fd of ``ns`` through a path that leads to it (a bind mount, a process, a thread), checked
     to be that very namespace; None when none does."""
-    from .discover import open_namespace_file
+    from .discover.handle import try_opener
 
     paths = [*ns.paths[:2], *(f"{proc}/{pid}/ns/net" for pid in ns.pids[:2]),
              *(f"{proc}/{h.pid}/task/{h.detail}/ns/net" for h in ns.threads[:1])]
     for path in paths:
-        try:
-            fd = open_namespace_file(path)
-        except (OSError, ValueError):
-            continue
-        try:
-            info = os.fstat(fd)
-        except OSError:
-            ops.close_quietly(fd)
-            continue
-        if (info.st_dev, info.st_ino) == (ns.id.dev, ns.id.inode):
-            return fd
-        ops.close_quietly(fd)
+        with contextlib.suppress(ValueError):  # (a path with a NUL byte)
+            fd = try_opener(path, False, ns.id.inode, ns.id.dev).fd
+            if fd is not None:
+                return fd
     return None
 
 

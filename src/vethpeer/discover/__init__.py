@@ -17,10 +17,11 @@ import os
 from typing import Dict, Optional, Sequence, Set, Tuple
 
 from ..host import kernel
+from ..host.changes import ChangeWatch
 from ..model import Holders, Namespace, NamespaceId
 from . import files, named, processes
 from .collector import Collector, Refs
-from .handle import ChangeWatch, Discovery, FoundNamespace, default_keep_fds, fd_reserve, open_namespace_file, reopen
+from .handle import Discovery, FoundNamespace, default_keep_fds, fd_reserve, open_namespace_file, reopen
 from .mounts import (
     DEFAULT_NETNS_DIRS,
     MOUNTINFO_BYTES_AUTO,

@@ -2,8 +2,7 @@
 
 ``open_namespace_file`` is the one open-and-verify every source and ``reopen`` go through: a
 network namespace file is an nsfs inode that NS_GET_NSTYPE calls CLONE_NEWNET; anything else
-(a file someone put under /run/netns, a symbolic link) is refused. ``ChangeWatch`` hears nsid
-notifications while discovery runs: a sign that something changed.
+(a file someone put under /run/netns, a symbolic link) is refused.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ import contextlib
 import errno
 import os
 import resource
-import select
-import socket
 from operator import attrgetter
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -117,62 +114,6 @@ class Discovery(NamedTuple):
             if found.fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(found.fd)
-
-
-class ChangeWatch:
-    """Whether a namespace may have been made since the watch was made, to be read with the rest.
-
-    Two signs, both cheap to watch: this mount namespace's mount table changed (the kernel flags
-    an open mountinfo file POLLPRI at every mount and unmount: ``ip netns add``, a runtime's bind
-    mount of a new sandbox), or this network namespace gave an id to another one (RTNLGRP_NSID: a
-    veth wired a new namespace to it, all a process-held one like an LXC container shows).
-    """
-
-    def __init__(self, proc: str = "/proc") -> None:
-        self.mounts: Optional[int] = None
-        self.ids: Optional[socket.socket] = None
-        with contextlib.suppress(OSError):
-            self.mounts = os.open(f"{proc}/self/mountinfo", os.O_RDONLY | os.O_CLOEXEC)
-        with contextlib.suppress(OSError):
-            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
-                                 socket.NETLINK_ROUTE)
-            try:
-                sock.bind((0, RTMGRP_NSID))
-            except OSError:
-                sock.close()
-                raise
-            self.ids = sock
-
-    def changed(self) -> bool:
-        """True when either sign showed (or the mount table cannot be watched: then nobody can
-        say that nothing was named)."""
-        if self.mounts is None:
-            return True
-        poller = select.poll()
-        poller.register(self.mounts, select.POLLPRI)
-        if any(events & (select.POLLPRI | select.POLLERR) for _fd, events in poller.poll(0)):
-            return True
-        if self.ids is not None:
-            try:
-                return bool(self.ids.recv(1 << 16, socket.MSG_DONTWAIT))
-            except BlockingIOError:
-                return False
-            except OSError:
-                return True  # ENOBUFS: so many ids came that some were dropped
-        return False
-
-    def close(self) -> None:
-        if self.mounts is not None:
-            with contextlib.suppress(OSError):
-                os.close(self.mounts)
-            self.mounts = None
-        if self.ids is not None:
-            self.ids.close()
-            self.ids = None
-
-
-#: rtnetlink's multicast group mask for RTNLGRP_NSID (28): ids given to or taken from other namespaces.
-RTMGRP_NSID = 1 << (28 - 1)
 
 
 class Attempt(NamedTuple):

@@ -7,7 +7,9 @@
   capability mask, the collector's pause and the open-file limit;
 * ``kernel``: what discovery asks beyond files (kcmp, thread pidfds, TUNGETDEVNETNS);
 * ``netlink``: rtnetlink messages: constants, requests and the pure parsers of replies;
-* ``channel``: the rtnetlink socket of one namespace that carries them (``Channel``).
+* ``channel``: the rtnetlink socket of one namespace that carries them (``Channel``);
+* ``changes``: signs the host changed (the mount table, subscribed rtnetlink groups), shared by
+  discovery's ``ChangeWatch`` and ``watch``'s signals.
 
 Nothing is imported here: ``import vethpeer.host`` costs nothing until a room is used.
 """
