@@ -234,6 +234,11 @@ def _complete(words: List[str]) -> int:
     return EXIT_OK
 
 
+#: The exit code each error the command line reports becomes.
+_EXIT_FOR = ((UsageError, EXIT_USAGE), (NetnsUnreadable, EXIT_NETNS_UNREADABLE), (OutputError, EXIT_OUTPUT),
+             (DrawError, EXIT_NO_GRAPHVIZ))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     guard_standard_fds()
     try:
@@ -241,19 +246,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # watch turns it back on for itself.
         with ops.gc_paused():
             return run(argv)
-    except UsageError as error:
+    except (UsageError, NetnsUnreadable, OutputError, DrawError) as error:
         # The message may quote what the user typed: escaped, it stays one harmless line.
         _say(f"{PROG}: error: {escape(str(error))}")
-        return EXIT_USAGE
-    except NetnsUnreadable as error:
-        _say(f"{PROG}: error: {escape(str(error))}")
-        return EXIT_NETNS_UNREADABLE
-    except OutputError as error:
-        _say(f"{PROG}: error: {escape(str(error))}")
-        return EXIT_OUTPUT
-    except DrawError as error:
-        _say(f"{PROG}: error: {escape(str(error))}")
-        return EXIT_NO_GRAPHVIZ
+        return next(code for kind, code in _EXIT_FOR if isinstance(error, kind))
     except KeyboardInterrupt:
         _say(f"{PROG}: interrupted")
         return EXIT_INTERRUPTED
