@@ -12,8 +12,6 @@ import functools
 import os
 from typing import Callable, NamedTuple, Optional
 
-from . import ops
-
 #: The initial network namespace's inode on kernels that give init namespaces fixed inodes
 #: (PROC_NET_INIT_INO, 0xEFFFFFF9). Dynamically allocated nsfs inodes start at 0xF0000000, so no
 #: other namespace can have this number on any kernel.
@@ -51,6 +49,8 @@ def shares_files(tid_a: int, tid_b: int) -> Optional[bool]:
         number = _SYS_KCMP.get(os.uname().machine)  # (platform costs 2 ms to import)
         if number is None:
             return None
+        from . import ops  # (here: a snapshot loads TunFile from this module without the syscalls)
+
         _kcmp = functools.partial(ops._load_libc().syscall, number)
     result = _kcmp(tid_a, tid_b, _KCMP_FILES, 0, 0)
     if result < 0:
