@@ -16,6 +16,7 @@ from lab import Lab
 from test_live import ns_named, only, peer_name, run_cli
 from vethpeer.host import channel as nl_channel
 from vethpeer.host import netlink
+from vethpeer.model import Topology
 
 pytestmark = pytest.mark.live
 
@@ -83,12 +84,11 @@ def _rewire_world(lab: Lab, rooted: bool = False) -> Dict[str, str]:
     return names
 
 
-def use_hub(monkeypatch: pytest.MonkeyPatch, hub: bool) -> List[int]:
-    """Force watching through the root socket (or not); returns a list that gains the number of
-    namespaces watched through it at each confirmation (so a test can show the hub was used)."""
+def count_proxies(monkeypatch: pytest.MonkeyPatch) -> List[int]:
+    """A list that gains the number of namespaces watched through the root socket (the hub) at
+    each confirmation (so a test can show the hub was used)."""
     from vethpeer import reader
 
-    monkeypatch.setattr(reader.state, "HUB_WATCH", hub)
     update = reader._Reader._update_proxies
     seen: List[int] = []
 
@@ -98,6 +98,17 @@ def use_hub(monkeypatch: pytest.MonkeyPatch, hub: bool) -> List[int]:
 
     monkeypatch.setattr(reader._Reader, "_update_proxies", counting)
     return seen
+
+
+def tuned_scan(hub: Optional[bool] = None, refresh_min_links: Optional[int] = None, **options: Any) -> Topology:
+    """``vethpeer.scan`` with the reader's own choices made for it: watching through the root
+    socket forced on or off, and how many links make a namespace read again link by link."""
+    from vethpeer import reader, scanner
+
+    tuning = reader.Tuning(hub=hub)
+    if refresh_min_links is not None:
+        tuning = tuning._replace(refresh_min_links=refresh_min_links)
+    return scanner.scan(tuning=tuning, **options)
 
 
 def _rewire(lab: Lab, names: Dict[str, str]) -> None:
@@ -115,9 +126,9 @@ def test_a_pair_rewired_between_two_reads_is_never_reported(lab: Lab, monkeypatc
     B is read. The old code reported X <-> Z, a pair that never existed. Through the hub, the
     root socket hears the change in A and B."""
     names = _rewire_world(lab, rooted=hub)
-    proxied = use_hub(monkeypatch, hub)
+    proxied = count_proxies(monkeypatch)
     calls = hook_after_dump(monkeypatch, [names["A"], names["B"]], lambda: _rewire(lab, names))
-    topology = vethpeer.scan()
+    topology = tuned_scan(hub=hub)
     assert calls, "the hook never ran"
     a, b, c, d = (ns_named(topology, names[key]) for key in "ABCD")
     x, z = only(topology, "X", a), only(topology, "Z", b)
@@ -139,7 +150,6 @@ def test_root_ids_are_vouched_for_only_when_nothing_moved(lab: Lab, monkeypatch:
     kernel's own."""
     from vethpeer import reader, scanner
     from vethpeer.host import ops
-    use_hub(monkeypatch, True)
     c, m = lab.netns("c"), lab.netns("m")
     h = lab.link_name("h")
     # p keeps its ifindex when it moves (10 is free in M): root's stale record then fits M's end.
@@ -163,7 +173,7 @@ def test_root_ids_are_vouched_for_only_when_nothing_moved(lab: Lab, monkeypatch:
         return result
 
     monkeypatch.setattr(nl_channel.Channel, "dump_links", dump_links)
-    reading = scanner.read_host()
+    reading = scanner.read_host(tuning=reader.Tuning(hub=True))
     assert moved
     snapshot = reading.snapshot
     root = next(ns.namespace for ns in snapshot.namespaces if ns.namespace.root)
@@ -196,9 +206,8 @@ def test_a_new_peer_in_a_namespace_read_earlier_is_found(lab: Lab, monkeypatch: 
     after A is read, A's X is remade with its peer W in D. Nothing in D's record shows W, and
     nothing said D changed: D must be read again with A, and X paired with W (it was reported
     unreachable, depending on which namespace the kernel happened to number first)."""
-    from vethpeer import discover, reader, scanner
+    from vethpeer import discover, scanner
 
-    monkeypatch.setattr(reader.state, "HUB_WATCH", False)
     names = _rewire_world(lab)
     d_cookie = cookie_of(names["D"])
     original = discover.discover
@@ -214,7 +223,7 @@ def test_a_new_peer_in_a_namespace_read_earlier_is_found(lab: Lab, monkeypatch: 
 
     monkeypatch.setattr(scanner.discover, "discover", d_first)
     hook_after_dump(monkeypatch, [names["A"]], lambda: _rewire(lab, names))
-    topology = vethpeer.scan()
+    topology = tuned_scan(hub=False)
     x = only(topology, "X", ns_named(topology, names["A"]))
     assert peer_name(topology, x) == (names["D"], "W")
 
@@ -225,7 +234,7 @@ def test_ends_that_never_stop_changing_are_reported_as_changing(lab: Lab, monkey
     """A namespace that changes after every read of it: its end is never paired, it is listed as
     ``changing`` after a bounded number of reads."""
     names = _rewire_world(lab, rooted=hub)
-    proxied = use_hub(monkeypatch, hub)
+    proxied = count_proxies(monkeypatch)
     flips = [0]
 
     def flip() -> None:
@@ -236,7 +245,7 @@ def test_ends_that_never_stop_changing_are_reported_as_changing(lab: Lab, monkey
                "index", "20", "netns", names["B"])
 
     hook_after_dump(monkeypatch, [names["A"]], flip, every=True)
-    topology = vethpeer.scan()
+    topology = tuned_scan(hub=hub)
     a = ns_named(topology, names["A"])
     x = only(topology, "X", a)
     assert topology.peer_of(x) is None
@@ -483,7 +492,6 @@ def test_lost_notifications_in_root_cost_one_more_read_of_root(lab: Lab, monkeyp
     lost too, so they are read again as well. All pairs are still proven either way."""
     from vethpeer import reader
 
-    monkeypatch.setattr(reader.state, "HUB_WATCH", hub)
 
     names = [lab.netns(f"ov{i}") for i in range(5)]
     for i, name in enumerate(names):
@@ -507,7 +515,7 @@ def test_lost_notifications_in_root_cost_one_more_read_of_root(lab: Lab, monkeyp
 
     monkeypatch.setattr(reader._Reader, "_dump", counting_dump)
     monkeypatch.setattr(reader._Reader, "confirm", overflow_once)
-    topology = vethpeer.scan()
+    topology = tuned_scan(hub=hub)
     for i, name in enumerate(names):
         assert peer_name(topology, only(topology, "eth0", ns_named(topology, name))) == ("root", lab.link_name(f"o{i}"))
         assert dumps.get(name) == (2 if hub else 1), dumps
@@ -585,16 +593,14 @@ def test_a_device_skipped_by_a_cut_dump_is_looked_for_again(lab: Lab, monkeypatc
     chains and a cut dump may skip a device that did not change, so nothing notifies about it:
     an end whose peer is missing from a cut dump has that namespace read again. Simulated here:
     A's first dump comes back cut and without X."""
-    from vethpeer import reader
 
-    monkeypatch.setattr(reader.state, "HUB_WATCH", hub)
     a, b = lab.netns("a"), lab.netns("b")
     lab.veth("X", a, "Y", b)
     if hub:
         lab.veth(lab.link_name("ra"), None, "up", a)
         lab.veth(lab.link_name("rb"), None, "up", b)
     cut = cut_first_dump(monkeypatch, a, b"X")
-    topology = vethpeer.scan()
+    topology = tuned_scan(hub=hub)
     assert cut
     x = only(topology, "X", ns_named(topology, a))
     assert peer_name(topology, x) == (b, "Y")
@@ -702,14 +708,12 @@ def test_a_skipped_device_whose_namespace_stays_watched_is_looked_for_again(
     """X is skipped from A's cut dump, and A stays watched (another end of its crosses namespaces):
     Y, X's peer, has no candidate to ask about, so which namespace its id means stays unknown and
     ``skipped`` never applied; Y was reported unreachable ("no readable namespace has a veth...")."""
-    from vethpeer import reader
 
-    monkeypatch.setattr(reader.state, "HUB_WATCH", hub)
     a, b, c = lab.netns("a"), lab.netns("b"), lab.netns("c")
     lab.veth("X", a, "Y", b)
     lab.veth("U", a, "V", c)
     cut = cut_first_dump(monkeypatch, a, b"X")
-    topology = vethpeer.scan()
+    topology = tuned_scan(hub=hub)
     assert cut
     y = only(topology, "Y", ns_named(topology, b))
     assert peer_name(topology, y) == (a, "X"), topology.unresolved_of(y)
@@ -722,9 +726,7 @@ def test_a_busy_watched_namespace_is_read_again_link_by_link(lab: Lab, monkeypat
     bridge right after root's dump: the pair and the new master show, and root is dumped once."""
     import os as os_module
 
-    from vethpeer import reader
     from vethpeer.host import ops
-    monkeypatch.setattr(reader.state, "REFRESH_MIN_LINKS", 1, raising=False)
     ns = lab.netns("a")
     host_end, bridge = lab.link_name("h"), lab.link_name("br")
     lab.veth(host_end, None, "eth0", ns)
@@ -756,7 +758,7 @@ def test_a_busy_watched_namespace_is_read_again_link_by_link(lab: Lab, monkeypat
 
     monkeypatch.setattr(nl_channel.Channel, "dump_links", dump_links)
     monkeypatch.setattr(nl_channel.Channel, "link", link, raising=False)
-    topology = vethpeer.scan()
+    topology = tuned_scan(refresh_min_links=1)
     root = topology.root
     assert root is not None
     end = only(topology, host_end, root)
@@ -800,10 +802,7 @@ def test_a_link_read_again_on_its_own_shows_its_own_addresses(lab: Lab, monkeypa
     addresses it has then: X is deleted and a new X' made at the same ifindex, without X's
     address but with one of its own, right after A's dump (links and addresses). The addresses were
     left as dumped, so the new device was shown with its predecessor's address."""
-    from vethpeer import reader
 
-    monkeypatch.setattr(reader.state, "REFRESH_MIN_LINKS", 1)
-    monkeypatch.setattr(reader.state, "HUB_WATCH", False)
     names = _rewire_world(lab)
     lab.ip("-n", names["A"], "address", "add", "10.77.0.1/24", "dev", "X")
 
@@ -831,7 +830,7 @@ def test_a_link_read_again_on_its_own_shows_its_own_addresses(lab: Lab, monkeypa
         return original_link(self, ifindex)
 
     monkeypatch.setattr(nl_channel.Channel, "link", link)
-    topology = vethpeer.scan()
+    topology = tuned_scan(hub=False, refresh_min_links=1)
     assert calls and 10 in gets, (calls, gets)  # A was read again link by link
     a = ns_named(topology, names["A"])
     x = only(topology, "X", a)
@@ -845,10 +844,7 @@ def test_a_same_namespace_pair_read_again_apart_needs_both_ends_unchanged(lab: L
     proves the pair. Once they are read again one by one, at different moments, both must be
     untouched since: here Q is renamed right after it was read again, and the pair must show the
     new name, not the one read before the rename."""
-    from vethpeer import reader
 
-    monkeypatch.setattr(reader.state, "HUB_WATCH", False)
-    monkeypatch.setattr(reader.state, "REFRESH_MIN_LINKS", 1)
     a, b = lab.netns("a"), lab.netns("b")
     lab.veth("P", a, "Q", a)
     lab.veth("X", a, "Y", b)  # (something across namespaces keeps A watched)
@@ -871,7 +867,7 @@ def test_a_same_namespace_pair_read_again_apart_needs_both_ends_unchanged(lab: L
 
     hook_after_dump(monkeypatch, [a], on_the_bridge)
     monkeypatch.setattr(nl_channel.Channel, "link", link)
-    topology = vethpeer.scan()
+    topology = tuned_scan(hub=False, refresh_min_links=1)
     assert renamed
     p = only(topology, "P", ns_named(topology, a))
     assert peer_name(topology, p) == (a, "Q2")

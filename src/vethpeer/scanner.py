@@ -21,19 +21,20 @@ SHOWN_HOLDERS = 6
 
 
 def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
-              proc: str = "/proc", mount_namespaces: Optional[bool] = None, root: str = "/") -> Reading:
+              proc: str = "/proc", mount_namespaces: Optional[bool] = None, root: str = "/",
+              tuning: reader.Tuning = reader.DEFAULT_TUNING) -> Reading:
     """Discover and read every namespace; the pairing questions are asked and answered.
 
     The open-file limit is raised to the hard one while this runs and put back afterwards. Under a
     hard limit too low to hold a socket per namespace, namespaces are read in windows: slower,
-    never less complete.
+    never less complete. ``tuning`` makes choices the reader otherwise makes itself (tests).
     """
     with ops.gc_paused():
-        return _read_host(netns_paths, addresses, sockets, proc, mount_namespaces, root)
+        return _read_host(netns_paths, addresses, sockets, proc, mount_namespaces, root, tuning)
 
 
 def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc: str,
-               mount_namespaces: Optional[bool], root: str) -> Reading:
+               mount_namespaces: Optional[bool], root: str, tuning: reader.Tuning) -> Reading:
     limit = ops.FdLimit()
     try:
         room = max(16, limit.room(FD_MARGIN))
@@ -67,7 +68,7 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
         try:
             kept = sum(1 for ns in found.namespaces if ns.fd is not None)
             reading = reader.read(found, addresses=addresses, room=room - kept, sockets_searched=sockets,
-                                  rediscover=rediscover)
+                                  rediscover=rediscover, tuning=tuning)
             with owners.Host(root=root, proc=proc) as host:
                 snapshot = with_owners(reading.snapshot, host)
             # A port that changes between the link dump and this question is left without a
@@ -119,10 +120,11 @@ def take_snapshot(*, netns_paths: Sequence[str] = (), addresses: bool = True, so
 
 def scan(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
          proc: Optional[str] = None, save: Optional[str] = None, mount_namespaces: Optional[bool] = None,
-         root: str = "/") -> Topology:
+         root: str = "/", tuning: reader.Tuning = reader.DEFAULT_TUNING) -> Topology:
     with ops.gc_paused():
         reading = read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets,
-                            proc=proc or os.path.join(root, "proc"), mount_namespaces=mount_namespaces, root=root)
+                            proc=proc or os.path.join(root, "proc"), mount_namespaces=mount_namespaces, root=root,
+                            tuning=tuning)
         if save is not None:
             with open(save, "w", encoding="utf-8") as handle:
                 handle.write(snapshot_io.dumps(reading.snapshot))

@@ -49,9 +49,9 @@ from ..host import ops
 from ..resolve import Answer, EndKey, Pairing, drive
 from ..snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnswer
 from .confirming import Confirming
-from .state import REREADS, NsState, hub_allowed
+from .state import DEFAULT_TUNING, REREADS, NsState, Tuning, hub_allowed
 
-__all__ = ["Reading", "hub_allowed", "read"]
+__all__ = ["DEFAULT_TUNING", "Reading", "Tuning", "hub_allowed", "read"]
 
 
 class Reading(NamedTuple):
@@ -132,16 +132,16 @@ def _positive(answer: Answer) -> bool:
 
 
 def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True, room: int = 1 << 20,
-         sockets_searched: bool = True,
-         rediscover: Optional[Callable[[bool], Optional[Discovery]]] = None) -> Reading:
+         sockets_searched: bool = True, rediscover: Optional[Callable[[bool], Optional[Discovery]]] = None,
+         tuning: Tuning = DEFAULT_TUNING) -> Reading:
     """Dump every namespace of ``discovery`` and gather the nsid answers pairing needs.
 
     ``room`` is how many file descriptors the reader may hold at once; ``sockets_searched`` says
     whether discovery looked inside other processes' sockets (unresolved ends mention it if not).
     ``rediscover`` finds namespaces made after ``discovery`` (see ``_Reader.adopt_new``); what it
-    returns is closed with the reader.
+    returns is closed with the reader. ``tuning`` makes choices the reader otherwise makes itself.
     """
-    reader = _Reader(discovery, addresses, room, sockets_searched)
+    reader = _Reader(discovery, addresses, room, sockets_searched, tuning)
     try:
         reader.read_all()
         if not pair:

@@ -10,15 +10,16 @@ from ..discover import Discovery, FoundNamespace
 from ..host import netlink, ops
 from ..host.channel import Channel
 from ..snapshot import NamespaceRecord
-from . import state
-from .state import NsState, _enter_error, _open_error, _relevant, hub_allowed
+from .state import DEFAULT_TUNING, NsState, Tuning, _enter_error, _open_error, _relevant, hub_allowed
 
 
 class Channels:
     """The namespaces being read, their sockets and the ticks their watches are measured in."""
 
-    def __init__(self, discovery: Discovery, addresses: bool, room: int, sockets_searched: bool = True) -> None:
+    def __init__(self, discovery: Discovery, addresses: bool, room: int, sockets_searched: bool = True,
+                 tuning: Tuning = DEFAULT_TUNING) -> None:
         self.discovery = discovery
+        self.tuning = tuning
         self.sockets_searched = sockets_searched
         self.addresses = addresses
         #: File descriptors this reader may hold at once: open channels plus temporary namespace fds.
@@ -39,7 +40,7 @@ class Channels:
         self.dumps = 0
         #: The namespace whose socket hears every namespace it has an id for (root), if allowed.
         self.hub: Optional[NsState] = None
-        if discovery.root_inode in self.nss and (state.HUB_WATCH is not False) and hub_allowed():
+        if discovery.root_inode in self.nss and tuning.hub is not False and hub_allowed():
             self.hub = self.nss[discovery.root_inode]
         #: Whether namespaces other than the pinned ones are read without a watch of their own.
         self.proxied = False

@@ -9,7 +9,6 @@ from typing import Sequence
 from ..host import ops
 from ..host.channel import DUMP_ATTEMPTS
 from ..model import PEER_KINDS
-from . import state
 from .channels import Channels
 from .state import (
     _FOREVER,
@@ -93,7 +92,8 @@ class Dumps(Channels):
 
     def _refreshable(self, ns: NsState) -> bool:
         return (ns.channel is not None and ns.watching and ns.error is None and not ns.overflow and not ns.cut
-                and ns.dumped >= 0 and len(ns.links) >= state.REFRESH_MIN_LINKS and 0 < len(ns.taint) <= REFRESH_MAX)
+                and ns.dumped >= 0 and len(ns.links) >= self.tuning.refresh_min_links
+                and 0 < len(ns.taint) <= REFRESH_MAX)
 
     def refresh(self, ns: NsState) -> None:
         """Bring a watched namespace's record up to date: the links its watch says changed since
@@ -171,8 +171,8 @@ class Dumps(Channels):
         hub = self.hub
         if hub is None or hub.channel is None or not hub.channel.listen_all:
             return False
-        if state.HUB_WATCH is not None:
-            return state.HUB_WATCH
+        if self.tuning.hub is not None:
+            return self.tuning.hub
         reached = {link.link_netnsid for link in hub.links
                    if link.kind in PEER_KINDS and link.link_netnsid is not None and link.link_netnsid >= 0}
         readable = sum(1 for ns in others if ns.error is None)

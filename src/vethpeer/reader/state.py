@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from ..discover import FoundNamespace
 from ..host import netlink, ops
@@ -34,10 +34,22 @@ REFRESH_MAX = 64
 
 _FOREVER = 1 << 62
 
-#: Watch namespaces through the root namespace's socket: None decides by the host's wiring (root's
-#: veths reach at least ``HUB_SHARE`` of the namespaces), True/False force it (tests).
-HUB_WATCH: Optional[bool] = None
+#: The hub (below) is used when root's veths reach at least this share of the namespaces.
 HUB_SHARE = 0.9
+
+
+class Tuning(NamedTuple):
+    """Choices a read otherwise makes by itself; tests and benchmarks make them instead."""
+
+    #: Watch namespaces through the root namespace's socket: None decides by the host's wiring
+    #: (root's veths reach at least ``HUB_SHARE`` of the namespaces), True/False force it.
+    hub: Optional[bool] = None
+    #: A watched namespace with at least this many links is read again link by link (``refresh``).
+    refresh_min_links: int = REFRESH_MIN_LINKS
+
+
+#: The choices a read makes by itself.
+DEFAULT_TUNING = Tuning()
 
 #: The kernel's fixed inode for the initial user namespace (PROC_USER_INIT_INO).
 _INIT_USER_NS_INODE = 0xEFFFFFFD
