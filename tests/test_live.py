@@ -404,6 +404,30 @@ def test_a_low_fd_limit_only_slows_it_down(lab: Lab, monkeypatch: pytest.MonkeyP
         assert peer_name(topology, only(topology, "x", ns_named(topology, names[i]))) == (names[i + 25], "y")
 
 
+def test_a_ring_read_with_few_fds_is_proven_on_a_quiet_host(lab: Lab) -> None:
+    """Namespaces paired to each other in a ring (and one pair across), with room for two at a
+    time: a reread for one pair's sake undid the pair shown before it, round after round, and a
+    pair nothing touched was called ``changing`` (found by tests/test_reader_sim.py)."""
+    from vethpeer import discover, reader, resolve
+    names = [lab.netns(f"ring{i}") for i in range(6)]
+    for i, name in enumerate(names):
+        lab.veth(lab.link_name(f"g{i}"), None, "eth0", name)
+    for i, name in enumerate(names):
+        lab.veth("x", name, "y", names[(i + 1) % len(names)])
+    lab.veth("xx", names[0], "yy", names[3])
+    found = discover.discover(keep_fds=3)
+    try:
+        reading = reader.read(found, room=8, tuning=reader.Tuning(hub=False))
+    finally:
+        found.close()
+    topology = resolve.resolve(reading.snapshot, reading.pairing)
+    for i, name in enumerate(names):
+        x = only(topology, "x", ns_named(topology, name))
+        assert topology.unresolved_of(x) is None, topology.unresolved_of(x)
+        assert peer_name(topology, x) == (names[(i + 1) % len(names)], "y")
+    assert peer_name(topology, only(topology, "xx", ns_named(topology, names[0]))) == (names[3], "yy")
+
+
 def test_stale_run_netns_entry_is_a_warning(lab: Lab) -> None:
     """An empty file left in /run/netns (the mount went away) is reported, not entered."""
     stale = lab.name("stale")

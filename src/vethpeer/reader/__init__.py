@@ -32,26 +32,26 @@ namespace) every namespace is watched itself, as before. The kernel delivers ano
 namespace's notifications only with CAP_NET_BROADCAST over it, so the hub is used only from the
 initial user namespace with that capability.
 
-The room, each layer building on the one before: ``state`` (tunables, ``NsState`` per namespace),
-``channels`` (sockets in windows of the fd budget, watches and ticks), ``dumps`` (links,
-addresses, cookies; reading links again), ``asking`` (the kernel's answers to pairing's
-questions), ``confirming`` (which pairs held at one moment, what to read again); here the
-Snapshot they make and ``read()``, the round loop.
+The room: ``state`` (tunables, ``NsState`` per namespace) and ``kernel`` (every call the reader
+makes to the kernel, behind one object that tests replace with a simulated one), then layers
+each building on the one before: ``channels`` (sockets in windows of the fd budget, watches and
+ticks), ``dumps`` (links, addresses, cookies; reading links again), ``asking`` (the kernel's
+answers to pairing's questions), ``confirming`` (which pairs held at one moment, what to read
+again); here the Snapshot they make and ``read()``, the round loop.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, List, NamedTuple, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
-from .. import discover
 from ..discover import Discovery
-from ..host import ops
 from ..resolve import Answer, EndKey, Pairing, drive
 from ..snapshot import HintAnswer, NamespaceRecord, NsidAnswer, Snapshot, ViaAnswer
 from .confirming import Confirming
+from .kernel import HOST_KERNEL, Kernel
 from .state import DEFAULT_TUNING, REREADS, NsState, Tuning, hub_allowed
 
-__all__ = ["DEFAULT_TUNING", "Reading", "Tuning", "hub_allowed", "read"]
+__all__ = ["DEFAULT_TUNING", "HOST_KERNEL", "Kernel", "Reading", "Tuning", "hub_allowed", "read"]
 
 
 class Reading(NamedTuple):
@@ -63,21 +63,65 @@ class Reading(NamedTuple):
 class _Reader(Confirming):
     """One read of a host: channels, dumps, answers and confirmation, and the Snapshot they make."""
 
+    # -- namespaces made during the read ------------------------------------------------------------
+    def adopt_new(self, pairing: Pairing,
+                  rediscover: Callable[[bool], Optional[Discovery]]) -> List[Tuple[int, int]]:
+        """Namespaces made after discovery looked, found by looking once more, and the groups to
+        read them in.
+
+        An end whose peer's namespace no namespace read knows by its id may have a peer in a
+        namespace made during the scan (a pod starting): then it was unreachable only because
+        discovery came too early. ``rediscover(heard)`` discovers again when that can have
+        happened (``heard``: the hub heard root give or take back an id since it listened; the
+        caller also checks the mount table), else returns None: a namespace that is simply hidden
+        (held by a socket, say) costs no second discovery. Once per read."""
+        if self.rediscovered:
+            return []
+        unknown = []
+        for key, reason in pairing.reasons():
+            if reason != "peer-netns-unreachable":
+                continue
+            link = self.nss[key[0]].by_index.get(key[1])
+            if (link is not None and link.link_netnsid is not None
+                    and pairing.facts.named(key[0], link.link_netnsid) is None):
+                unknown.append(key[0])
+        if not unknown:
+            return []
+        self.rediscovered = True
+        hub = self.hub
+        heard = bool(hub is not None and hub.channel is not None and hub.channel.nsid_changes)
+        try:
+            found = rediscover(heard)
+        except (OSError, ValueError):
+            return []
+        if found is None:
+            return []
+        self.extra.append(found)
+        groups: Dict[Tuple[int, int], None] = {}
+        for item in found.namespaces:
+            if item.inode in self.nss or item.error is not None:
+                continue
+            self.nss[item.inode] = NsState(item)
+            self.found.append(item)
+            for inode in unknown:
+                groups[(min(inode, item.inode), max(inode, item.inode))] = None
+        return list(groups)
+
     # -- the result -----------------------------------------------------------------------------
     def _cookie_unread(self, ns: NsState) -> Optional[int]:
         """The cookie of a namespace that could not be read, where an fd to it can still be had
         (NS_GET_ID needs no entering): a watch knows a namespace by its cookie, and one that
         failed a single scan (a socket that did not answer) must not look like another one."""
         if ns.found.fd is not None:
-            return ops.netns_fd_cookie(ns.found.fd)
+            return self.kernel.cookie_of_fd(ns.found.fd)
         try:
-            fd = discover.reopen(ns.found)
+            fd = self.kernel.reopen(ns.found)
         except OSError:
             return None
         try:
-            return ops.netns_fd_cookie(fd)
+            return self.kernel.cookie_of_fd(fd)
         finally:
-            ops.close_quietly(fd)
+            self.kernel.close_fd(fd)
 
     def _namespace_records(self) -> Tuple[NamespaceRecord, ...]:
         # Keyed on the dumps made and the namespaces in error: nothing else changes a record.
@@ -133,15 +177,16 @@ def _positive(answer: Answer) -> bool:
 
 def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True, room: int = 1 << 20,
          sockets_searched: bool = True, rediscover: Optional[Callable[[bool], Optional[Discovery]]] = None,
-         tuning: Tuning = DEFAULT_TUNING) -> Reading:
+         tuning: Tuning = DEFAULT_TUNING, kernel: Kernel = HOST_KERNEL) -> Reading:
     """Dump every namespace of ``discovery`` and gather the nsid answers pairing needs.
 
     ``room`` is how many file descriptors the reader may hold at once; ``sockets_searched`` says
     whether discovery looked inside other processes' sockets (unresolved ends mention it if not).
     ``rediscover`` finds namespaces made after ``discovery`` (see ``_Reader.adopt_new``); what it
-    returns is closed with the reader. ``tuning`` makes choices the reader otherwise makes itself.
+    returns is closed with the reader. ``tuning`` makes choices the reader otherwise makes itself;
+    ``kernel`` is what it reads (a stand-in in tests).
     """
-    reader = _Reader(discovery, addresses, room, sockets_searched, tuning)
+    reader = _Reader(discovery, addresses, room, sockets_searched, tuning, kernel)
     try:
         reader.read_all()
         if not pair:

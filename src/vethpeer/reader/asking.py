@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from ..host import ops
 from ..host.channel import PIPELINE, Channel, NetlinkTimeout
 from ..host.netlink import LinkRecord
 from ..model import PEER_KINDS
@@ -80,7 +79,7 @@ class Asking(Dumps):
                     break
                 finally:
                     for fd in owned:
-                        ops.close_quietly(fd)
+                        self.kernel.close_fd(fd)
         for question, nsid in zip(questions, nsids):
             if nsid is not None and nsid >= 0:
                 self.given[(question.asker, question.target)] = nsid
@@ -173,7 +172,7 @@ class Asking(Dumps):
                         self._stuck(question.asker, error)
                     finally:
                         if mine:
-                            ops.close_quietly(fd)
+                            self.kernel.close_fd(fd)
             if nsid is not None and nsid >= 0:
                 self.given[(question.asker, question.target)] = nsid
             return NsidAnswer(question.asker, question.target, nsid)

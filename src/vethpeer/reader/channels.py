@@ -5,21 +5,21 @@ from __future__ import annotations
 
 from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
-from .. import discover
 from ..discover import Discovery, FoundNamespace
-from ..host import netlink, ops
-from ..host.channel import Channel
+from ..host import netlink
 from ..snapshot import NamespaceRecord
-from .state import DEFAULT_TUNING, NsState, Tuning, _enter_error, _open_error, _relevant, hub_allowed
+from .kernel import HOST_KERNEL, Kernel
+from .state import DEFAULT_TUNING, NsState, Tuning, _enter_error, _open_error, _relevant
 
 
 class Channels:
     """The namespaces being read, their sockets and the ticks their watches are measured in."""
 
     def __init__(self, discovery: Discovery, addresses: bool, room: int, sockets_searched: bool = True,
-                 tuning: Tuning = DEFAULT_TUNING) -> None:
+                 tuning: Tuning = DEFAULT_TUNING, kernel: Kernel = HOST_KERNEL) -> None:
         self.discovery = discovery
         self.tuning = tuning
+        self.kernel = kernel
         self.sockets_searched = sockets_searched
         self.addresses = addresses
         #: File descriptors this reader may hold at once: open channels plus temporary namespace fds.
@@ -40,7 +40,7 @@ class Channels:
         self.dumps = 0
         #: The namespace whose socket hears every namespace it has an id for (root), if allowed.
         self.hub: Optional[NsState] = None
-        if discovery.root_inode in self.nss and tuning.hub is not False and hub_allowed():
+        if discovery.root_inode in self.nss and tuning.hub is not False and kernel.hub_allowed():
             self.hub = self.nss[discovery.root_inode]
         #: Whether namespaces other than the pinned ones are read without a watch of their own.
         self.proxied = False
@@ -51,6 +51,9 @@ class Channels:
         self.given: Dict[Tuple[int, int], int] = {}
         #: Namespaces read again because an end's peer might have come into them unseen.
         self.refreshed: Set[int] = set()
+        #: Pairs shown to have held at one moment before a reread, with what their two ends were
+        #: then (``_relevant``): the same ends read again unchanged are still that pair.
+        self.held: Dict[Tuple[Tuple[int, int], Tuple[int, int]], Tuple[object, object]] = {}
         self._records: Optional[Tuple[object, Tuple[NamespaceRecord, ...]]] = None
 
     def _now(self) -> int:
@@ -64,10 +67,10 @@ class Channels:
             return ns.found.fd, False
         if ns.channel is not None:
             try:
-                return ops.socket_netns(ns.channel.sock.fileno()), True  # our own socket: no side effect
+                return self.kernel.netns_of(ns.channel), True  # our own socket: no side effect
             except OSError:
                 pass
-        return discover.reopen(ns.found), True
+        return self.kernel.reopen(ns.found), True
 
     def _take_events(self, ns: NsState) -> None:
         channel = ns.channel
@@ -156,16 +159,16 @@ class Channels:
             if mine:
                 owned.append(fd)
         try:
-            results = ops.sockets_in(fds) if fds else []
+            results = self.kernel.sockets_in(fds) if fds else []
         finally:
             for fd in owned:
-                ops.close_quietly(fd)
+                self.kernel.close_fd(fd)
         for ns, sock in zip(made, results):
             if isinstance(sock, OSError):
                 ns.error = _enter_error(sock)
                 continue
             try:
-                ns.channel = Channel(sock, watch=watch, listen_all=watch and ns is self.hub)
+                ns.channel = self.kernel.channel(sock, watch, watch and ns is self.hub)
             except OSError as error:
                 sock.close()
                 ns.error = f"cannot watch it: {error.strerror}"

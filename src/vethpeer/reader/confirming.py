@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import select
-from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from ..discover import Discovery
 from ..host import netlink
 from ..model import PEER_KINDS
 from ..resolve import EndKey, Pairing
@@ -44,37 +42,57 @@ class Confirming(Asking):
         self._update_proxies(pairing)
         bad: Set[EndKey] = set()
         groups: Dict[Tuple[int, int], None] = {}
-        self._check_pairs(pairing, bad, groups)
+        held = self._check_pairs(pairing, bad, groups)
         cut = self._check_cut(pairing, groups)
         self._check_unpaired(pairing, cut, bad, groups)
+        if groups:
+            self._remember(held)
         return bad, list(groups)
 
     def _take_all_events(self) -> None:
         """Take in what every watched socket heard since it was last read."""
         watched = [ns for ns in self.open.values() if ns.watching and ns.channel is not None]
-        poller = select.poll()
-        by_fd: Dict[int, NsState] = {}
-        for ns in watched:
+        # What arrived while answers were read is already in ``events``.
+        ready = self.kernel.ready([ns.channel for ns in watched if ns.channel is not None])
+        for ns, news in zip(watched, ready):
             assert ns.channel is not None
-            fd = ns.channel.sock.fileno()
-            by_fd[fd] = ns
-            poller.register(fd, select.POLLIN)
-        # One poll says which of thousands of sockets have anything queued at all; what arrived
-        # while answers were read is already in ``events``.
-        ready = {by_fd[fd].inode for fd, _event in poller.poll(0)}
-        for ns in watched:
-            assert ns.channel is not None
-            if ns.inode in ready or ns.channel.events or ns.channel.overflow:
+            if news or ns.channel.events or ns.channel.overflow:
                 self._take_events(ns)
 
-    def _check_pairs(self, pairing: Pairing, bad: Set[EndKey], groups: Dict[Tuple[int, int], None]) -> None:
-        """Each proven pair whose two records cannot be shown to have held at one moment."""
+    def _check_pairs(self, pairing: Pairing, bad: Set[EndKey],
+                     groups: Dict[Tuple[int, int], None]) -> List[Tuple[EndKey, EndKey]]:
+        """Each proven pair whose two records cannot be shown to have held at one moment; returns
+        those that held."""
+        held: List[Tuple[EndKey, EndKey]] = []
         for key, other in pairing.proven():
             a, b = self.nss[key[0]], self.nss[other[0]]
-            held = self._covers(a, key[1], b, other[1]) or self._covers(b, other[1], a, key[1])
-            if not held:
+            if (self._covers(a, key[1], b, other[1]) or self._covers(b, other[1], a, key[1])
+                    or self._held_before(key, other)):
+                held.append((key, other))
+            else:
                 bad.update((key, other))
                 groups[(min(a.inode, b.inode), max(a.inode, b.inode))] = None
+        return held
+
+    def _ends(self, key: EndKey, other: EndKey) -> Tuple[Tuple[EndKey, EndKey], Tuple[object, object]]:
+        first, second = (key, other) if key <= other else (other, key)
+        one, two = self.nss[first[0]].by_index.get(first[1]), self.nss[second[0]].by_index.get(second[1])
+        return (first, second), (one and _relevant(one), two and _relevant(two))
+
+    def _held_before(self, key: EndKey, other: EndKey) -> bool:
+        """Whether the pair held at one moment before a reread with both ends as they are now read
+        (a reread of one side for another pair's sake must not undo what was shown: with few
+        file descriptors, three namespaces paired to each other in a ring were reread in turn,
+        each read breaking the last pair shown, until the pair was called ``changing``)."""
+        if not self.held:
+            return False
+        pair, ends = self._ends(key, other)
+        return self.held.get(pair) == ends
+
+    def _remember(self, held: List[Tuple[EndKey, EndKey]]) -> None:
+        for key, other in held:
+            pair, ends = self._ends(key, other)
+            self.held[pair] = ends
 
     def _check_cut(self, pairing: Pairing, groups: Dict[Tuple[int, int], None]) -> List[NsState]:
         """Namespaces whose dump was cut and may have skipped what a relation points at; returns
@@ -153,49 +171,6 @@ class Confirming(Asking):
                     bad.add(key)
                     for inode in (*(changed if tainted else ()), *stale):
                         groups[(min(ns.inode, inode), max(ns.inode, inode))] = None
-
-    def adopt_new(self, pairing: Pairing,
-                  rediscover: Callable[[bool], Optional[Discovery]]) -> List[Tuple[int, int]]:
-        """Namespaces made after discovery looked, found by looking once more, and the groups to
-        read them in.
-
-        An end whose peer's namespace no namespace read knows by its id may have a peer in a
-        namespace made during the scan (a pod starting): then it was unreachable only because
-        discovery came too early. ``rediscover(heard)`` discovers again when that can have
-        happened (``heard``: the hub heard root give or take back an id since it listened; the
-        caller also checks the mount table), else returns None: a namespace that is simply hidden
-        (held by a socket, say) costs no second discovery. Once per read."""
-        if self.rediscovered:
-            return []
-        unknown = []
-        for key, reason in pairing.reasons():
-            if reason != "peer-netns-unreachable":
-                continue
-            link = self.nss[key[0]].by_index.get(key[1])
-            if (link is not None and link.link_netnsid is not None
-                    and pairing.facts.named(key[0], link.link_netnsid) is None):
-                unknown.append(key[0])
-        if not unknown:
-            return []
-        self.rediscovered = True
-        hub = self.hub
-        heard = bool(hub is not None and hub.channel is not None and hub.channel.nsid_changes)
-        try:
-            found = rediscover(heard)
-        except (OSError, ValueError):
-            return []
-        if found is None:
-            return []
-        self.extra.append(found)
-        groups: Dict[Tuple[int, int], None] = {}
-        for item in found.namespaces:
-            if item.inode in self.nss or item.error is not None:
-                continue
-            self.nss[item.inode] = NsState(item)
-            self.found.append(item)
-            for inode in unknown:
-                groups[(min(inode, item.inode), max(inode, item.inode))] = None
-        return list(groups)
 
     def _unwatched_since_read(self, ns: NsState) -> List[int]:
         return [other.inode for other in self.nss.values()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 from typing import Sequence
 
-from ..host import ops
 from ..host.channel import DUMP_ATTEMPTS
 from ..model import PEER_KINDS
 from .channels import Channels
@@ -72,7 +71,7 @@ class Dumps(Channels):
         if ns.cookie is None:
             ns.cookie = channel.cookie()
             if ns.cookie is None and ns.found.fd is not None:
-                ns.cookie = ops.netns_fd_cookie(ns.found.fd)
+                ns.cookie = self.kernel.cookie_of_fd(ns.found.fd)
 
     def _read_addresses(self, ns: NsState) -> None:
         channel = ns.channel
