@@ -823,10 +823,11 @@ def test_load_of_something_that_is_not_a_regular_file_exits_2(tmp_path: Path, pa
     assert "not a regular file" in err
 
 
-def test_load_of_a_too_big_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(snapshot, "MAX_SNAPSHOT_BYTES", 100)
-    assert cli.main(["--load", FIXTURE, "list"]) == EXIT_USAGE
+def test_load_of_a_too_big_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as handle:  # sparse: nothing is written, and nothing must be read
+        handle.truncate(snapshot.MAX_SNAPSHOT_BYTES + 1)
+    assert cli.main(["--load", str(path), "list"]) == EXIT_USAGE
     assert "too big" in capsys.readouterr().err
 
 

@@ -136,7 +136,7 @@ def links_by_name(topology: Topology, netns: NamespaceId) -> Dict[str, Link]:
     return {link.name: link for link in topology.links_in(netns)}
 
 
-def test_a_userspace_bridge_and_its_ports(ovs: Ovs, lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_userspace_bridge_and_its_ports(ovs: Ovs, lab: Lab) -> None:
     ns = ovs.netns
     bridge, internal, veth, peer, tap = (lab.link_name(s) for s in ("br", "int", "ve0", "ve1", "tap"))
     ovs.vsctl("add-br", bridge, "--", "set", "bridge", bridge, "datapath_type=netdev")
@@ -167,9 +167,8 @@ def test_a_userspace_bridge_and_its_ports(ovs: Ovs, lab: Lab, monkeypatch: pytes
     assert ifindexes == {name: shown[name]["ifindex"] for name in (bridge, internal, veth, tap)}
 
     # The whole scan, with this test's socket where ovsdb's would be; saved and loaded back.
-    monkeypatch.setattr(ovsdb, "DEFAULT_SOCKETS", (ovs.socket,))
     saved = os.path.join(lab.tmpdir, "scan.json")
-    topology = scanner.scan(save=saved)
+    topology = scanner.scan(save=saved, ovs_sockets=(ovs.socket,))
     here = netns_of(topology, st.st_ino)
     links = links_by_name(topology, here)
     assert {name: link.ovs_bridge for name, link in links.items() if link.ovs_bridge} == {

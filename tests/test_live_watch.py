@@ -518,15 +518,14 @@ def test_a_rename_right_after_a_move_is_said(lab: Lab) -> None:
         watcher.stop()
 
 
-def test_changes_between_namespaces_root_has_no_id_for_are_heard(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_changes_between_namespaces_root_has_no_id_for_are_heard(lab: Lab) -> None:
     """Before: a new ns<->ns pair, a pair made inside such a namespace and a move between two of
     them came only with the next safety rescan (4 s here), root's socket hearing nothing of them.
     The safety rescan is pushed out of reach here: only a signal can bring them."""
-    monkeypatch.setattr(watch_lib, "SAFETY_MIN_S", 3600.0)
-    monkeypatch.setattr(watch_lib, "SAFETY_MAX_S", 3600.0)
     c, d = lab.netns("wc"), lab.netns("wd")
     seen: queue.Queue[Any] = queue.Queue()
-    events = watch_lib.watch(include_initial=False, timeout=20.0)  # ends by itself: its fds closed
+    # (ends by itself: its fds closed)
+    events = watch_lib.watch(include_initial=False, timeout=20.0, safety_s=(3600.0, 3600.0))
 
     def pump() -> None:
         for event in events:

@@ -22,19 +22,21 @@ SHOWN_HOLDERS = 6
 
 def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
               proc: str = "/proc", mount_namespaces: Optional[bool] = None, root: str = "/",
-              tuning: reader.Tuning = reader.DEFAULT_TUNING) -> Reading:
+              tuning: reader.Tuning = reader.DEFAULT_TUNING, ovs_sockets: Optional[Sequence[str]] = None) -> Reading:
     """Discover and read every namespace; the pairing questions are asked and answered.
 
     The open-file limit is raised to the hard one while this runs and put back afterwards. Under a
     hard limit too low to hold a socket per namespace, namespaces are read in windows: slower,
-    never less complete. ``tuning`` makes choices the reader otherwise makes itself (tests).
+    never less complete. ``tuning`` makes choices the reader otherwise makes itself (tests);
+    ``ovs_sockets``: where ovsdb is asked instead of ``ovsdb.DEFAULT_SOCKETS``.
     """
     with ops.gc_paused():
-        return _read_host(netns_paths, addresses, sockets, proc, mount_namespaces, root, tuning)
+        return _read_host(netns_paths, addresses, sockets, proc, mount_namespaces, root, tuning, ovs_sockets)
 
 
 def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc: str,
-               mount_namespaces: Optional[bool], root: str, tuning: reader.Tuning) -> Reading:
+               mount_namespaces: Optional[bool], root: str, tuning: reader.Tuning,
+               ovs_sockets: Optional[Sequence[str]]) -> Reading:
     limit = ops.FdLimit()
     try:
         room = max(16, limit.room(FD_MARGIN))
@@ -73,7 +75,7 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
                 snapshot = with_owners(reading.snapshot, host)
             # A port that changes between the link dump and this question is left without a
             # bridge, never given a wrong one: ovsdb.ovs_ports checks its ifindex, not just its name.
-            return reading._replace(snapshot=snapshot._replace(ovs=ovsdb.ovs_bridges(root, proc)))
+            return reading._replace(snapshot=snapshot._replace(ovs=ovsdb.ovs_bridges(root, proc, ovs_sockets)))
         finally:
             found.close()
             changes.close()
@@ -120,11 +122,12 @@ def take_snapshot(*, netns_paths: Sequence[str] = (), addresses: bool = True, so
 
 def scan(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
          proc: Optional[str] = None, save: Optional[str] = None, mount_namespaces: Optional[bool] = None,
-         root: str = "/", tuning: reader.Tuning = reader.DEFAULT_TUNING) -> Topology:
+         root: str = "/", tuning: reader.Tuning = reader.DEFAULT_TUNING,
+         ovs_sockets: Optional[Sequence[str]] = None) -> Topology:
     with ops.gc_paused():
         reading = read_host(netns_paths=netns_paths, addresses=addresses, sockets=sockets,
                             proc=proc or os.path.join(root, "proc"), mount_namespaces=mount_namespaces, root=root,
-                            tuning=tuning)
+                            tuning=tuning, ovs_sockets=ovs_sockets)
         if save is not None:
             with open(save, "w", encoding="utf-8") as handle:
                 handle.write(snapshot_io.dumps(reading.snapshot))

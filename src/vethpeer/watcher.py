@@ -322,15 +322,19 @@ def _start(state: State, include_initial: bool, listen_all: bool, now: float) ->
 def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
           proc: Optional[str] = None, root: str = "/", mount_namespaces: Optional[bool] = None,
           include_initial: bool = True, timeout: Optional[float] = None,
-          hangup_fd: Optional[int] = None) -> Generator[Event, None, None]:
+          hangup_fd: Optional[int] = None,
+          safety_s: Optional[Tuple[float, float]] = None) -> Generator[Event, None, None]:
     """Scan, then yield every change until ``timeout`` seconds have passed (None: forever), or
     until ``hangup_fd`` (an output, e.g. stdout) reports that its reader went away.
+    ``safety_s``: the bounds of the safety rescan's period instead of (``SAFETY_MIN_S``,
+    ``SAFETY_MAX_S``) (tests).
 
     First the initial state (``state`` events, unless ``include_initial`` is False) and ``synced``,
     then one event per change. Options are ``scan()``'s. The generator holds a few file descriptors
     (a netlink socket, the mount table, an inotify instance): close it (or let it end) to free them.
     """
     proc = proc or os.path.join(root, "proc")
+    safety_min, safety_max = safety_s or (SAFETY_MIN_S, SAFETY_MAX_S)
     deadline = None if timeout is None else time.monotonic() + timeout
 
     def scan() -> Tuple[State, float]:
@@ -352,7 +356,7 @@ def watch(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: b
         next_proc += PROC_PASS_S
         carried = False
         while True:
-            safety = min(SAFETY_MAX_S, max(SAFETY_MIN_S, SAFETY_FACTOR * took))
+            safety = min(safety_max, max(safety_min, SAFETY_FACTOR * took))
             moment = time.monotonic()
             if deadline is not None and moment >= deadline:
                 return
