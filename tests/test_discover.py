@@ -625,6 +625,13 @@ def test_holders_is_one_immutable_mapping_of_every_kind() -> None:
     ns = Namespace(NamespaceId(4, BLUE), None, Holders(pids=(5,), fds=(Holder(6, 4),), rings=(Holder(8, 1),)))
     assert (ns.pids, ns.fds, ns.holder_pids, ns.inode) == ((5,), (Holder(6, 4),), (6, 8), BLUE)
     hash(ns)
+    # Discovery's unchecked constructor makes the very same thing.
+    fast = Holders.of_items((("names", ("a",)), ("paths", ("/run/netns/a",))))
+    slow = Holders(paths=("/run/netns/a",), names=("a",))
+    assert type(fast) is Holders and fast == slow and hash(fast) == hash(slow) and list(fast) == list(slow)
+    assert fast["pids"] == () and fast.replace(pids=(3,)) == slow.replace(pids=(3,))
+    with pytest.raises(TypeError):
+        fast["pids"] = (1,)
 
 
 @pytest.mark.parametrize(("kind", "label"), [

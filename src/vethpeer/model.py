@@ -10,6 +10,7 @@ from operator import attrgetter
 from typing import (
     Any,
     Dict,
+    Iterable,
     List,
     Mapping,
     NamedTuple,
@@ -102,6 +103,15 @@ class Holders(Dict[str, Tuple[Any, ...]]):
                 raise TypeError(f"unknown holder kinds: {', '.join(unknown)}")
         super().__init__((kind, tuple(merged[kind])) for kind in HOLDER_KINDS if merged.get(kind))
         self._hash: Optional[int] = None
+
+    @classmethod
+    def of_items(cls, items: Iterable[Tuple[str, Tuple[Any, ...]]]) -> Holders:
+        """Holders from (kind, tuple) items already in ``HOLDER_KINDS`` order, none empty: the
+        constructor's checks left out, for discovery's thousands of records (unchecked)."""
+        holders = dict.__new__(cls)
+        dict.__init__(holders, items)
+        holders._hash = None
+        return holders
 
     def __missing__(self, kind: str) -> Tuple[Any, ...]:
         if kind in _KIND_SET:

@@ -206,9 +206,9 @@ def _found(collector: Collector, inode: int, refs: Refs, error: Optional[str], r
                                        or refs.extra_openers)):
         # Just a /run/netns name, as most are: the same record, built without the generic passes.
         name, path = refs.names[0]
-        return FoundNamespace(Namespace(
-            ident, None, Holders(names=(name,), paths=(path,)), root=inode == root_inode, own=inode == own_inode,
-            error=error, userns_uid=refs.userns_uid), refs.fd, ((path, True),))
+        holders = Holders.of_items((("names", (name,)), ("paths", (path,))))
+        return FoundNamespace(Namespace(ident, None, holders, None, inode == root_inode, inode == own_inode, error,
+                                        None, (), refs.userns_uid), refs.fd, ((path, True),))
     comm = None
     if not refs.names and not refs.paths and refs.pids and inode != root_inode:
         comm = _comm(collector.proc, refs.pids[0])
