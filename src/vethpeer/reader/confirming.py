@@ -46,7 +46,7 @@ class Confirming(Asking):
         cut = self._check_cut(pairing, groups)
         self._check_unpaired(pairing, cut, bad, groups)
         if groups:
-            self._remember(held)
+            self._remember(held, groups)
         return bad, list(groups)
 
     def _take_all_events(self) -> None:
@@ -89,10 +89,13 @@ class Confirming(Asking):
         pair, ends = self._ends(key, other)
         return self.held.get(pair) == ends
 
-    def _remember(self, held: List[Tuple[EndKey, EndKey]]) -> None:
+    def _remember(self, held: List[Tuple[EndKey, EndKey]], groups: Dict[Tuple[int, int], None]) -> None:
+        """Keep the pairs shown that a reread of ``groups`` may touch (no other record changes)."""
+        touched = {inode for group in groups for inode in group}
         for key, other in held:
-            pair, ends = self._ends(key, other)
-            self.held[pair] = ends
+            if key[0] in touched or other[0] in touched:
+                pair, ends = self._ends(key, other)
+                self.held[pair] = ends
 
     def _check_cut(self, pairing: Pairing, groups: Dict[Tuple[int, int], None]) -> List[NsState]:
         """Namespaces whose dump was cut and may have skipped what a relation points at; returns
