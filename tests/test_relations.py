@@ -20,6 +20,7 @@ from vethpeer.discover import qemu_vm_name
 from vethpeer.host import netlink
 from vethpeer.host.kernel import TunFile
 from vethpeer.host.netlink import LinkRecord
+from vethpeer.kinds import geneve, in_order, vxlan
 from vethpeer.model import Holders, Link, LinkRef, Namespace, NamespaceId, Topology
 from vethpeer.render import json as json_render
 from vethpeer.render.show import render_show
@@ -56,31 +57,31 @@ def test_recorded_vxlan_parameters_match_what_ip_showed() -> None:
         [shown] = [item for item in json.load(handle) if item["ifname"] == "vx0"]
     data = shown["linkinfo"]["info_data"]
     vx0 = links[b"vx0"]
-    assert (vx0.vni, vx0.tunnel_port) == (data["id"], data["port"]) == (42, 4789)
-    assert vx0.tunnel_link is None and vx0.tunnel_remote is None  # made without dev or group
+    assert (vx0.value("vni"), vx0.value("tunnel_port")) == (data["id"], data["port"]) == (42, 4789)
+    assert vx0.value("tunnel_link") is None and vx0.value("tunnel_remote") is None  # made without dev or group
     # Other kinds' IFLA_INFO_DATA is not read.
-    assert links[b"mv0"].vni is None and links[b"br0"].tunnel_port is None
+    assert links[b"mv0"].value("vni") is None and links[b"br0"].value("tunnel_port") is None
 
 
 def test_vxlan_with_ipv6_group_local_and_underlay() -> None:
     group = socket.inet_pton(socket.AF_INET6, "ff05::100")
     local = socket.inet_pton(socket.AF_INET6, "2001:db8::1")
-    data = (attr(netlink.IFLA_VXLAN_ID, u32(7)) + attr(netlink.IFLA_VXLAN_GROUP6, group)
-            + attr(netlink.IFLA_VXLAN_LINK, u32(12)) + attr(netlink.IFLA_VXLAN_LOCAL6, local)
-            + attr(netlink.IFLA_VXLAN_PORT, be16(8472)))
+    data = (attr(vxlan.IFLA_VXLAN_ID, u32(7)) + attr(vxlan.IFLA_VXLAN_GROUP6, group)
+            + attr(vxlan.IFLA_VXLAN_LINK, u32(12)) + attr(vxlan.IFLA_VXLAN_LOCAL6, local)
+            + attr(vxlan.IFLA_VXLAN_PORT, be16(8472)))
     [link] = parse(link_message(9, attr(netlink.IFLA_IFNAME, b"vx6\0"), linkinfo(b"vxlan", data),
                                 attr(netlink.IFLA_LINK_NETNSID, struct.pack("=i", 3))))
-    assert (link.vni, link.tunnel_remote, link.tunnel_local, link.tunnel_port, link.tunnel_link) == (
+    assert tuple(map(link.value, ("vni", "tunnel_remote", "tunnel_local", "tunnel_port", "tunnel_link"))) == (
         7, group, local, 8472, 12)
     assert link.link_netnsid == 3
-    assert resolve.format_ip(link.tunnel_remote) == "ff05::100"
+    assert resolve.format_ip(link.value("tunnel_remote")) == "ff05::100"
 
 
 def test_geneve_has_remote_and_port_but_no_underlay() -> None:
-    data = (attr(netlink.IFLA_GENEVE_ID, u32(5000)) + attr(netlink.IFLA_GENEVE_REMOTE, bytes([192, 0, 2, 7]))
-            + attr(3, b"\x40") + attr(netlink.IFLA_GENEVE_PORT, be16(6081)))  # 3: IFLA_GENEVE_TTL, skipped
+    data = (attr(geneve.IFLA_GENEVE_ID, u32(5000)) + attr(geneve.IFLA_GENEVE_REMOTE, bytes([192, 0, 2, 7]))
+            + attr(3, b"\x40") + attr(geneve.IFLA_GENEVE_PORT, be16(6081)))  # 3: IFLA_GENEVE_TTL, skipped
     [link] = parse(link_message(4, attr(netlink.IFLA_IFNAME, b"gnv0\0"), linkinfo(b"geneve", data)))
-    assert (link.kind, link.vni, link.tunnel_remote, link.tunnel_port, link.tunnel_link) == (
+    assert (link.kind, *map(link.value, ("vni", "tunnel_remote", "tunnel_port", "tunnel_link"))) == (
         "geneve", 5000, bytes([192, 0, 2, 7]), 6081, None)
 
 
@@ -94,27 +95,29 @@ def test_vlan_lower_and_bond_port() -> None:
                        linkinfo(b"", slave_kind=b"bond"))
     )
     vlan, bond, port = parse(messages)
-    assert (vlan.kind, vlan.link, vlan.link_netnsid, vlan.vni) == ("vlan", 3, None, None)
-    assert bond.kind == "bond" and bond.vni is None
+    assert (vlan.kind, vlan.link, vlan.link_netnsid, vlan.value("vni")) == ("vlan", 3, None, None)
+    assert bond.kind == "bond" and bond.value("vni") is None
     assert (port.master, port.slave_kind) == (6, "bond")
 
 
 def test_tunnel_attribute_too_short_for_its_type_is_skipped() -> None:
-    data = (struct.pack("=HH", 6, netlink.IFLA_VXLAN_ID) + b"\x01\x00\x00\x00"  # 2 bytes of a u32
-            + attr(netlink.IFLA_VXLAN_PORT, b"\x12"))
+    data = (struct.pack("=HH", 6, vxlan.IFLA_VXLAN_ID) + b"\x01\x00\x00\x00"  # 2 bytes of a u32
+            + attr(vxlan.IFLA_VXLAN_PORT, b"\x12"))
     [link] = parse(link_message(9, attr(netlink.IFLA_IFNAME, b"vx\0"), linkinfo(b"vxlan", data)))
-    assert link.vni is None and link.tunnel_port is None
+    assert link.value("vni") is None and link.value("tunnel_port") is None
 
 
 # --- snapshots ----------------------------------------------------------------------------------
 
 
 def _record(index: int, name: bytes, kind: str, **extra: object) -> LinkRecord:
+    """A link record; keywords other than the record's own fields are its kind's data fields."""
     fields = dict(master=None, link=None, link_netnsid=None, slave_kind=None)
     fields.update(extra)
-    return LinkRecord(index, name, 1, kind, fields.pop("slave_kind"), None, 1500, 6,  # type: ignore[arg-type]
-                      fields.pop("master"), fields.pop("link"), fields.pop("link_netnsid"), (),  # type: ignore[arg-type]
-                      **fields)  # type: ignore[arg-type]
+    own = {key: fields.pop(key) for key in ("slave_kind", "master", "link", "link_netnsid")}
+    return LinkRecord(index, name, 1, kind, own["slave_kind"], None, 1500, 6,  # type: ignore[arg-type]
+                      own["master"], own["link"], own["link_netnsid"], (),  # type: ignore[arg-type]
+                      in_order(fields))
 
 
 def _ns(inode: int, links: Tuple[LinkRecord, ...], root: bool = False) -> NamespaceRecord:

@@ -20,6 +20,8 @@ from typing import (
     Tuple,
 )
 
+from . import kinds
+
 
 class Owner(NamedTuple):
     """Who a namespace belongs to, and the evidence that says so (found by ``vethpeer.owners``)."""
@@ -404,9 +406,10 @@ REASONS = {
     "changing": "the end or its peer changed every time it was read during the scan",
 }
 
-PEER_KINDS = frozenset(("veth", "netkit"))
-#: Kinds whose link data carries a tunnel (VNI, local, remote, port, underlay device).
-TUNNEL_KINDS = frozenset(("vxlan", "geneve"))
+#: Kinds that come in pairs (IFLA_LINK is the peer), and kinds that are tunnels (``Link.tunnel``):
+#: both from the kind table, ``vethpeer.kinds``.
+PEER_KINDS = kinds.PEER_KINDS
+TUNNEL_KINDS = kinds.TUNNEL_KINDS
 
 
 class Topology:

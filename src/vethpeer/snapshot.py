@@ -14,7 +14,8 @@ from operator import attrgetter
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from .host.kernel import TunFile
-from .host.netlink import LINK_EXTRA_FIELDS, AddressRecord, LinkRecord
+from .host.netlink import AddressRecord, LinkRecord
+from .kinds import BYTES, FIELDS, MAXIMUM, in_order
 from .model import HOLDER_KINDS, Holder, Holders, Namespace, NamespaceId, Owner
 from .ovsdb import OvsInterface, OvsView
 
@@ -111,20 +112,11 @@ def _link_to_json(link: LinkRecord) -> List[Any]:
     out = [link.ifindex, link.name.hex(), link.flags, link.kind, link.slave_kind, _hex(link.mac),
            link.mtu, link.operstate, link.master, link.link, link.link_netnsid,
            [name.hex() for name in link.alt_names]]
-    # Attributes added later go by name in a 13th element, present only when one is set: saved
-    # snapshots stay loadable, and the next attribute breaks nothing.
-    extra = {}
-    for field in LINK_EXTRA_FIELDS:
-        value = getattr(link, field)
-        if value is not None:
-            extra[field] = value.hex() if isinstance(value, bytes) else value
-    if extra:
-        out.append(extra)
+    # A kind's data fields go by name in a 13th element, present only when one is set: saved
+    # snapshots stay loadable, and a new kind's fields break nothing.
+    if link.data:
+        out.append({field: value.hex() if isinstance(value, bytes) else value for field, value in link.data})
     return out
-
-
-#: How each named link attribute is read back.
-_LINK_EXTRA_BYTES = frozenset(("tunnel_local", "tunnel_remote"))
 
 
 def _int(value: Any, what: str) -> int:
@@ -174,26 +166,27 @@ def _owner_from_json(raw: Any) -> Owner:
     return Owner(kind, name, _opt_str(raw.get("id"), "owner id"), tuple((k, v) for k, v in extra), how)
 
 
-def _link_extra(raw: Any) -> Dict[str, Any]:
+def _link_data(raw: Any) -> Tuple[Tuple[str, Any], ...]:
     if not isinstance(raw, dict):
         raise ValueError("link: the 13th field must be an object")
-    out: Dict[str, Any] = {}
-    for field in LINK_EXTRA_FIELDS:  # keys this version does not know are skipped
-        value = raw.get(field)
-        if value is not None:
-            out[field] = _bytes(value, field) if field in _LINK_EXTRA_BYTES else _int(value, field)
-    return out
+    out = {}
+    for field, value in raw.items():
+        how = FIELDS.get(field)
+        if how is None or value is None:  # fields this version does not know are skipped
+            continue
+        out[field] = _bytes(value, field) if how == BYTES else _int(value, field)
+    return in_order(out)
 
 
 def _link_from_json(raw: List[Any]) -> LinkRecord:
     if not isinstance(raw, list) or len(raw) not in (12, 13):
         raise ValueError("link: expected a list of 12 fields (and an object of named ones)")
-    extra = _link_extra(raw[12]) if len(raw) == 13 else {}
     return LinkRecord(
         _int(raw[0], "ifindex"), _bytes(raw[1], "name"), _int(raw[2], "flags"), _opt_str(raw[3], "kind"),
         _opt_str(raw[4], "slave kind"), None if raw[5] is None else _bytes(raw[5], "mac"), _int(raw[6], "mtu"),
         _int(raw[7], "operstate"), _opt_int(raw[8], "master"), _opt_int(raw[9], "link"),
-        _opt_int(raw[10], "link_netnsid"), tuple(_bytes(name, "alt name") for name in raw[11]), **extra,
+        _opt_int(raw[10], "link_netnsid"), tuple(_bytes(name, "alt name") for name in raw[11]),
+        _link_data(raw[12]) if len(raw) == 13 else (),
     )
 
 
@@ -359,9 +352,10 @@ def _check_link(link: LinkRecord) -> None:
         _check(value, 0, _U32, what)
     _check(link.operstate, 0, _U8, "operstate")
     _check(link.link_netnsid, *_S32, "link_netnsid")
-    _check(link.vni, 0, _U32, "vni")
-    _check(link.tunnel_port, 0, (1 << 16) - 1, "tunnel port")
-    _check(link.tunnel_link, 0, _U32, "tunnel link")
+    for field, value in link.data:
+        high = MAXIMUM.get(FIELDS.get(field, BYTES))
+        if high is not None:
+            _check(value, 0, high, field.replace("_", " "))
 
 
 def check_ranges(snapshot: Snapshot) -> None:

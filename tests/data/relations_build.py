@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "src"))
 from vethpeer import snapshot as snapshot_io  # noqa: E402
 from vethpeer.host import netlink  # noqa: E402
 from vethpeer.host.netlink import LinkRecord  # noqa: E402
+from vethpeer.kinds import geneve as geneve_kind  # noqa: E402
 from vethpeer.model import Holders, Namespace, NamespaceId  # noqa: E402
 from vethpeer.snapshot import NamespaceRecord, NsidAnswer, Snapshot  # noqa: E402
 
@@ -63,8 +64,8 @@ def link(index: int, name: str, kind: str = "", *, master: int = 0, lower: int =
 
 
 def build() -> Snapshot:
-    geneve = (attr(netlink.IFLA_GENEVE_ID, u32(5001)) + attr(netlink.IFLA_GENEVE_REMOTE, bytes([192, 0, 2, 50]))
-              + attr(netlink.IFLA_GENEVE_PORT, struct.pack("!H", 6081)))
+    geneve = (attr(geneve_kind.IFLA_GENEVE_ID, u32(5001)) + attr(geneve_kind.IFLA_GENEVE_REMOTE, bytes([192, 0, 2, 50]))
+              + attr(geneve_kind.IFLA_GENEVE_PORT, struct.pack("!H", 6081)))
     root: List[LinkRecord] = [
         link(1, "lo", mac=b"\0" * 6),
         link(2, "eth1"),

@@ -11,6 +11,9 @@ import os
 import struct
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar
 
+from .. import kinds
+from ..kinds import DATA as KIND_DATA
+
 # --- constants (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/net_namespace.h) ---
 NETLINK_ROUTE = 0
 SO_NETNS_COOKIE = 71
@@ -48,22 +51,6 @@ IFLA_INFO_KIND = 1
 IFLA_INFO_DATA = 2
 IFLA_INFO_SLAVE_KIND = 4
 
-# IFLA_INFO_DATA of a vxlan (linux/if_link.h). IFLA_VXLAN_LINK is the underlay's ifindex in the
-# vxlan's *link* namespace: vxlan_get_link_net() returns vxlan->net, the namespace it was created
-# in (where vxlan_dev_configure looked remote_ifindex up), which rtnetlink reports as
-# IFLA_LINK_NETNSID once the device has moved elsewhere (drivers/net/vxlan/vxlan_core.c).
-IFLA_VXLAN_ID = 1
-IFLA_VXLAN_GROUP = 2
-IFLA_VXLAN_LINK = 3
-IFLA_VXLAN_LOCAL = 4
-IFLA_VXLAN_PORT = 15  # network byte order
-IFLA_VXLAN_GROUP6 = 16
-IFLA_VXLAN_LOCAL6 = 17
-# ... and of a geneve (no underlay device: geneve routes by its remote alone).
-IFLA_GENEVE_ID = 1
-IFLA_GENEVE_REMOTE = 2
-IFLA_GENEVE_PORT = 5  # network byte order
-IFLA_GENEVE_REMOTE6 = 7
 
 RTEXT_FILTER_SKIP_STATS = 1 << 3
 
@@ -95,13 +82,16 @@ _RTATTR = struct.Struct("=HH")
 _U32 = struct.Struct("=I")
 _S32 = struct.Struct("=i")
 _U64 = struct.Struct("=Q")
-_BE16 = struct.Struct("!H")
 _NLA_TYPE_MASK = 0x3FFF  # strips NLA_F_NESTED and NLA_F_NET_BYTEORDER
 
 # Twice the biggest dump skb the kernel builds (netlink caps them at 32 KiB). One buffer serves
 # every channel: a thousand channels with a buffer each would cost a quarter of a GiB.
 _RECV_SIZE = 1 << 16
 _recv_buffer = bytearray(_RECV_SIZE)
+
+
+#: A link kind's data fields: (field, value) in ``kinds.FIELDS`` order (``kinds.Kind.data``).
+LinkData = Tuple[Tuple[str, Any], ...]
 
 
 class LinkRecord(NamedTuple):
@@ -121,17 +111,17 @@ class LinkRecord(NamedTuple):
     #: IFLA_LINK_NETNSID, relative to the namespace of the socket that dumped; None when absent.
     link_netnsid: Optional[int]
     alt_names: Tuple[bytes, ...]
-    # vxlan/geneve (IFLA_INFO_DATA); None for every other kind. Addresses are raw (4 or 16 bytes).
-    #: VNI (IFLA_VXLAN_ID / IFLA_GENEVE_ID).
-    vni: Optional[int] = None
-    #: The local address (IFLA_VXLAN_LOCAL/LOCAL6).
-    tunnel_local: Optional[bytes] = None
-    #: The remote or multicast group (IFLA_VXLAN_GROUP/GROUP6, IFLA_GENEVE_REMOTE/REMOTE6).
-    tunnel_remote: Optional[bytes] = None
-    #: UDP destination port, host order.
-    tunnel_port: Optional[int] = None
-    #: IFLA_VXLAN_LINK: the underlay's ifindex in the link namespace (``link_netnsid``); 0 or None: none.
-    tunnel_link: Optional[int] = None
+    #: What its kind's IFLA_INFO_DATA held worth keeping (``kinds.Kind.data``): (field, value)
+    #: in ``kinds.FIELDS`` order; integers in host order, addresses raw (4 or 16 bytes). Empty
+    #: for most kinds.
+    data: LinkData = ()
+
+    def value(self, field: str) -> Any:
+        """A field of ``data`` (``vni``, ``tunnel_local``, ...), or None."""
+        for name, value in self.data:
+            if name == field:
+                return value
+        return None
 
     @property
     def peer_index(self) -> int:
@@ -140,20 +130,6 @@ class LinkRecord(NamedTuple):
         return self.link if self.link is not None else self.ifindex
 
 
-#: LinkRecord fields past the first twelve: optional, stored by name in snapshots.
-LINK_EXTRA_FIELDS = ("vni", "tunnel_local", "tunnel_remote", "tunnel_port", "tunnel_link")
-
-#: Kinds whose IFLA_INFO_DATA is parsed, and the attributes taken from it:
-#: attribute -> (field, how to read it).
-_U32_, _BYTES, _BE16_ = 0, 1, 2
-_TUNNEL_DATA = {
-    "vxlan": {IFLA_VXLAN_ID: ("vni", _U32_), IFLA_VXLAN_GROUP: ("tunnel_remote", _BYTES),
-              IFLA_VXLAN_GROUP6: ("tunnel_remote", _BYTES), IFLA_VXLAN_LOCAL: ("tunnel_local", _BYTES),
-              IFLA_VXLAN_LOCAL6: ("tunnel_local", _BYTES), IFLA_VXLAN_PORT: ("tunnel_port", _BE16_),
-              IFLA_VXLAN_LINK: ("tunnel_link", _U32_)},
-    "geneve": {IFLA_GENEVE_ID: ("vni", _U32_), IFLA_GENEVE_REMOTE: ("tunnel_remote", _BYTES),
-               IFLA_GENEVE_REMOTE6: ("tunnel_remote", _BYTES), IFLA_GENEVE_PORT: ("tunnel_port", _BE16_)},
-}
 
 
 class AddressRecord(NamedTuple):
@@ -235,11 +211,12 @@ def _cstring(data: bytes, start: int, end: int) -> bytes:
     return data[start : end if nul < 0 else nul]
 
 
-def _parse_linkinfo(data: bytes, pos: int, end: int) -> Tuple[Optional[str], Optional[str], Optional[Dict[str, Any]]]:
-    """(kind, slave kind, tunnel fields or None). The kernel puts IFLA_INFO_KIND before
-    IFLA_INFO_DATA (rtnl_link_info_fill), so the data is only parsed for the kinds that need it."""
+def _parse_linkinfo(data: bytes, pos: int, end: int) -> Tuple[Optional[str], Optional[str], LinkData]:
+    """(kind, slave kind, the kind's data fields). The kernel puts IFLA_INFO_KIND before
+    IFLA_INFO_DATA (rtnl_link_info_fill), so the data is only parsed for the kinds that keep some
+    (``kinds.DATA``)."""
     kind = slave_kind = None
-    tunnel = None
+    fields: LinkData = ()
     while pos + 4 <= end:
         alen, atype = _RTATTR.unpack_from(data, pos)
         if alen < 4:
@@ -249,13 +226,18 @@ def _parse_linkinfo(data: bytes, pos: int, end: int) -> Tuple[Optional[str], Opt
             kind = _cstring(data, pos + 4, pos + alen).decode("ascii", "replace")
         elif atype == IFLA_INFO_SLAVE_KIND:
             slave_kind = _cstring(data, pos + 4, pos + alen).decode("ascii", "replace")
-        elif atype == IFLA_INFO_DATA and kind in _TUNNEL_DATA:
-            tunnel = _parse_tunnel(_TUNNEL_DATA[kind], data, pos + 4, pos + alen)
+        elif atype == IFLA_INFO_DATA and kind in KIND_DATA:
+            fields = _parse_data(KIND_DATA[kind], data, pos + 4, pos + alen)
         pos += (alen + 3) & ~3
-    return kind, slave_kind, tunnel
+    return kind, slave_kind, fields
 
 
-def _parse_tunnel(wanted: Dict[int, Tuple[str, int]], data: bytes, pos: int, end: int) -> Dict[str, Any]:
+#: How each ``kinds`` integer is read, and the bytes it needs.
+_INTEGERS = {kinds.U32: (struct.Struct("=I"), 4), kinds.U16: (struct.Struct("=H"), 2),
+             kinds.BE16: (struct.Struct("!H"), 2)}
+
+
+def _parse_data(wanted: Dict[int, Tuple[str, str]], data: bytes, pos: int, end: int) -> LinkData:
     out: Dict[str, Any] = {}
     while pos + 4 <= end:
         alen, atype = _RTATTR.unpack_from(data, pos)
@@ -264,17 +246,15 @@ def _parse_tunnel(wanted: Dict[int, Tuple[str, int]], data: bytes, pos: int, end
         field = wanted.get(atype & _NLA_TYPE_MASK)
         if field is not None:
             name, how = field
+            integer = _INTEGERS.get(how)
             # An attribute too short for its type is skipped, not read past its end.
-            if how == _U32_:
-                if alen >= 8:
-                    out[name] = _U32.unpack_from(data, pos + 4)[0]
-            elif how == _BE16_:
-                if alen >= 6:
-                    out[name] = _BE16.unpack_from(data, pos + 4)[0]
+            if integer is not None:
+                if alen >= 4 + integer[1]:
+                    out[name] = integer[0].unpack_from(data, pos + 4)[0]
             elif alen > 4:
                 out[name] = bytes(data[pos + 4 : pos + alen])
         pos += (alen + 3) & ~3
-    return out
+    return kinds.in_order(out)
 
 
 def _parse_alt_names(data: bytes, pos: int, end: int) -> Tuple[bytes, ...]:
@@ -315,7 +295,7 @@ def parse_link(data: bytes, pos: int, end: int) -> LinkRecord:
     operstate = 0
     master = link = link_netnsid = None
     kind = slave_kind = None
-    tunnel = None
+    fields: LinkData = ()
     alt_names: Tuple[bytes, ...] = ()
     wanted = _LINK_WANTED
     unpack_attr = _unpack_attr
@@ -338,14 +318,14 @@ def parse_link(data: bytes, pos: int, end: int) -> LinkRecord:
             elif atype == IFLA_LINK_NETNSID:
                 link_netnsid = _unpack_s32(data, start)[0]
             elif atype & _NLA_TYPE_MASK == IFLA_LINKINFO:
-                kind, slave_kind, tunnel = _parse_linkinfo(data, start, pos + alen)
+                kind, slave_kind, fields = _parse_linkinfo(data, start, pos + alen)
             else:  # IFLA_PROP_LIST
                 alt_names = _parse_alt_names(data, start, pos + alen)
         # A malformed zero length would never advance: step over it instead.
         pos += ((alen + 3) & -4) or 4
-    if tunnel:
+    if fields:
         return LinkRecord(ifindex, name, flags, kind, slave_kind, mac, mtu, operstate, master, link,
-                          link_netnsid, alt_names, **tunnel)
+                          link_netnsid, alt_names, fields)
     return LinkRecord(ifindex, name, flags, kind, slave_kind, mac, mtu, operstate, master, link,
                       link_netnsid, alt_names)
 

@@ -71,8 +71,9 @@ def format_ip(raw: Optional[bytes]) -> Optional[str]:
 def _tunnel(link: LinkRecord) -> Optional[Tunnel]:
     if link.kind not in TUNNEL_KINDS:
         return None
-    return Tunnel(link.kind, link.vni, format_ip(link.tunnel_local), format_ip(link.tunnel_remote),
-                  link.tunnel_port)
+    value = link.value
+    return Tunnel(link.kind, value("vni"), format_ip(value("tunnel_local")), format_ip(value("tunnel_remote")),
+                  value("tunnel_port"))
 
 
 def _links(ns: NamespaceRecord, netns: NamespaceId,

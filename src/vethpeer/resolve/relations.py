@@ -22,11 +22,11 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from ..host.netlink import LinkRecord
+from ..kinds import KINDS, LOWER_KINDS, RELATION_KINDS
 from .facts import NsidFacts
 from .questions import EndKey, FdQuestion, Question
 
-#: Kinds whose IFLA_LINK names the device they sit on.
-LOWER_KINDS = frozenset(("macvlan", "macvtap", "ipvlan", "ipvtap", "vlan"))
+__all__ = ["LOWER_KINDS", "Found", "LowerEnds", "RelationEnd", "relation_end"]
 
 #: Candidates beyond this many are narrowed through a hub before each is asked.
 _DIRECT = 4
@@ -55,11 +55,14 @@ class Found(NamedTuple):
 
 def relation_end(ns: int, link: LinkRecord) -> Optional[RelationEnd]:
     """The lower/underlay relation a link record states, if any."""
-    kind = link.kind
-    if kind in LOWER_KINDS:
+    kind = KINDS.get(link.kind) if link.kind is not None else None
+    if kind is None:
+        return None
+    if kind.link == "lower":
         return RelationEnd("lower", ns, link.ifindex, link.link or 0, link.link_netnsid)
-    if kind == "vxlan" and link.tunnel_link:
-        return RelationEnd("underlay", ns, link.ifindex, link.tunnel_link, link.link_netnsid)
+    underlay = link.value(kind.underlay) if kind.underlay is not None else None
+    if underlay:
+        return RelationEnd("underlay", ns, link.ifindex, underlay, link.link_netnsid)
     return None
 
 
@@ -85,7 +88,7 @@ class LowerEnds:
         self._hub_asked: Set[Tuple[str, int, int]] = set()
         for inode, by_index in links.items():
             for link in by_index.values():
-                if link.kind not in LOWER_KINDS and link.kind != "vxlan":
+                if link.kind not in RELATION_KINDS:
                     continue
                 end = relation_end(inode, link)
                 if end is not None:

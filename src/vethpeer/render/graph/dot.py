@@ -15,6 +15,7 @@ import re
 from typing import List
 
 from ...graph import Graph, Node
+from ...kinds import KINDS
 from ..text import escape
 from . import GraphFormat
 
@@ -75,8 +76,8 @@ def _bounded(text: str) -> str:
     return quoted
 
 
-_SHAPES = {"bridge": "box, style=\"rounded,bold\"", "bond": "box, style=\"rounded,bold\"",
-           "vxlan": "cds", "geneve": "cds", "tun": "box, style=filled, fillcolor=\"#eeeeff\""}
+#: How each kind is drawn (``kinds.Kind.shape``).
+_SHAPES = {name: kind.shape for name, kind in KINDS.items() if kind.shape is not None}
 
 
 def _node(node: Node) -> str:
