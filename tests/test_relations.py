@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import struct
 import sys
@@ -412,3 +413,30 @@ def test_show_escapes_names_it_did_not_choose() -> None:
     text = render_show(topology, [(LinkRef(topology.namespaces[0].id, 3), None, None)], Style(False))
     assert "\x1b" not in text and "\x07" not in text and "\udcff" not in text
     assert "master     br\\x1b[31m (ifindex 2, bridge)" in text and "vm vm\\x07" in text
+
+
+def test_what_a_kind_says_about_a_link_is_shown_everywhere_and_null_elsewhere() -> None:
+    """``Link.info`` (from a kind's ``describe``) reaches JSON's ``info``, ``show``, the trace and
+    the graph's node; a link whose kind says nothing has ``"info": null``."""
+    from topo import Builder
+    from vethpeer import graph as graph_lib
+    from vethpeer import trace as trace_lib
+    from vethpeer.render import trace as trace_render
+
+    builder = Builder()
+    root = builder.ns(None, root=True)
+    lower = builder.link(root, "eth0", None)
+    described = builder.link(root, "ipv0", "ipvlan")
+    builder.links[described] = builder.links[described]._replace(info=(("mode", "l3s"), ("flags", "private")))
+    builder.relate("lower", described, lower)
+    topology = builder.topology()
+    [match] = json.loads(json_render.render_show(topology, [(described, None, None)]))["matches"]
+    assert match["link"]["info"] == {"mode": "l3s", "flags": "private"}
+    [plain] = json.loads(json_render.render_show(topology, [(lower, None, None)]))["matches"]
+    assert plain["link"]["info"] is None
+    shown = render_show(topology, [(described, None, None)], Style(False))
+    assert re.search(r"\n  ipvlan +mode l3s flags private\n", shown), shown
+    [node] = [node for node in graph_lib.build(topology).nodes if node.ref == described]
+    assert "mode l3s flags private" in node.detail
+    text = trace_render.render_text(topology, [trace_lib.trace(topology, described)], Style(False))
+    assert "ipvlan mode l3s flags private" in text

@@ -98,6 +98,8 @@ def _link_node(topology: Topology, link: Link) -> Node:
                 f"remote {tunnel.remote}" if tunnel.remote else "",
                 f"port {tunnel.port}" if tunnel.port is not None else ""]
         detail += " " + " ".join(bit for bit in bits if bit)
+    if link.info:
+        detail += " " + link.info_text
     if link.ovs_bridge is not None:
         detail += f" ovs {link.ovs_bridge}"
     return Node(link_id(link.ref), "link", link.name, kind_of(link), cluster_id(link.ref.netns),

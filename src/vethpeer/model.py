@@ -296,10 +296,18 @@ class Link(NamedTuple):
     #: For a port whose master is ``ovs-system``: the Open vSwitch bridge ovsdb puts it on, when
     #: ovsdb's socket could be read (None otherwise).
     ovs_bridge: Optional[str] = None
+    #: What its kind shows about it beyond a tunnel's parameters (``kinds.Kind.describe``):
+    #: (name, value) pairs, such as an ipvlan's mode and flags. Empty for most kinds.
+    info: Tuple[Tuple[str, Any], ...] = ()
 
     @property
     def ifindex(self) -> int:
         return self.ref.ifindex
+
+    @property
+    def info_text(self) -> str:
+        """``info`` as one phrase ("mode l3s flags private"); empty when there is none."""
+        return " ".join(f"{name} {value}" for name, value in self.info)
 
     @property
     def netns(self) -> NamespaceId:

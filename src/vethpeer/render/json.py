@@ -145,6 +145,8 @@ def link_json(topology: Topology, ref: LinkRef, netns_cache: Optional[Dict[Any, 
         # The Open vSwitch bridge the interface is a port of, as ovsdb says (None: not an OVS port,
         # or ovsdb could not be read); "master" stays the kernel's (ovs-system, or none for netdev).
         "ovs_bridge": link.ovs_bridge,
+        # What its kind says about it (an ipvlan's mode and flags, ...), or None.
+        "info": dict(link.info) if link.info else None,
     }
     if (topology.relations and topology.relations_of(ref)) or link.tunnel is not None or link.tun_holders:
         out.update(relation_fields(topology, link, netns_cache))

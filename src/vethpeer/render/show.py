@@ -55,6 +55,8 @@ def _block(topology: Topology, match: Match, style: Style) -> str:
             row("upper", f"{_ref(topology, relation.source)} ({relation.kind})")
     if link.ovs_bridge is not None:
         row("ovs bridge", escape(link.ovs_bridge))
+    if link.info:
+        row(link.kind or "info", escape(link.info_text))
     if link.tunnel is not None:
         t = link.tunnel
         parts = [t.kind]

@@ -32,6 +32,8 @@ def _what(link: Link, physical: bool) -> str:
         return " ".join(bits)
     if link.kind in (None, "veth"):
         return ""
+    if link.info:
+        return f"{link.kind} {link.info_text}"
     return link.kind or ""
 
 

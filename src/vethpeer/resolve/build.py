@@ -5,10 +5,11 @@ relations, tun/tap holders, Open vSwitch bridges. Pure.
 from __future__ import annotations
 
 import socket
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from .. import ovsdb
 from ..host.netlink import IFF_UP, OPERSTATES, LinkRecord
+from ..kinds import DESCRIBED_KINDS, KINDS
 from ..model import (
     TUNNEL_KINDS,
     Link,
@@ -76,6 +77,17 @@ def _tunnel(link: LinkRecord) -> Optional[Tunnel]:
                   value("tunnel_port"))
 
 
+def _info(link: LinkRecord) -> Tuple[Tuple[str, Any], ...]:
+    kind = KINDS.get(link.kind) if link.kind is not None else None
+    if kind is None or kind.describe is None:
+        return ()
+    return kind.describe(dict(link.data))
+
+
+#: Kinds whose links carry more than the common fields (the rest skip the keyword construction).
+_SPECIAL_KINDS = TUNNEL_KINDS | DESCRIBED_KINDS
+
+
 def _links(ns: NamespaceRecord, netns: NamespaceId,
            holders: Dict[bytes, Tuple[TunHolder, ...]]) -> Iterable[Tuple[LinkRef, Link]]:
     addresses: Dict[int, List[str]] = {}
@@ -94,9 +106,9 @@ def _links(ns: NamespaceRecord, netns: NamespaceId,
             tuple([decode_name(name) for name in link.alt_names]) if link.alt_names else (),
             tuple(shown) if shown else no_addresses,
         )
-        # Few links are tunnels or held tun/tap devices: the rest skip the keyword construction.
-        if link.kind in TUNNEL_KINDS or (holders and link.name in holders):
-            item = item._replace(tunnel=_tunnel(link), tun_holders=holders.get(link.name, ()))
+        # Few links are tunnels, described kinds or held tun/tap devices: the rest skip this.
+        if link.kind in _SPECIAL_KINDS or (holders and link.name in holders):
+            item = item._replace(tunnel=_tunnel(link), tun_holders=holders.get(link.name, ()), info=_info(link))
         yield ref, item
 
 
