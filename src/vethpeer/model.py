@@ -289,7 +289,7 @@ class Link(NamedTuple):
     alt_names: Tuple[str, ...]
     #: "address/prefixlen", IPv4 then IPv6, in the kernel's order.
     addresses: Tuple[str, ...]
-    #: vxlan/geneve parameters (None for other kinds).
+    #: A tunnel's parameters (``kinds.TUNNEL_KINDS``: vxlan, geneve, gre, ...; None for other kinds).
     tunnel: Optional[Tunnel] = None
     #: For a tun/tap device: the processes holding it open (``iff:`` in /proc/PID/fdinfo/FD).
     tun_holders: Tuple[TunHolder, ...] = ()
@@ -315,7 +315,7 @@ class Link(NamedTuple):
 
 
 class Tunnel(NamedTuple):
-    """A vxlan or geneve device's parameters (IFLA_VXLAN_* / IFLA_GENEVE_*)."""
+    """A tunnel's parameters, from its kind's IFLA_INFO_DATA (``kinds``); None where it has none."""
 
     kind: str
     #: VNI.
@@ -343,7 +343,7 @@ class TunHolder(NamedTuple):
 RELATION_KINDS = {
     "master": "source is a port of target (bridge, bond, team, VRF, ovs-system)",
     "lower": "source (macvlan, macvtap, ipvlan, vlan) sits on target",
-    "underlay": "source (vxlan, geneve) sends its packets through target",
+    "underlay": "source (a tunnel: vxlan, gre, ...) sends its packets through target",
 }
 
 
@@ -506,14 +506,14 @@ class Topology:
         return [r.source for r in self._relations_by_ref.get(ref, ()) if r.kind == "master" and r.target == ref]
 
     def lower_of(self, ref: LinkRef) -> Optional[LinkRef]:
-        """The proven device ``ref`` sits on (macvlan/ipvlan/vlan lower, vxlan underlay), or None."""
+        """The proven device ``ref`` sits on (macvlan/ipvlan/vlan lower, a tunnel's underlay), or None."""
         for r in self._relations_by_ref.get(ref, ()):
             if r.source == ref and r.kind in ("lower", "underlay"):
                 return r.target
         return None
 
     def uppers_of(self, ref: LinkRef) -> List[LinkRef]:
-        """The devices proven to sit on ``ref`` (macvlans, vlans on it; vxlans using it as underlay)."""
+        """The devices proven to sit on ``ref`` (macvlans, vlans on it; tunnels using it as underlay)."""
         return [r.source for r in self._relations_by_ref.get(ref, ())
                 if r.kind in ("lower", "underlay") and r.target == ref]
 

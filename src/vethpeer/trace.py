@@ -1,16 +1,16 @@
 """``trace``: from one interface, hop by hop, to where its traffic can leave the host. Pure.
 
 The walk follows device relations only, never routes: a veth to its proven peer (both ways: it is
-one wire), a port to its master (bridge, bond, ...), a macvlan/vlan to its lower device, a
-vxlan/geneve to its underlay device, and at a master (reached from one of its ports, or started
-from) out through each of its other ports: that is a fork. It never walks from a device up to the
-macvlans or tunnels stacked on it (that is inwards).
+one wire), a port to its master (bridge, bond, ...), a macvlan/vlan to its lower device, a tunnel
+(vxlan, gre, sit, ...: ``kinds.TUNNEL_KINDS``) to its underlay device, and at a master (reached
+from one of its ports, or started from) out through each of its other ports: that is a fork. It
+never walks from a device up to the macvlans or tunnels stacked on it (that is inwards).
 
 A path ends:
 
 * ``physical`` at a device the kernel's evidence calls hardware (``edges.is_physical``: no
   IFLA_INFO_KIND and a non-zero hardware address; the walk does not go past it);
-* ``tunnel`` at a vxlan/geneve with no underlay device: its packets leave encapsulated by whichever
+* ``tunnel`` at a tunnel with no underlay device: its packets leave encapsulated by whichever
   route reaches the remote;
 * ``process`` at a tun/tap held open by a process (a VM for qemu);
 * ``unresolved`` where the next hop could not be proven (the reason is given);

@@ -131,9 +131,10 @@ def _add_show(commands: Any, common: argparse.ArgumentParser) -> None:
     show = commands.add_parser("show", parents=[common], help="one interface and everything it is plugged "
                                "into", description="Show IFNAME with every relation the kernel proves: its "
                                "veth peer, master (bridge, bond, ovs-system) and ports, the device it sits "
-                               "on (macvlan, ipvlan, vlan) and those sitting on it, vxlan/geneve parameters "
-                               "and underlay, and the processes holding a tun/tap device. Without --netns, "
-                               "every namespace is searched and every match shown.",
+                               "on (macvlan, ipvlan, vlan) and those sitting on it, tunnel parameters "
+                               "(vxlan, geneve, gre, ipip, sit, ...) and underlay, and the processes holding "
+                               "a tun/tap device. Without --netns, every namespace is searched and every "
+                               "match shown.",
                                epilog=EXIT_CODES_HELP)
     show.add_argument("ifname", metavar="IFNAME",
                       help="interface name (an altname works; 'name@ifN' as ip prints it too)")

@@ -18,7 +18,7 @@ from . import bridge, geneve, ipvlan, macvlan, netkit, tun, veth, vlan, vxlan
 from .base import BE16, BYTES, HOWS, MAXIMUM, U16, U32, DataAttr, Facts, Kind
 
 __all__ = ["BE16", "BYTES", "DATA", "DESCRIBED_KINDS", "FIELDS", "HOWS", "KINDS", "LOWER_KINDS", "MAXIMUM",
-           "PEER_KINDS", "RELATION_KINDS", "TUNNEL_KINDS", "U16", "U32", "DataAttr", "Facts", "Kind", "in_order"]
+           "PEER_KINDS", "RELATED_KINDS", "TUNNEL_KINDS", "U16", "U32", "DataAttr", "Facts", "Kind", "in_order"]
 
 _FILES = (veth, netkit, bridge, macvlan, ipvlan, vlan, tun, vxlan, geneve)
 
@@ -49,7 +49,7 @@ LOWER_KINDS = frozenset(name for name, kind in KINDS.items() if kind.link == "lo
 #: Tunnels: they carry a ``model.Tunnel``.
 TUNNEL_KINDS = _where("tunnel")
 #: Kinds with a relation to follow (a lower device or an underlay).
-RELATION_KINDS = LOWER_KINDS | _where("underlay")
+RELATED_KINDS = LOWER_KINDS | _where("underlay")
 #: Kinds with facts of their own to show (``model.Link.info``).
 DESCRIBED_KINDS = _where("describe")
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from ..host.netlink import LinkRecord
-from ..kinds import KINDS, LOWER_KINDS, RELATION_KINDS
+from ..kinds import KINDS, LOWER_KINDS, RELATED_KINDS
 from .facts import NsidFacts
 from .questions import EndKey, FdQuestion, Question
 
@@ -88,7 +88,7 @@ class LowerEnds:
         self._hub_asked: Set[Tuple[str, int, int]] = set()
         for inode, by_index in links.items():
             for link in by_index.values():
-                if link.kind not in RELATION_KINDS:
+                if link.kind not in RELATED_KINDS:
                     continue
                 end = relation_end(inode, link)
                 if end is not None:
