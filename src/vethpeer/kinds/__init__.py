@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Any, Dict, FrozenSet, Tuple
 
-from . import bridge, geneve, ipvlan, macvlan, netkit, tun, veth, vlan, vxlan
+from . import bridge, geneve, gre, ipvlan, macvlan, netkit, tun, veth, vlan, vxlan
 from .base import BE16, BYTES, HOWS, MAXIMUM, U16, U32, DataAttr, Facts, Kind
 
 __all__ = ["BE16", "BYTES", "DATA", "DESCRIBED_KINDS", "FIELDS", "HOWS", "KINDS", "LOWER_KINDS", "MAXIMUM",
            "PEER_KINDS", "RELATED_KINDS", "TUNNEL_KINDS", "U16", "U32", "DataAttr", "Facts", "Kind", "in_order"]
 
-_FILES = (veth, netkit, bridge, macvlan, ipvlan, vlan, tun, vxlan, geneve)
+_FILES = (veth, netkit, bridge, macvlan, ipvlan, vlan, tun, vxlan, geneve, gre)
 
 
 def _table() -> Dict[str, Kind]:
