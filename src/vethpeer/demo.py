@@ -137,14 +137,12 @@ def _show(topology: Topology, picture: Picture, as_json: bool) -> None:
     ports = topology.find(picture.ns_port, qdhcp.id)
     matches = [(link.ref, topology.peer_of(link.ref), topology.unresolved_of(link.ref)) for link in ports]
     if as_json:
-        import json
-
         document: Dict[str, object] = {
             "version": 1,
-            "list": json.loads(json_render.render_list(topology)),
-            "peer": json.loads(json_render.render_peer(topology, matches)),
+            "list": json_render.list_document(topology),
+            "peer": json_render.peer_document(topology, matches),
         }
-        sys.stdout.write(json.dumps(document) + "\n")
+        sys.stdout.write(json_render.dumps(document))
         return
     style = style_for(sys.stdout)
     print(style.bold("$ vethpeer list") + style.dim("   (only the demo's namespaces)"))

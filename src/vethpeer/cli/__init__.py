@@ -23,9 +23,7 @@ from .. import snapshot as snapshot_io
 from ..errors import DrawError, NetnsUnreadable, OutputError, UsageError
 from ..host import ops
 from ..model import NamespaceId, Topology
-from ..render import json as json_render
-from ..render import show as show_render
-from ..render import table as table_render
+from ..render.formats import FORMATS
 from ..render.text import Style, escape, style_for
 from ..resolve import Pairing
 from ..select import denied, netns_choice
@@ -96,7 +94,7 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
         return _complete(words[1:])
     args = build_parser().parse_args(words)
     command = args.command or "list"
-    as_json = getattr(args, "json", False)
+    form = FORMATS["json" if getattr(args, "json", False) else "text"]
     quiet = getattr(args, "quiet", False)
     load = getattr(args, "load", None)
     save = getattr(args, "save", None)
@@ -114,13 +112,13 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
 
             if args.graph not in graph_render.formats():
                 raise UsageError(f"--graph {args.graph}: expected one of {', '.join(graph_render.formats())}")
-        return demo.run(as_json=as_json, wait=args.wait, graph=args.graph)
+        return demo.run(as_json=form.name == "json", wait=args.wait, graph=args.graph)
 
     root = getattr(args, "root", None) or "/"
     proc = getattr(args, "proc", None) or os.path.join(root, "proc")
     if command == "watch":
         with ops.gc_resumed():  # long-running: its memory must stay bounded between scans
-            return _watch_command(args, as_json, root, proc)
+            return _watch_command(args, form, root, proc)
     if load is None:
         for option, directory in (("--root", root), ("--proc", proc)):
             if not os.path.isdir(directory):
@@ -150,23 +148,14 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
 def _answer(args: argparse.Namespace, command: str, topology: Topology, spec: Optional[str], by_owner: bool,
             wanted: Optional[NamespaceId], style: Style, said: int) -> int:
     """Select, render and write what ``command`` asks of the Topology; the exit code."""
-    as_json = getattr(args, "json", False)
+    form = FORMATS["json" if getattr(args, "json", False) else "text"]
     quiet = getattr(args, "quiet", False)
     status = EXIT_OK
     if command in ("peer", "show"):
         netns = _chosen_netns(topology, spec, by_owner, wanted, quiet)
         found = _find(topology, args.ifname, netns)
         matches = _matches(topology, found)
-        if command == "show":
-            output = (json_render.render_show(topology, matches) if as_json
-                      else show_render.render_show(topology, matches, style))
-        elif as_json:
-            output = json_render.render_peer(topology, matches)
-        elif len(matches) > 1:
-            # eth0 on a container host: one row per match, not a table each.
-            output = table_render.render_peer_matches(topology, matches, style)
-        else:
-            output = table_render.render_peer(topology, matches, style) if matches else ""
+        output = (form.show if command == "show" else form.peer)(topology, matches, style)
         if not found:
             _write_output(output)
             _say(_not_found(topology, args.ifname, netns))
@@ -174,16 +163,14 @@ def _answer(args: argparse.Namespace, command: str, topology: Topology, spec: Op
             return _not_found_code(topology, netns)
     elif command == "trace":
         return _trace_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet, said),
-                              as_json, style, quiet, said)
+                              form, style, quiet, said)
     elif command == "graph":
         return _graph_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet, said),
-                              as_json, quiet, said)
+                              form, quiet, said)
     elif command == "namespaces":
-        output = (json_render.render_namespaces(topology) if as_json
-                  else table_render.render_namespaces(topology, style))
+        output = form.namespaces(topology, style)
     else:
-        output = (json_render.render_list(topology) if as_json
-                  else table_render.render_list(topology, style, unread_hint=_unread_hint(topology)))
+        output = form.list(topology, style, _unread_hint(topology))
     _write_output(output)
     _print_warnings(topology, quiet, said)
     return status

@@ -13,6 +13,7 @@ from typing import List, Optional, Sequence, Tuple
 from .. import query
 from ..errors import DrawError, NetnsUnreadable, OutputError, UsageError
 from ..model import PEER_KINDS, Link, LinkRef, NamespaceId, Topology, Unresolved
+from ..render.formats import Format
 from ..render.text import Style, escape
 from ..select import NetnsFilter, netns_choice, netns_from_snapshot, netns_live, owner_named, select_owner
 from .codes import EXIT_NOT_FOUND, EXIT_NOT_FOUND_INCOMPLETE, EXIT_OK, PROG
@@ -128,32 +129,30 @@ def _not_found(topology: Topology, ifname: str, netns: Optional[NamespaceId]) ->
     return f"{PROG}: no interface named {escape(_kernel_name(ifname))} in {escape(where)}"
 
 
-def _trace_command(topology: Topology, args: argparse.Namespace, netns: Optional[NamespaceId], as_json: bool,
+def _trace_command(topology: Topology, args: argparse.Namespace, netns: Optional[NamespaceId], form: Format,
                    style: Style, quiet: bool, said: int = 0) -> int:
     from .. import trace as trace_lib
-    from ..render import trace as trace_render
 
     found = _find(topology, args.ifname, netns)
     traces = [trace_lib.trace(topology, link.ref) for link in found]
-    if as_json:
-        _write_output(trace_render.render_json(topology, traces))
-    elif traces:
-        _write_output(trace_render.render_text(topology, traces, style))
+    output = form.trace(topology, traces, style)
+    if output:
+        _write_output(output)
     if not found:
         _say(_not_found(topology, args.ifname, netns))
     _print_warnings(topology, quiet, said)
     return EXIT_OK if found else _not_found_code(topology, netns)
 
 
-def _graph_command(topology: Topology, args: argparse.Namespace, netns: Optional[NamespaceId], as_json: bool,
+def _graph_command(topology: Topology, args: argparse.Namespace, netns: Optional[NamespaceId], form: Format,
                    quiet: bool, said: int = 0) -> int:
     from .. import graph as graph_lib
     from ..render import graph as graph_render
 
     known = graph_render.formats()
-    if as_json and args.format not in (None, "json"):
+    if form.name == "json" and args.format not in (None, "json"):
         raise UsageError(f"--json and --format {args.format} do not go together")
-    name = args.format or ("json" if as_json else "dot")
+    name = args.format or ("json" if form.name == "json" else "dot")
     fmt = known.get(name)
     if fmt is None:
         raise UsageError(f"--format {name}: expected one of {', '.join(known)}")
@@ -202,9 +201,8 @@ def _graph_command(topology: Topology, args: argparse.Namespace, netns: Optional
     return EXIT_OK
 
 
-def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str) -> int:
+def _watch_command(args: argparse.Namespace, form: Format, root: str, proc: str) -> int:
     from .. import watcher as watch_lib
-    from ..render import watch as watch_render
 
     if getattr(args, "load", None) is not None or getattr(args, "save", None) is not None:
         raise UsageError("watch reads the live host: --load and --save do not go together with it")
@@ -220,7 +218,7 @@ def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str
     if args.live:
         from ..render import live
 
-        if as_json or args.count is not None or args.events_only:
+        if form.name != "text" or args.count is not None or args.events_only:
             raise UsageError("--live does not go together with --json, --count or --events-only")
         if not sys.stdout.isatty():
             raise UsageError("--live needs a terminal on stdout")
@@ -241,13 +239,13 @@ def _watch_command(args: argparse.Namespace, as_json: bool, root: str, proc: str
                              proc=proc, root=root, include_initial=not args.events_only, timeout=args.timeout,
                              hangup_fd=hangup_fd)
     chosen = NetnsFilter(spec, wanted, by_owner, note=_note)
-    lines = watch_render.JsonLines()
+    write = form.watch()
     counted = 0
     try:
         for event in events:
             if not chosen.shows(event) or (event.kind == "warning" and quiet):
                 continue
-            _write_output(lines.render(event) if as_json else watch_render.render_text(event))
+            _write_output(write(event))
             if event.kind not in ("state", "synced", "warning"):  # --count counts changes only
                 counted += 1
                 if args.count is not None and counted >= args.count:

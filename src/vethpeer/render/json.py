@@ -175,7 +175,8 @@ def dumps(document: Dict[str, Any]) -> str:
     return json.dumps(document) + "\n"
 
 
-def render_peer(topology: Topology, matches: Sequence[Match]) -> str:
+def peer_document(topology: Topology, matches: Sequence[Match]) -> Dict[str, Any]:
+    """``peer --json`` (and ``show --json``: every LINK carries its relations anyway)."""
     ports = neutron_host(topology)
     out: List[Dict[str, Any]] = []
     for ref, peer, unresolved in matches:
@@ -186,7 +187,11 @@ def render_peer(topology: Topology, matches: Sequence[Match]) -> str:
         }
         entry.update(_unresolved_fields(unresolved))
         out.append(entry)
-    return dumps({"version": VERSION, "matches": out, "warnings": list(topology.warnings)})
+    return {"version": VERSION, "matches": out, "warnings": list(topology.warnings)}
+
+
+def render_peer(topology: Topology, matches: Sequence[Match]) -> str:
+    return dumps(peer_document(topology, matches))
 
 
 def render_show(topology: Topology, matches: Sequence[Match]) -> str:
@@ -195,10 +200,10 @@ def render_show(topology: Topology, matches: Sequence[Match]) -> str:
     return render_peer(topology, matches)
 
 
-def render_list(topology: Topology) -> str:
+def list_document(topology: Topology) -> Dict[str, Any]:
     cache: Dict[Any, Dict[str, Any]] = {}  # one netns object per namespace (json writes it each time)
     ports = neutron_host(topology)
-    return dumps({
+    return {
         "version": VERSION,
         "pairs": [{"a": link_json(topology, pair.a, cache, ports), "b": link_json(topology, pair.b, cache, ports)}
                   for pair in topology.pairs],
@@ -208,11 +213,15 @@ def render_list(topology: Topology) -> str:
             for item in topology.unresolved
         ],
         "warnings": list(topology.warnings),
-    })
+    }
 
 
-def render_namespaces(topology: Topology) -> str:
-    return dumps({
+def render_list(topology: Topology) -> str:
+    return dumps(list_document(topology))
+
+
+def namespaces_document(topology: Topology) -> Dict[str, Any]:
+    return {
         "version": VERSION,
         "namespaces": [
             {
@@ -240,4 +249,8 @@ def render_namespaces(topology: Topology) -> str:
             for ns in topology.namespaces
         ],
         "warnings": list(topology.warnings),
-    })
+    }
+
+
+def render_namespaces(topology: Topology) -> str:
+    return dumps(namespaces_document(topology))

@@ -130,7 +130,11 @@ def trace_json(topology: Topology, trace: Trace, cache: Dict[Any, Dict[str, Any]
     return {"start": link_json(topology, trace.start, cache), "reached": trace.reached, "paths": paths}
 
 
-def render_json(topology: Topology, traces: Sequence[Trace]) -> str:
+def trace_document(topology: Topology, traces: Sequence[Trace]) -> Dict[str, Any]:
     cache: Dict[Any, Dict[str, Any]] = {}
-    return dumps({"version": 1, "traces": [trace_json(topology, trace, cache) for trace in traces],
-                  "warnings": list(topology.warnings)})
+    return {"version": 1, "traces": [trace_json(topology, trace, cache) for trace in traces],
+            "warnings": list(topology.warnings)}
+
+
+def render_json(topology: Topology, traces: Sequence[Trace]) -> str:
+    return dumps(trace_document(topology, traces))
