@@ -76,3 +76,11 @@ def test_a_tunnel_moved_to_another_namespace_keeps_its_underlay_there(capsys: py
     code = cli.main(["--load", RECORDED, "show", "gre-out"])
     out, _err = capsys.readouterr()
     assert code == 0 and "tunnel     gre local 192.0.2.1 remote 198.51.100.99" in out, out
+
+
+def test_the_sentence_for_a_tunnel_has_no_peer_reads_right(capsys: pytest.CaptureFixture[str]) -> None:
+    [match] = run_json(capsys, "peer", "ipip1")["matches"]
+    assert (match["unresolved"], match["detail"]) == (
+        "no-peer", "ipip1 is an ipip interface; only veth and netkit interfaces have a peer")
+    [match] = run_json(capsys, "peer", "gre1")["matches"]
+    assert match["detail"].startswith("gre1 is a gre interface;")

@@ -85,7 +85,8 @@ def _matches(topology: Topology, links: Sequence[Link]) -> List[Tuple[LinkRef, O
         peer = topology.peer_of(link.ref)
         unresolved = topology.unresolved_of(link.ref)
         if peer is None and unresolved is None and link.kind not in PEER_KINDS:
-            kind = f"a {link.kind} interface" if link.kind else "a physical or loopback interface"
+            article = "an" if link.kind and link.kind[0] in "aeiou" else "a"
+            kind = f"{article} {link.kind} interface" if link.kind else "a physical or loopback interface"
             unresolved = Unresolved(link.ref, "no-peer", f"{link.name} is {kind}; only veth "
                                     "and netkit interfaces have a peer", None, None, None)
         out.append((link.ref, peer, unresolved))
