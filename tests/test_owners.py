@@ -554,3 +554,17 @@ def test_per_scan_reads_once_per_scan_and_again_in_the_next(tmp_path: Path) -> N
     assert read(first) == [1] and read(first) == [1] and len(calls) == 1
     assert read(Scan([], host)) == [2] and len(calls) == 2
     assert read.__doc__ == "The docstring stays."
+
+
+def test_each_source_declares_its_labels_selectors_and_watched_directories() -> None:
+    """The runtime tables are the sources' own rows: query's selectors and watch's directories
+    come from them, and the model's copy of the label prefixes (it cannot import owners) is
+    theirs exactly."""
+    from vethpeer import model, owners, query, watcher
+
+    assert query.SELECTORS == owners.SELECTORS
+    assert {word for source in owners.SOURCES for word in source.selectors} == set(query.SELECTORS) >= {
+        "docker", "pod", "podman", "lxc", "lxd", "machine", "libvirt-lxc", "containerd", "neutron"}
+    assert set(owners.WATCHED_DIRS) <= set(watcher.WATCHED_DIRS)
+    assert "/run/systemd/machines" in owners.WATCHED_DIRS and "/var/lib/docker/containers" in owners.WATCHED_DIRS
+    assert owners.LABEL_PREFIXES == model._OWNER_PREFIX

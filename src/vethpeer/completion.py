@@ -77,7 +77,7 @@ class _Words:
         return sorted(names)
 
     def netns(self) -> List[str]:
-        from .query import SELECTORS
+        from .owners import SELECTORS
 
         topology = self.topology()
         out: Set[str] = set()

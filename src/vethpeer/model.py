@@ -543,6 +543,8 @@ class Topology:
 
 
 #: How each kind of owner reads in a label; kinds not listed read as their name alone.
+#: Owner kind -> the prefix of its label: what the owner sources declare (``owners.SOURCES``'
+#: LABELS), copied here because the model cannot import them (a test holds the two equal).
 _OWNER_PREFIX = {"docker": "docker: ", "podman": "podman: ", "lxc": "lxc: ", "lxd": "lxd: ",
                  "machine": "machine: ", "libvirt-lxc": "libvirt-lxc: ", "containerd": "containerd: ",
                  "pod": "pod "}

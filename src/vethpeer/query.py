@@ -11,19 +11,7 @@ from __future__ import annotations
 from typing import Dict, Optional, Sequence, Tuple
 
 from .model import Namespace, NamespaceId, Owner, Topology, owner_label
-
-#: Selector prefix -> the owner kinds it matches.
-SELECTORS: Dict[str, Tuple[str, ...]] = {
-    "docker": ("docker",),
-    "pod": ("pod",),
-    "podman": ("podman",),
-    "lxc": ("lxc", "lxd"),
-    "lxd": ("lxd",),
-    "machine": ("machine",),
-    "libvirt-lxc": ("libvirt-lxc",),
-    "containerd": ("containerd",),
-    "neutron": ("neutron",),
-}
+from .owners import SELECTORS  # selector word -> owner kinds: each owner source declares its own
 
 #: A container id prefix must be at least this long to count as one (docker ps shows 12).
 MIN_ID_PREFIX = 3

@@ -50,7 +50,7 @@ import socket
 import time
 from typing import Dict, Generator, Iterator, List, Optional, Sequence, Set, Tuple
 
-from . import resolve, scanner
+from . import owners, resolve, scanner
 from .discover.mounts import DEFAULT_NETNS_DIRS
 from .events import KINDS, Event, NsKey, State, diff, initial_events, new_warnings, ns_key
 from .host import changes, netlink, ops
@@ -77,12 +77,7 @@ RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV6_IFADDR = 0x100
 
 #: Directories whose entries coming and going may mean a namespace came or went (under --root).
-WATCHED_DIRS = (
-    *DEFAULT_NETNS_DIRS, "/run/docker/netns", "/var/run/docker/netns",
-    "/var/lib/docker/containers", "/run/containerd/io.containerd.runtime.v2.task/moby",
-    "/run/containerd/io.containerd.runtime.v2.task/k8s.io", "/run/systemd/machines", "/run/libvirt/lxc",
-    "/run/user",
-)
+WATCHED_DIRS = (*DEFAULT_NETNS_DIRS, *owners.WATCHED_DIRS)
 
 _IN_NONBLOCK = 0o4000
 _IN_CLOEXEC = 0o2000000

@@ -24,6 +24,7 @@ Docker, 33 ms for a mix of Docker, two-task pods, Podman and LXC.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from ..host.procfs import Host
@@ -34,7 +35,10 @@ from .process import comm_of, fallback, holder_names, process_owner
 
 __all__ = [
     "KIND_RANK",
+    "LABEL_PREFIXES",
+    "SELECTORS",
     "SOURCES",
+    "WATCHED_DIRS",
     "Host",
     "Namespace",
     "Owner",
@@ -56,11 +60,13 @@ ProcessSource = Callable[[int, Scan], Optional[Owner]]
 
 
 class Source:
-    """One module's entry points; any of them may be None."""
+    """One module's entry points (any of them may be None), and what it declares of itself
+    (``LABELS``, ``SELECTORS``, ``WATCHED``: see ``owners/docker.py``)."""
 
     def __init__(
         self,
         name: str,
+        module: ModuleType,
         state: Optional[StateSource] = None,
         cgroup: Optional[CgroupSource] = None,
         process: Optional[ProcessSource] = None,
@@ -69,18 +75,34 @@ class Source:
         self.state = state
         self.cgroup = cgroup
         self.process = process
+        #: Owner kind -> the prefix of its label (``docker: web-1``).
+        self.labels: Dict[str, str] = module.LABELS
+        #: ``--netns WORD:NAME`` word -> the owner kinds it selects.
+        self.selectors: Dict[str, Tuple[str, ...]] = module.SELECTORS
+        #: Directories whose entries coming and going may mean a namespace came or went.
+        self.watched: Tuple[str, ...] = module.WATCHED
 
 
-#: In order of trust: state files before cgroup paths before process trees.
+#: In order of trust: state files before cgroup paths before process trees. A new runtime is a
+#: module here and its row.
 SOURCES: Tuple[Source, ...] = (
-    Source("docker", docker.from_state, docker.from_cgroup),
-    Source("kubernetes", kubernetes.from_state, kubernetes.from_cgroup),
-    Source("podman", podman.from_state, podman.from_cgroup),
-    Source("lxc", None, lxc.from_cgroup, lxc.from_process),
-    Source("nspawn", nspawn.from_state, nspawn.from_cgroup, nspawn.from_process),
-    Source("libvirt-lxc", libvirt_lxc.from_state, libvirt_lxc.from_cgroup, libvirt_lxc.from_process),
-    Source("neutron", neutron.from_state),
+    Source("docker", docker, docker.from_state, docker.from_cgroup),
+    Source("kubernetes", kubernetes, kubernetes.from_state, kubernetes.from_cgroup),
+    Source("podman", podman, podman.from_state, podman.from_cgroup),
+    Source("lxc", lxc, None, lxc.from_cgroup, lxc.from_process),
+    Source("nspawn", nspawn, nspawn.from_state, nspawn.from_cgroup, nspawn.from_process),
+    Source("libvirt-lxc", libvirt_lxc, libvirt_lxc.from_state, libvirt_lxc.from_cgroup, libvirt_lxc.from_process),
+    Source("neutron", neutron, neutron.from_state),
 )
+
+#: Every ``--netns WORD:NAME`` word, in the order of the sources -> the owner kinds it selects.
+SELECTORS: Dict[str, Tuple[str, ...]] = {word: kinds for source in SOURCES
+                                         for word, kinds in source.selectors.items()}
+#: Every runtime's directories whose entries coming and going may mean a namespace came or went.
+WATCHED_DIRS: Tuple[str, ...] = tuple(directory for source in SOURCES for directory in source.watched)
+#: Owner kind -> the prefix of its label, as the sources declare it (``model.owner_label`` keeps
+#: its own copy, which model cannot import from here: a test holds the two equal).
+LABEL_PREFIXES: Dict[str, str] = {kind: prefix for source in SOURCES for kind, prefix in source.labels.items()}
 
 
 def _guarded(scan: Scan, name: str, call: Callable[[Scan], None]) -> None:

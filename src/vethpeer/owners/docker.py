@@ -22,6 +22,14 @@ from ..host.procfs import CAP_JSON, Host, normpath, parse_json, pattern
 from .base import Owner, Scan, pairs
 from .kubernetes import Pod, pod_owner
 
+#: Its rows of ``owners.SOURCES``: the owner kinds it names and the prefix a label shows each
+#: with (``model.owner_label``); the ``--netns WORD:NAME`` words and the owner kinds each selects;
+#: directories whose entries coming and going mean a namespace may have come or gone (``watch``).
+LABELS: Dict[str, str] = {"docker": "docker: "}
+SELECTORS: Dict[str, Tuple[str, ...]] = {"docker": ("docker",)}
+WATCHED: Tuple[str, ...] = ("/run/docker/netns", "/var/run/docker/netns", "/var/lib/docker/containers",
+           "/run/containerd/io.containerd.runtime.v2.task/moby")
+
 DEFAULT_ROOT = "/var/lib/docker"
 TASK_DIRS = (
     "/run/containerd/io.containerd.runtime.v2.task/moby",

@@ -23,6 +23,13 @@ from ..host.procfs import CAP_JSON, pattern, read_int
 from . import storage
 from .base import Owner, Scan, pairs, per_scan
 
+#: Its rows of ``owners.SOURCES``: the owner kinds it names and the prefix a label shows each
+#: with (``model.owner_label``); the ``--netns WORD:NAME`` words and the owner kinds each selects;
+#: directories whose entries coming and going mean a namespace may have come or gone (``watch``).
+LABELS: Dict[str, str] = {"pod": "pod ", "containerd": "containerd: "}
+SELECTORS: Dict[str, Tuple[str, ...]] = {"pod": ("pod",), "containerd": ("containerd",)}
+WATCHED: Tuple[str, ...] = ("/run/containerd/io.containerd.runtime.v2.task/k8s.io",)
+
 TASK_DIRS = (
     "/run/containerd/io.containerd.runtime.v2.task",
     "/run/containerd/io.containerd.runtime.v1.linux",

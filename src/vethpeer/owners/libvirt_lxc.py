@@ -16,6 +16,13 @@ from typing import Dict, Optional, Sequence, Tuple
 from ..host.procfs import pattern
 from .base import Owner, Scan, per_scan, systemd_unescape
 
+#: Its rows of ``owners.SOURCES``: the owner kinds it names and the prefix a label shows each
+#: with (``model.owner_label``); the ``--netns WORD:NAME`` words and the owner kinds each selects;
+#: directories whose entries coming and going mean a namespace may have come or gone (``watch``).
+LABELS: Dict[str, str] = {"libvirt-lxc": "libvirt-lxc: "}
+SELECTORS: Dict[str, Tuple[str, ...]] = {"libvirt-lxc": ("libvirt-lxc",)}
+WATCHED: Tuple[str, ...] = ("/run/libvirt/lxc",)
+
 STATE = "/run/libvirt/lxc"
 _INIT = pattern(r"<init\s+pid=['\"](\d+)['\"]")
 _NAME = pattern(r"<name>([^<]{1,1024})</name>")

@@ -12,10 +12,17 @@ Incus ``/var/lib/incus/containers``) and names a container of a project other th
 from __future__ import annotations
 
 import re
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ..host.procfs import pattern
 from .base import Owner, Scan, pairs, per_scan
+
+#: Its rows of ``owners.SOURCES``: the owner kinds it names and the prefix a label shows each
+#: with (``model.owner_label``); the ``--netns WORD:NAME`` words and the owner kinds each selects;
+#: directories whose entries coming and going mean a namespace may have come or gone (``watch``).
+LABELS: Dict[str, str] = {"lxc": "lxc: ", "lxd": "lxd: "}
+SELECTORS: Dict[str, Tuple[str, ...]] = {"lxc": ("lxc", "lxd"), "lxd": ("lxd",)}
+WATCHED: Tuple[str, ...] = ()
 
 LXC_PATH = "/var/lib/lxc"
 LXD_PATHS = ("/var/snap/lxd/common/lxd/containers", "/var/lib/lxd/containers", "/var/lib/incus/containers")

@@ -8,13 +8,20 @@ Interface names are read in ``vethpeer.names`` (the JSON output uses them too). 
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 from ..host.procfs import pattern
 from ..names import PORT_PREFIXES, PortName, port_of
 
 __all__ = ["PORT_PREFIXES", "ROLES", "PortName", "from_state", "netns_owner", "port_of"]
 from .base import Owner, Scan
+
+#: Its rows of ``owners.SOURCES``: the owner kinds it names and the prefix a label shows each
+#: with (``model.owner_label``); the ``--netns WORD:NAME`` words and the owner kinds each selects;
+#: directories whose entries coming and going mean a namespace may have come or gone (``watch``).
+LABELS: Dict[str, str] = {}
+SELECTORS: Dict[str, Tuple[str, ...]] = {"neutron": ("neutron",)}
+WATCHED: Tuple[str, ...] = ()
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _NETNS = pattern(r"(qdhcp|qrouter|snat|fip|qlbaas|ovnmeta)-(" + _UUID + ")")

@@ -14,10 +14,17 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 from ..host.procfs import pattern, read_int
 from .base import Owner, Scan, pairs, per_scan, systemd_unescape
+
+#: Its rows of ``owners.SOURCES``: the owner kinds it names and the prefix a label shows each
+#: with (``model.owner_label``); the ``--netns WORD:NAME`` words and the owner kinds each selects;
+#: directories whose entries coming and going mean a namespace may have come or gone (``watch``).
+LABELS: Dict[str, str] = {"machine": "machine: "}
+SELECTORS: Dict[str, Tuple[str, ...]] = {"machine": ("machine",)}
+WATCHED: Tuple[str, ...] = ("/run/systemd/machines",)
 
 MACHINES = "/run/systemd/machines"
 _SCOPE = pattern(r"(?:^|/)machine\.slice/machine-([^/]+)\.scope(?:/|$)")

@@ -21,6 +21,13 @@ from ..host.procfs import CAP_DB, decode, pattern
 from . import storage
 from .base import Owner, Scan, pairs, per_scan
 
+#: Its rows of ``owners.SOURCES``: the owner kinds it names and the prefix a label shows each
+#: with (``model.owner_label``); the ``--netns WORD:NAME`` words and the owner kinds each selects;
+#: directories whose entries coming and going mean a namespace may have come or gone (``watch``).
+LABELS: Dict[str, str] = {"podman": "podman: "}
+SELECTORS: Dict[str, Tuple[str, ...]] = {"podman": ("podman",)}
+WATCHED: Tuple[str, ...] = ("/run/user",)  # rootless: /run/user/<uid>/netns
+
 _INFRA = pattern(r"([0-9a-f]{12})-infra")
 _DB_CONFIG = pattern(rb'\{"id":"([0-9a-f]{64})","name":("(?:[^"\\]|\\.){1,512}")')
 _CGROUP = pattern(r"(?:^|/)libpod-([0-9a-f]{64})(?:\.scope)?(?:/|$)")
