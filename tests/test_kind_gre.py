@@ -5,16 +5,15 @@ out as the kernel sends them and vethpeer's own parser reads them; the CLI loads
 from __future__ import annotations
 
 import json
-import os
-import sys
 from typing import Any, Dict, List
 
 import pytest
 
-from vethpeer import cli, snapshot
+import recorded
+from recorded import recorded_and_built
+from vethpeer import cli
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RECORDED = os.path.join(HERE, "data", "gre.snapshot.json")
+RECORDED = recorded.path("gre")
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Dict[str, Any]:
@@ -35,13 +34,8 @@ def ends(capsys: pytest.CaptureFixture[str], name: str) -> List[str]:
 
 
 def test_recorded_file_is_what_the_builder_writes() -> None:
-    sys.path.insert(0, os.path.join(HERE, "data"))
-    try:
-        import gre_build
-    finally:
-        sys.path.pop(0)
-    with open(RECORDED, encoding="utf-8") as handle:
-        assert handle.read() == snapshot.dumps(gre_build.build())
+    recorded_file, built = recorded_and_built("gre")
+    assert recorded_file == built
 
 
 @pytest.mark.parametrize(("name", "kind", "local", "remote"), [

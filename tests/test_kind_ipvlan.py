@@ -5,17 +5,16 @@ own parser reads them; the CLI then loads the file (``--load``) as a user's bug 
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 from typing import Any, Dict, Tuple
 
 import pytest
 
+import recorded
+from recorded import recorded_and_built
 from vethpeer import cli, snapshot
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RECORDED = os.path.join(HERE, "data", "ipvlan.snapshot.json")
+RECORDED = recorded.path("ipvlan")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Tuple[int, str]:
@@ -35,13 +34,8 @@ def show(capsys: pytest.CaptureFixture[str], name: str, netns: str) -> Dict[str,
 
 
 def test_recorded_file_is_what_the_builder_writes() -> None:
-    sys.path.insert(0, os.path.join(HERE, "data"))
-    try:
-        import ipvlan_build
-    finally:
-        sys.path.pop(0)
-    with open(RECORDED, encoding="utf-8") as handle:
-        assert handle.read() == snapshot.dumps(ipvlan_build.build())
+    recorded_file, built = recorded_and_built("ipvlan")
+    assert recorded_file == built
 
 
 def test_an_ipvlan_shows_its_mode_flags_and_lower_device_in_another_namespace(
