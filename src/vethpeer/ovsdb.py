@@ -86,12 +86,6 @@ class OvsView(NamedTuple):
         """{interface name: (bridge, port, interface type)}."""
         return {item.name: (item.bridge, item.port, item.type) for item in self.interfaces}
 
-    def datapath_of(self, bridge: str) -> Optional[str]:
-        for name, datapath in self.datapath_types:
-            if name == bridge:
-                return datapath
-        return None
-
 
 # --- framing ---------------------------------------------------------------------------------
 

@@ -104,10 +104,6 @@ def _hex(value: Optional[bytes]) -> Optional[str]:
     return None if value is None else value.hex()
 
 
-def _unhex(value: Optional[str]) -> Optional[bytes]:
-    return None if value is None else bytes.fromhex(value)
-
-
 def _link_to_json(link: LinkRecord) -> List[Any]:
     out = [link.ifindex, link.name.hex(), link.flags, link.kind, link.slave_kind, _hex(link.mac),
            link.mtu, link.operstate, link.master, link.link, link.link_netnsid,

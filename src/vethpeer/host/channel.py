@@ -40,7 +40,6 @@ from .netlink import (
     link_get_request,
     link_request,
     nsid_by_fd_request,
-    nsid_dump_request,
     nsid_via_request,
     parse_address,
     parse_link,
@@ -246,11 +245,6 @@ class Channel:
         times in all, and the last one is returned marked ``interrupted``."""
         records, interrupted = self._exchange(link_dump_request, RTM_NEWLINK, parse_link, self.dump_attempts)
         return Dump(records, interrupted)
-
-    def dump_nsids(self) -> List[int]:
-        """Every id in this namespace's table (ids only: which namespace each is, is asked apart)."""
-        ids, _interrupted = self._exchange(nsid_dump_request, RTM_NEWNSID, parse_nsid)
-        return ids
 
     def dump_addresses(self) -> Tuple[List[AddressRecord], bool]:
         return self._exchange(address_dump_request, RTM_NEWADDR, parse_address)

@@ -191,11 +191,6 @@ def nsid_by_fd_request(seq: int, netns_fd: int) -> bytes:
     return _NSID_BY_FD.pack(_NSID_BY_FD.size, RTM_GETNSID, NLM_F_REQUEST, seq, 0, 8, NETNSA_FD, netns_fd)
 
 
-def nsid_dump_request(seq: int) -> bytes:
-    """Every id in the asking namespace's table (what `ip netns list-id` shows)."""
-    return _message(RTM_GETNSID, NLM_F_REQUEST | NLM_F_DUMP, seq, b"\0\0\0\0")
-
-
 def nsid_via_request(seq: int, nsid: int, target_nsid: int) -> bytes:
     """Ask: what id does the namespace I call ``target_nsid`` give the one I call ``nsid``?"""
     body = b"\0\0\0\0" + _attr(NETNSA_NSID, _S32.pack(nsid))
