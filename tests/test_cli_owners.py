@@ -9,16 +9,17 @@ from typing import Tuple
 
 import pytest
 
+from topo import found
 from vethpeer import cli, snapshot
 from vethpeer.owners import Owner
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "data" / "host.snapshot.json"
 
-WEB = Owner("docker", "web-1", "237c0d292145" + "a" * 52, (("project", "shop"), ("service", "web")),
+WEB = found("docker", "web-1", "237c0d292145" + "a" * 52, (("project", "shop"), ("service", "web")),
             "config.v2.json SandboxKey")
-SIDE = Owner("docker", "web-1-side", "237c0d29ffff" + "b" * 52, (), "hostconfig.json NetworkMode")
-POD = Owner("pod", "default/nginx-7d9", "0c1d-uid", (("namespace", "default"),), "containerd spec")
+SIDE = found("docker", "web-1-side", "237c0d29ffff" + "b" * 52, (), "hostconfig.json NetworkMode")
+POD = found("pod", "default/nginx-7d9", "0c1d-uid", (("namespace", "default"),), "containerd spec")
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ def test_neutron_ports_and_holder_commands(capsys: pytest.CaptureFixture[str], o
     """On a Neutron node (a namespace owned by Neutron), an interface named after a port says which
     port it is; every holder pid shown carries its command name."""
     snap = snapshot.loads(Path(owned).read_text(encoding="utf-8"))
-    qdhcp = Owner("neutron", "qdhcp-fabc7ead-3c4d-4d5e-9f00-123456789abc", "fabc7ead-3c4d-4d5e-9f00-123456789abc",
+    qdhcp = found("neutron", "qdhcp-fabc7ead-3c4d-4d5e-9f00-123456789abc", "fabc7ead-3c4d-4d5e-9f00-123456789abc",
                   (("role", "dhcp"), ("network", "fabc7ead-3c4d-4d5e-9f00-123456789abc")), "netns name")
     records = tuple(r.with_owners((qdhcp,)) if r.namespace.name and r.namespace.name.startswith("qdhcp-") else r
                     for r in snap.namespaces)

@@ -558,13 +558,24 @@ def test_per_scan_reads_once_per_scan_and_again_in_the_next(tmp_path: Path) -> N
 
 def test_each_source_declares_its_labels_selectors_and_watched_directories() -> None:
     """The runtime tables are the sources' own rows: query's selectors and watch's directories
-    come from them, and the model's copy of the label prefixes (it cannot import owners) is
-    theirs exactly."""
-    from vethpeer import model, owners, query, watcher
+    come from them, and a label's prefix is what its source declares: the model keeps no copy."""
+    from vethpeer import model, owners, query, snapshot, watcher
 
     assert query.SELECTORS == owners.SELECTORS
     assert {word for source in owners.SOURCES for word in source.selectors} == set(query.SELECTORS) >= {
         "docker", "pod", "podman", "lxc", "lxd", "machine", "libvirt-lxc", "containerd", "neutron"}
     assert set(owners.WATCHED_DIRS) <= set(watcher.WATCHED_DIRS)
     assert "/run/systemd/machines" in owners.WATCHED_DIRS and "/var/lib/docker/containers" in owners.WATCHED_DIRS
-    assert owners.LABEL_PREFIXES == model._OWNER_PREFIX
+    assert not any(isinstance(value, dict) and "docker" in value for value in vars(model).values())
+    # Found or loaded, an owner carries its label; a kind without a prefix reads as its name.
+    assert {source.name: source.labels["docker"] for source in owners.SOURCES if "docker" in source.labels} == {
+        "docker": "docker: "}
+    bare = owners.Owner("docker", "web-1", None, (), "test")
+    assert model.owner_label(bare) == "web-1"
+    assert model.owner_label(owners.labelled(bare, owners.LABEL_PREFIXES)) == "docker: web-1"
+    prefixed = owners.Owner("docker", "docker: x", None, (), "")
+    assert owners.labelled(prefixed, owners.LABEL_PREFIXES).label == "docker: x"
+    assert owners.labelled(owners.Owner("process", "pid 7", "7", (), ""), owners.LABEL_PREFIXES).label == ""
+    for kind, prefix in owners.LABEL_PREFIXES.items():
+        raw = {"kind": kind, "name": "n1", "id": None, "extra": [], "how": "test"}
+        assert model.owner_label(snapshot._owner_from_json(raw)) == prefix + "n1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from topo import found
 from vethpeer import query
 from vethpeer.model import Holders, Namespace, NamespaceId, Topology
 from vethpeer.owners import Owner
@@ -13,12 +14,12 @@ def namespace(inode: int, *owners: Owner, root: bool = False) -> Namespace:
     return Namespace(NamespaceId(4, inode), None, Holders(), root=root, link_count=1, owners=owners)
 
 
-WEB = Owner("docker", "web-1", "abcd1234" + "0" * 56, (("project", "shop"),), "state")
-WEB2 = Owner("docker", "web-2", "abce5678" + "0" * 56, (), "state")
-SIDE = Owner("docker", "web-1-sidecar", "ffff0000" + "0" * 56, (), "state")
-POD = Owner("pod", "default/nginx-7d9", "uid-1", (("namespace", "default"),), "spec")
-LXC = Owner("lxc", "c1", None, (), "cgroup")
-HOSTNET = Owner("docker", "metrics", "1111aaaa" + "0" * 56, (), "state")
+WEB = found("docker", "web-1", "abcd1234" + "0" * 56, (("project", "shop"),), "state")
+WEB2 = found("docker", "web-2", "abce5678" + "0" * 56, (), "state")
+SIDE = found("docker", "web-1-sidecar", "ffff0000" + "0" * 56, (), "state")
+POD = found("pod", "default/nginx-7d9", "uid-1", (("namespace", "default"),), "spec")
+LXC = found("lxc", "c1", None, (), "cgroup")
+HOSTNET = found("docker", "metrics", "1111aaaa" + "0" * 56, (), "state")
 
 TOPOLOGY = Topology((namespace(1, HOSTNET, root=True), namespace(2, WEB, SIDE), namespace(3, WEB2),
                      namespace(4, POD), namespace(5, LXC)), {}, (), (), (), "pid 1")

@@ -14,6 +14,7 @@ import pytest
 
 from sim import World
 from test_netlink_parse import attr, link_message, parse, replay
+from topo import found
 from vethpeer import resolve
 from vethpeer import snapshot as snapshot_io
 from vethpeer.discover import qemu_vm_name
@@ -292,7 +293,7 @@ def test_same_namespace_lower_master_and_underlay_need_no_question() -> None:
 def test_tun_holders_tie_by_name_and_namespace() -> None:
     a = _ns(100, (_record(2, b"tap0", "tun"),), root=True)
     b = _ns(200, (_record(5, b"tap0", "tun"),))
-    b = b.with_owners((snapshot_io.Owner("docker", "web-1", "abc", (), "test"),))
+    b = b.with_owners((found("docker", "web-1", "abc", (), "test"),))
     tuns = (TunFile(30, 9, 200, b"tap0", "qemu-system-x86", "guest1", 200),
             TunFile(40, 3, 200, b"tap0", "qemu-system-x86", "guest1", 100),
             TunFile(50, 4, 300, b"tap0", "openvpn", None, 100))  # a namespace not read: nothing to tie

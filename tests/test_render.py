@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 
+from topo import found
 from vethpeer import REASONS, resolve, snapshot
 from vethpeer.model import Holders, Link, Namespace, NamespaceId, Topology
 from vethpeer.render import json as json_render
@@ -443,13 +444,12 @@ def test_owners_name_namespaces_and_travel_in_json_and_snapshots() -> None:
     from vethpeer import resolve as resolve_module
     from vethpeer import snapshot as snapshot_module
     from vethpeer.host.netlink import LinkRecord
-    from vethpeer.owners import Owner
     from vethpeer.render import json as json_render
     from vethpeer.snapshot import NamespaceRecord, NsidAnswer, Snapshot
 
-    web = Owner("docker", "web-1", "237c0d292145" + "0" * 52, (("project", "shop"), ("kind", "x")),
+    web = found("docker", "web-1", "237c0d292145" + "0" * 52, (("project", "shop"), ("kind", "x")),
                 "config.v2.json SandboxKey")
-    pod = Owner("pod", "default/nginx-7d9", "uid-1", (), "cgroup")
+    pod = found("pod", "default/nginx-7d9", "uid-1", (), "cgroup")
 
     def veth(index: int, peer: int, nsid: int) -> LinkRecord:
         return LinkRecord(index, b"eth0", 0, "veth", None, None, 1500, 6, None, peer, nsid, ())

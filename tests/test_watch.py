@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Dict, Optional, Sequence, Tuple
 
+from topo import found
 from vethpeer.events import State, diff
 from vethpeer.model import Holders, Link, LinkRef, Namespace, NamespaceId, Pair, Topology
 from vethpeer.render.watch import JsonLines, render_text
@@ -221,7 +222,6 @@ def test_an_end_whose_pair_vanished_is_not_said_renamed() -> None:
 def test_a_namespace_named_after_it_appeared_is_a_netns_changed() -> None:
     """Before: seen half-made (`ip netns add` holds it as pid N (ip) before the bind mount), a
     namespace kept that label in the watch for ever."""
-    from vethpeer.model import Owner
 
     half = ns(A, 2)._replace(holders=Holders(pids=(77,)), comm="ip")
     named = ns(A, 2)
@@ -233,7 +233,7 @@ def test_a_namespace_named_after_it_appeared_is_a_netns_changed() -> None:
     assert "n2 was pid 77 (ip)" in render_text(event)
     # Someone running a shell in it (a process owner) is no news; a container named after it is.
     shell = named._replace(holders=named.holders.replace(pids=(99,)),
-                           owners=(Owner("process", "pid 99 (bash)", "99", (), "pid"),))
+                           owners=(found("process", "pid 99 (bash)", "99", (), "pid"),))
     assert kinds(after, topology([], [], [ns(ROOT, 1), shell])) == []
-    docker = named._replace(owners=(Owner("docker", "web-1", "c0ffee", (), "config.v2.json SandboxKey"),))
+    docker = named._replace(owners=(found("docker", "web-1", "c0ffee", (), "config.v2.json SandboxKey"),))
     assert kinds(after, topology([], [], [ns(ROOT, 1), docker])) == ["netns-changed"]

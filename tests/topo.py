@@ -19,6 +19,13 @@ from vethpeer.model import (
     Tunnel,
     Unresolved,
 )
+from vethpeer.owners import LABEL_PREFIXES, labelled
+
+
+def found(kind: str, name: str, id: Optional[str] = None, extra: Tuple[Tuple[str, str], ...] = (),
+          how: str = "test") -> Owner:
+    """An owner as ``owners.identify`` gives it: labelled as its source declares."""
+    return labelled(Owner(kind, name, id, extra, how), LABEL_PREFIXES)
 
 
 class Builder:
@@ -35,7 +42,7 @@ class Builder:
 
     def ns(self, name: Optional[str], root: bool = False, owner: Optional[Tuple[str, str]] = None) -> NamespaceId:
         netns = NamespaceId(4, 4026531840 + len(self.namespaces) * 7)
-        owners = (Owner(owner[0], owner[1], None, (), "test"),) if owner else ()
+        owners = (found(owner[0], owner[1]),) if owner else ()
         self.namespaces.append(Namespace(netns, None, Holders(names=(name,) if name else ()), root=root,
                                          link_count=0, owners=owners))
         self._next_ifindex[netns] = 1

@@ -39,6 +39,10 @@ class Owner(NamedTuple):
     extra: Tuple[Tuple[str, str], ...]
     #: The evidence, e.g. ``config.v2.json SandboxKey``, ``cgroup /docker/<id>``, ``netns name``.
     how: str
+    #: How a person reads it, ``docker: web-1``, ``pod default/nginx-7d9``: the name behind the
+    #: prefix its source declares (``owners.SOURCES``' LABELS), filled in when it is found or
+    #: loaded. Empty: the name alone.
+    label: str = ""
 
     def get(self, key: str) -> Optional[str]:
         for k, value in self.extra:
@@ -542,24 +546,13 @@ class Topology:
                 f"pairs={len(self.pairs)} unresolved={len(self.unresolved)}>")
 
 
-#: How each kind of owner reads in a label; kinds not listed read as their name alone.
-#: Owner kind -> the prefix of its label: what the owner sources declare (``owners.SOURCES``'
-#: LABELS), copied here because the model cannot import them (a test holds the two equal).
-_OWNER_PREFIX = {"docker": "docker: ", "podman": "podman: ", "lxc": "lxc: ", "lxd": "lxd: ",
-                 "machine": "machine: ", "libvirt-lxc": "libvirt-lxc: ", "containerd": "containerd: ",
-                 "pod": "pod "}
-
-
 #: How a label names each holder kind's ``detail``: ``pid 812 tid 813``, ``pid 812 socket fd 4``.
 _HELD_BY = {"threads": "tid", "fds": "fd", "sockets": "socket fd", "tuns": "tun fd", "rings": "io_uring fd"}
 
 
 def owner_label(owner: Owner) -> str:
     """``docker: web-1``, ``pod default/nginx-7d9``, ``qdhcp-<network>``, ``pid 81234 (nginx)``."""
-    prefix = _OWNER_PREFIX.get(owner.kind, "")
-    if prefix and owner.name.startswith(prefix):
-        return owner.name
-    return prefix + owner.name
+    return owner.label or owner.name
 
 
 def namespace_sort_key(ns: Namespace) -> Tuple[int, str, int]:

@@ -18,6 +18,7 @@ from .host.netlink import AddressRecord, LinkRecord
 from .kinds import BYTES, FIELDS, MAXIMUM, in_order
 from .model import HOLDER_KINDS, Holder, Holders, Namespace, NamespaceId, Owner
 from .ovsdb import OvsInterface, OvsView
+from .owners import LABEL_PREFIXES, labelled
 
 SNAPSHOT_VERSION = 1
 
@@ -159,7 +160,9 @@ def _owner_from_json(raw: Any) -> Owner:
     kind, name, how = raw.get("kind"), raw.get("name"), raw.get("how", "")
     if not isinstance(kind, str) or not isinstance(name, str) or not isinstance(how, str):
         raise ValueError("owner: kind, name and how must be strings")
-    return Owner(kind, name, _opt_str(raw.get("id"), "owner id"), tuple((k, v) for k, v in extra), how)
+    # The label is not stored: the owner sources of the reading version say how a kind reads.
+    owner = Owner(kind, name, _opt_str(raw.get("id"), "owner id"), tuple((k, v) for k, v in extra), how)
+    return labelled(owner, LABEL_PREFIXES)
 
 
 def _link_data(raw: Any) -> Tuple[Tuple[str, Any], ...]:

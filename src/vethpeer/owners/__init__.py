@@ -29,7 +29,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from ..host.procfs import Host
 from . import docker, kubernetes, libvirt_lxc, lxc, neutron, nspawn, podman
-from .base import KIND_RANK, Namespace, Owner, Scan
+from .base import KIND_RANK, Namespace, Owner, Scan, labelled
 from .neutron import PortName, port_of
 from .process import comm_of, fallback, holder_names, process_owner
 
@@ -47,6 +47,7 @@ __all__ = [
     "comm_of",
     "holder_names",
     "identify",
+    "labelled",
     "port_of",
     "process_owner",
     "scan",
@@ -100,8 +101,8 @@ SELECTORS: Dict[str, Tuple[str, ...]] = {word: kinds for source in SOURCES
                                          for word, kinds in source.selectors.items()}
 #: Every runtime's directories whose entries coming and going may mean a namespace came or went.
 WATCHED_DIRS: Tuple[str, ...] = tuple(directory for source in SOURCES for directory in source.watched)
-#: Owner kind -> the prefix of its label, as the sources declare it (``model.owner_label`` keeps
-#: its own copy, which model cannot import from here: a test holds the two equal).
+#: Owner kind -> the prefix of its label, as the sources declare it: ``identify`` and the
+#: snapshot loader put it in each owner's ``label``; kinds not listed read as their name alone.
 LABEL_PREFIXES: Dict[str, str] = {kind: prefix for source in SOURCES for kind, prefix in source.labels.items()}
 
 
@@ -116,7 +117,7 @@ def _guarded(scan: Scan, name: str, call: Callable[[Scan], None]) -> None:
 
 def scan(namespaces: Sequence[Namespace], host: Optional[Host] = None) -> Scan:
     """Run every source; the Scan holds the owners (``result()``) and any source failures."""
-    run = Scan(namespaces, host or Host())
+    run = Scan(namespaces, host or Host(), LABEL_PREFIXES)
     try:
         for source in SOURCES:
             if source.state is not None:

@@ -7,13 +7,13 @@ Sources look their own state up in it by path or pid; nothing here is read per n
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar, cast
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, TypeVar, cast
 
 from ..host.procfs import Host, decode, normpath, pattern
 from ..model import Namespace, Owner
 
 # Owner and Namespace are public records of the model; the sources import them from here with the rest.
-__all__ = ["KIND_RANK", "Namespace", "Owner", "Scan", "pairs", "systemd_unescape"]
+__all__ = ["KIND_RANK", "Namespace", "Owner", "Scan", "labelled", "pairs", "systemd_unescape"]
 
 
 T = TypeVar("T")
@@ -39,11 +39,24 @@ def pairs(*items: Tuple[str, Optional[str]]) -> Tuple[Tuple[str, str], ...]:
     return tuple((k, v) for k, v in items if v)
 
 
-class Scan:
-    """One identification run: the namespaces by path and pid, /proc reads cached, owners found."""
+def labelled(owner: Owner, prefixes: Mapping[str, str]) -> Owner:
+    """``owner`` with its label: the prefix its kind's source declares, then its name (a name
+    that already starts with the prefix keeps it once). A kind with no prefix reads as its name."""
+    prefix = prefixes.get(owner.kind, "")
+    if not prefix:
+        return owner
+    label = owner.name if owner.name.startswith(prefix) else prefix + owner.name
+    return owner if owner.label == label else owner._replace(label=label)
 
-    def __init__(self, namespaces: Sequence[Namespace], host: Host) -> None:
+
+class Scan:
+    """One identification run: the namespaces by path and pid, /proc reads cached, owners found.
+    ``labels``: owner kind -> the prefix of its label (``owners.LABEL_PREFIXES``)."""
+
+    def __init__(self, namespaces: Sequence[Namespace], host: Host,
+                 labels: Optional[Mapping[str, str]] = None) -> None:
         self.host = host
+        self.labels: Mapping[str, str] = labels or {}
         self.namespaces = tuple(namespaces)
         self.by_path: Dict[str, int] = {}
         self.by_pid: Dict[int, int] = {}
@@ -153,7 +166,9 @@ class Scan:
         return [ns for ns in self.namespaces if not ns.root and ns.inode not in self._found]
 
     def result(self) -> Dict[int, Tuple[Owner, ...]]:
-        return {inode: tuple(entry[3] for entry in sorted(found)) for inode, found in self._found.items()}
+        labels = self.labels
+        return {inode: tuple(labelled(entry[3], labels) for entry in sorted(found))
+                for inode, found in self._found.items()}
 
     # -- lookups ---------------------------------------------------------------------------
 
