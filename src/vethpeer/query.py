@@ -40,8 +40,8 @@ def _matches(owner: Owner, wanted: str) -> Tuple[bool, bool]:
             names.add(f"{namespace}/{owner.name}")
     if owner.kind == "docker":
         names.add(owner.name.lstrip("/"))
-    if owner.kind == "lxd" and "/" in owner.name:
-        names.add(owner.name.replace("/", "_", 1))  # LXC's own name for it: PROJECT_NAME
+    if "/" in owner.name and owner.get("project") and owner.get("instance"):
+        names.add(owner.name.replace("/", "_", 1))  # an LXC manager's project: LXC's PROJECT_NAME
     exact = wanted in names or (owner.id is not None and wanted == owner.id)
     prefix = (not exact and owner.id is not None and len(wanted) >= MIN_ID_PREFIX
               and owner.id.startswith(wanted))

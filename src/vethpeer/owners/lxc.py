@@ -1,31 +1,43 @@
-"""LXC and LXD: the container's name from its cgroup or from its monitor process.
+"""LXC, and the managers built on it: the container's name from its cgroup or its monitor process.
 
 An LXC container's namespace has no path: it is held by the container's init and by an fd of
 the ``[lxc monitor] <lxcpath> <name>`` process. cgroups: ``/lxc.payload.<name>`` for the
-container (LXC 4+; ``/lxc/<name>`` before), ``/lxc.monitor.<name>`` for the monitor. LXD runs
-LXC with its own lxcpath (``/var/snap/lxd/common/lxd/containers``, ``/var/lib/lxd/containers``;
-Incus ``/var/lib/incus/containers``) and names a container of a project other than "default"
-``<project>_<name>``: its owner is named ``PROJECT/NAME`` (``lxd: blog/db``), selectable as
-``lxd:blog/db`` (or ``lxd:blog_db``, LXC's own name for it).
+container (LXC 4+; ``/lxc/<name>`` before), ``/lxc.monitor.<name>`` for the monitor. A manager
+(``MANAGERS``: LXD, ...) runs LXC with lxcpaths of its own and names a container of a project
+other than "default" ``<project>_<name>``: its owner is named ``PROJECT/NAME`` (``lxd: blog/db``),
+selectable as ``lxd:blog/db`` (or ``lxd:blog_db``, LXC's own name for it).
 """
 
 from __future__ import annotations
 
 import re
+from types import ModuleType
 from typing import Dict, List, Optional, Tuple
 
 from ..host.procfs import pattern
+from . import lxd
 from .base import Owner, Scan, pairs, per_scan
 
-#: Its rows of ``owners.SOURCES``: the owner kinds it names and the prefix a label shows each
-#: with (``model.owner_label``); the ``--netns WORD:NAME`` words and the owner kinds each selects;
-#: directories whose entries coming and going mean a namespace may have come or gone (``watch``).
-LABELS: Dict[str, str] = {"lxc": "lxc: ", "lxd": "lxd: "}
-SELECTORS: Dict[str, Tuple[str, ...]] = {"lxc": ("lxc", "lxd"), "lxd": ("lxd",)}
+#: The managers that run LXC under lxcpaths of their own, one module each (its ``KIND``,
+#: ``LXCPATHS`` and its own ``LABELS``, ``SELECTORS``, ``WATCHED``). A new one is its module and
+#: its row here.
+MANAGERS: Tuple[ModuleType, ...] = (lxd,)
+
+#: Its rows of ``owners.SOURCES``, with its managers': the owner kinds it names and the prefix a
+#: label shows each with; the ``--netns WORD:NAME`` words and the owner kinds each selects (``lxc:``
+#: selects every container LXC runs); directories whose entries coming and going mean a namespace
+#: may have come or gone (``watch``).
+LABELS: Dict[str, str] = {"lxc": "lxc: "}
+SELECTORS: Dict[str, Tuple[str, ...]] = {"lxc": ("lxc", *(m.KIND for m in MANAGERS))}
 WATCHED: Tuple[str, ...] = ()
+for _manager in MANAGERS:
+    LABELS.update(_manager.LABELS)
+    SELECTORS.update(_manager.SELECTORS)
+    WATCHED += _manager.WATCHED
 
 LXC_PATH = "/var/lib/lxc"
-LXD_PATHS = ("/var/snap/lxd/common/lxd/containers", "/var/lib/lxd/containers", "/var/lib/incus/containers")
+#: lxcpath -> the owner kind of the manager that runs containers under it.
+MANAGED: Dict[str, str] = {path: m.KIND for m in MANAGERS for path in m.LXCPATHS}
 _PAYLOAD = pattern(r"(?:^|/)lxc\.payload[./]([^/]+)")
 _LEGACY = pattern(r"^/lxc/([^/]+)")
 _MONITOR_CGROUP = pattern(r"(?:^|/)lxc\.monitor[./]([^/]+)")
@@ -41,16 +53,16 @@ def _unquote(value: str) -> str:
 
 
 @per_scan
-def _lxd_dirs(scan: Scan) -> List[Tuple[str, Tuple[str, ...]]]:
-    return [(path, tuple(scan.host.listdir(path))) for path in LXD_PATHS]
+def _managed_dirs(scan: Scan) -> List[Tuple[str, Tuple[str, ...]]]:
+    return [(path, tuple(scan.host.listdir(path))) for path in MANAGED]
 
 
 def name_owner(name: str, scan: Scan, how: str, lxcpath: Optional[str] = None) -> Optional[Owner]:
     """The owner for an LXC name as the cgroup or monitor spells it."""
     if not name or name in (".", ".."):
         return None
-    lxd = lxcpath is not None and lxcpath.rstrip("/") in LXD_PATHS
-    if lxcpath is None or not lxd:
+    kind = MANAGED.get(lxcpath.rstrip("/")) if lxcpath is not None else None
+    if kind is None:
         # A monitor's title names its lxcpath, and anyone can give a process any title: only the
         # lxcpath root's LXC itself uses is ever read, never a path a title chose.
         own = lxcpath is None or lxcpath.rstrip("/") == LXC_PATH
@@ -62,15 +74,17 @@ def name_owner(name: str, scan: Scan, how: str, lxcpath: Optional[str] = None) -
                 pairs(("lxcpath", lxcpath or LXC_PATH), ("utsname", _unquote(uts.group(1)) if uts else None)),
                 how,
             )
-        lxd_path = next((path for path, entries in _lxd_dirs(scan) if name in entries), None) if own else None
-        if lxd_path is None:
+        listed = [path for path, entries in _managed_dirs(scan) if name in entries] if own else []
+        if len(listed) != 1:
+            # Not a manager's, or listed by several (a cgroup does not say whose): LXC's alone.
             return Owner("lxc", name, None, pairs(("lxcpath", lxcpath)), how)
-        lxcpath, lxd = lxd_path, True
+        lxcpath = listed[0]
+        kind = MANAGED[lxcpath]
     project, _, instance = name.rpartition("_") if "_" in name else ("default", "", name)
     # Same-named instances of two projects must not share a label: outside the default project
     # the name is PROJECT/NAME, as `lxc list --all-projects` shows them apart.
     shown = instance if project == "default" else f"{project}/{instance}"
-    return Owner("lxd", shown, None, pairs(("project", project), ("instance", instance), ("lxcpath", lxcpath)), how)
+    return Owner(kind, shown, None, pairs(("project", project), ("instance", instance), ("lxcpath", lxcpath)), how)
 
 
 def from_cgroup(path: str, scan: Scan) -> Optional[Owner]:
