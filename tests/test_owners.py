@@ -254,6 +254,34 @@ def test_lxd_same_name_in_two_projects_is_told_apart() -> None:
     assert query.select(topology, "lxc:proj/c1").inode == 4026532704
 
 
+def test_incus_containers_by_cgroup_and_monitor_with_their_projects() -> None:
+    """Before: Incus containers were named 'lxd: ...' (its lxcpath sat in LXD's list)."""
+    from vethpeer import query
+    from vethpeer.model import Topology, owner_label
+
+    found = owners_of("incus")
+    (web,), (api,), (c3,) = found[4026532901], found[4026532902], found[4026532903]
+    assert (web.kind, web.name, web.get("project"), web.get("lxcpath")) == (
+        "incus", "web", "default", "/var/lib/incus/containers")
+    assert (api.kind, api.name, api.get("project"), api.get("instance")) == ("incus", "dev/api", "dev", "api")
+    assert [owner_label(o) for o in (web, api, c3)] == ["incus: web", "incus: dev/api", "incus: c3"]
+    assert c3.how == "monitor pid 14200"  # only the monitor holds it; its title names Incus's lxcpath
+    # Listed by both LXD and Incus: its cgroup cannot say whose, so it is LXC's alone.
+    assert brief(found[4026532904]) == [("lxc", "shared")]
+    assert brief(found[4026532905]) == [("lxd", "old")]  # LXD's own, beside Incus
+    namespaces = tuple(Namespace(NamespaceId(4, inode), None, Holders(), link_count=0, owners=found[inode])
+                       for inode in (4026532901, 4026532902, 4026532903, 4026532904, 4026532905))
+    topology = Topology(namespaces, {}, (), (), (), "pid 1")
+    assert query.select(topology, "incus:dev/api").inode == 4026532902
+    assert query.select(topology, "incus:dev_api").inode == 4026532902
+    assert query.select(topology, "lxc:dev_api").inode == 4026532902
+    assert query.select(topology, "lxc:shared").inode == 4026532904
+    with pytest.raises(query.SelectorError):
+        query.select(topology, "incus:old")
+    with pytest.raises(query.SelectorError):
+        query.select(topology, "lxd:web")
+
+
 def test_nspawn_machines_registered_unregistered_and_from_their_scope() -> None:
     found = owners_of("nspawn")
     (box,) = found[4026532801]
@@ -563,7 +591,7 @@ def test_each_source_declares_its_labels_selectors_and_watched_directories() -> 
 
     assert query.SELECTORS == owners.SELECTORS
     assert {word for source in owners.SOURCES for word in source.selectors} == set(query.SELECTORS) >= {
-        "docker", "pod", "podman", "lxc", "lxd", "machine", "libvirt-lxc", "containerd", "neutron"}
+        "docker", "pod", "podman", "lxc", "lxd", "incus", "machine", "libvirt-lxc", "containerd", "neutron"}
     assert set(owners.WATCHED_DIRS) <= set(watcher.WATCHED_DIRS)
     assert "/run/systemd/machines" in owners.WATCHED_DIRS and "/var/lib/docker/containers" in owners.WATCHED_DIRS
     assert not any(isinstance(value, dict) and "docker" in value for value in vars(model).values())

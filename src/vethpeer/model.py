@@ -26,8 +26,8 @@ from . import kinds
 class Owner(NamedTuple):
     """Who a namespace belongs to, and the evidence that says so (found by ``vethpeer.owners``)."""
 
-    #: "docker", "pod", "podman", "containerd", "lxc", "lxd", "machine", "libvirt-lxc", "neutron",
-    #: "process".
+    #: "docker", "pod", "podman", "containerd", "lxc", "lxd", "incus", "machine", "libvirt-lxc",
+    #: "neutron", "process".
     kind: str
     #: What a person calls it: the container or machine name, ``namespace/pod`` for a pod,
     #: ``pid 81234 (nginx)`` for a process. Not escaped: renderers do that.

@@ -15,13 +15,13 @@ from types import ModuleType
 from typing import Dict, List, Optional, Tuple
 
 from ..host.procfs import pattern
-from . import lxd
+from . import incus, lxd
 from .base import Owner, Scan, pairs, per_scan
 
 #: The managers that run LXC under lxcpaths of their own, one module each (its ``KIND``,
 #: ``LXCPATHS`` and its own ``LABELS``, ``SELECTORS``, ``WATCHED``). A new one is its module and
 #: its row here.
-MANAGERS: Tuple[ModuleType, ...] = (lxd,)
+MANAGERS: Tuple[ModuleType, ...] = (lxd, incus)
 
 #: Its rows of ``owners.SOURCES``, with its managers': the owner kinds it names and the prefix a
 #: label shows each with; the ``--netns WORD:NAME`` words and the owner kinds each selects (``lxc:``

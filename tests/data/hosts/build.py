@@ -5,7 +5,7 @@ Each tree is a small host filesystem: the state files a runtime writes, laid out
 cmdline and stat files of the processes involved. ``namespaces.json`` is what discovery would
 have found (inodes, /run/netns names, bind-mount paths, pids, holder pids).
 
-    python tests/data/hosts/build.py      # rewrites every case
+    python tests/data/hosts/build.py [CASE...]     # rewrites the cases named, or every one
 """
 
 from __future__ import annotations
@@ -437,6 +437,32 @@ def lxd() -> None:
     ])
 
 
+def incus() -> None:
+    case = "incus"
+    base = "var/lib/incus/containers"
+    write(case, f"{base}/web/backup.yaml", "container:\n  name: web\n")
+    write(case, f"{base}/dev_api/backup.yaml", "container:\n  name: api\n  project: dev\n")
+    write(case, f"{base}/c3/backup.yaml", "container:\n  name: c3\n")
+    # LXD beside it, one name in both: a payload cgroup does not say whose it is.
+    write(case, f"{base}/shared/backup.yaml", "container:\n  name: shared\n")
+    write(case, "var/lib/lxd/containers/shared/backup.yaml", "container:\n  name: shared\n")
+    write(case, "var/lib/lxd/containers/old/backup.yaml", "container:\n  name: old\n")
+    proc(case, 14001, "systemd", ["0::/lxc.payload.web/init.scope"], 14000)
+    proc(case, 14101, "systemd", ["0::/lxc.payload.dev_api/init.scope"], 14100)
+    # c3's init has exited; only its monitor's fd holds the namespace, and its title names the lxcpath.
+    proc(case, 14200, "incusd", ["0::/lxc.monitor.c3"], 1, ["[lxc monitor] /var/lib/incus/containers c3"])
+    proc(case, 14301, "systemd", ["0::/lxc.payload.shared/init.scope"], 14300)
+    proc(case, 14401, "systemd", ["0::/lxc.payload.old/init.scope"], 14400)
+    namespaces(case, [
+        {"inode": ROOT_NS, "root": True, "pids": [1, 14200]},
+        {"inode": 4026532901, "pids": [14001]},
+        {"inode": 4026532902, "pids": [14101]},
+        {"inode": 4026532903, "holder_pids": [14200]},
+        {"inode": 4026532904, "pids": [14301]},
+        {"inode": 4026532905, "pids": [14401]},
+    ])
+
+
 def nspawn() -> None:
     case = "nspawn"
     write(case, "run/systemd/machines/my-box",
@@ -509,19 +535,24 @@ def neutron() -> None:
     namespaces(case, entries)
 
 
-CASES = [docker_v1_cgroupfs, docker_v2_systemd, lambda: kube_containerd("k8s-containerd-cgroupfs", False),
-         lambda: kube_containerd("k8s-containerd-systemd", True), kube_crio, podman_rootless, podman_pod, lxc,
-         lxd, nspawn, libvirt_lxc, neutron]
+CASES = {
+    "docker-v1-cgroupfs": docker_v1_cgroupfs, "docker-v2-systemd": docker_v2_systemd,
+    "k8s-containerd-cgroupfs": lambda: kube_containerd("k8s-containerd-cgroupfs", False),
+    "k8s-containerd-systemd": lambda: kube_containerd("k8s-containerd-systemd", True), "k8s-crio": kube_crio,
+    "podman-rootless": podman_rootless, "podman-pod": podman_pod, "lxc": lxc, "lxd": lxd, "incus": incus,
+    "nspawn": nspawn, "libvirt-lxc": libvirt_lxc, "neutron": neutron,
+}
 
 
-def main() -> int:
-    for entry in os.listdir(HERE):
-        if os.path.isdir(os.path.join(HERE, entry)):
-            shutil.rmtree(os.path.join(HERE, entry))
-    for case in CASES:
-        case()
+def main(argv: List[str]) -> int:
+    """Rewrite the cases named (all by default); the real-* trees, recorded from the runtimes
+    themselves by tests/runtimes/capture.py, are never touched."""
+    for name in argv or list(CASES):
+        if os.path.isdir(os.path.join(HERE, name)):
+            shutil.rmtree(os.path.join(HERE, name))
+        CASES[name]()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
