@@ -282,6 +282,18 @@ def test_incus_containers_by_cgroup_and_monitor_with_their_projects() -> None:
         query.select(topology, "lxd:web")
 
 
+def test_mininet_hosts_by_their_shell_run_as_root_only() -> None:
+    """Before: 'pid 15001 (bash)'. The live test (test_live_mininet.py) runs Mininet itself."""
+    found = owners_of("mininet")
+    (h1,) = found[4026533101]
+    assert (h1.kind, h1.name, h1.get("shell"), h1.how, h1.label) == ("mininet", "h1", "15001", "shell pid 15001",
+                                                                     "mininet: h1")
+    assert brief(found[4026533102]) == [("mininet", "s1-host")]  # Mininet 2.2's shell
+    # A user's shell in a namespace they made may say anything: not Mininet's word.
+    assert brief(found[4026533103]) == [("process", "pid 15201 (bash)")]
+    assert brief(found[4026533104]) == [("process", "pid 15301 (bash)")]
+
+
 def test_nspawn_machines_registered_unregistered_and_from_their_scope() -> None:
     found = owners_of("nspawn")
     (box,) = found[4026532801]
@@ -591,7 +603,8 @@ def test_each_source_declares_its_labels_selectors_and_watched_directories() -> 
 
     assert query.SELECTORS == owners.SELECTORS
     assert {word for source in owners.SOURCES for word in source.selectors} == set(query.SELECTORS) >= {
-        "docker", "pod", "podman", "lxc", "lxd", "incus", "machine", "libvirt-lxc", "containerd", "neutron"}
+        "docker", "pod", "podman", "lxc", "lxd", "incus", "machine", "libvirt-lxc", "containerd", "neutron",
+        "mininet"}
     assert set(owners.WATCHED_DIRS) <= set(watcher.WATCHED_DIRS)
     assert "/run/systemd/machines" in owners.WATCHED_DIRS and "/var/lib/docker/containers" in owners.WATCHED_DIRS
     assert not any(isinstance(value, dict) and "docker" in value for value in vars(model).values())

@@ -27,7 +27,7 @@ class Owner(NamedTuple):
     """Who a namespace belongs to, and the evidence that says so (found by ``vethpeer.owners``)."""
 
     #: "docker", "pod", "podman", "containerd", "lxc", "lxd", "incus", "machine", "libvirt-lxc",
-    #: "neutron", "process".
+    #: "neutron", "mininet", "process".
     kind: str
     #: What a person calls it: the container or machine name, ``namespace/pod`` for a pod,
     #: ``pid 81234 (nginx)`` for a process. Not escaped: renderers do that.

@@ -12,7 +12,9 @@ unreadable or malformed files: a broken file just gives no owner.
 2. cgroups: for namespaces still unnamed, the cgroup paths of a few of their processes;
 3. processes: for those still unnamed, their supervisors (LXC monitor, systemd-nspawn,
    libvirt_lxc), judged once per process however many namespaces it holds;
-4. fallback: the first process inside, ``pid 81234 (nginx)``. A process that only holds the
+4. members: for those still unnamed, a process inside that says whose it is (Mininet's host
+   shell, ``bash ... -is mininet:h1``);
+5. fallback: the first process inside, ``pid 81234 (nginx)``. A process that only holds the
    namespace (an fd, a socket: dockerd, a monitoring agent) is not its owner; ``holder_names``
    names holders for display.
 
@@ -28,7 +30,7 @@ from types import ModuleType
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from ..host.procfs import Host
-from . import docker, kubernetes, libvirt_lxc, lxc, neutron, nspawn, podman
+from . import docker, kubernetes, libvirt_lxc, lxc, mininet, neutron, nspawn, podman
 from .base import KIND_RANK, Namespace, Owner, Scan, labelled
 from .neutron import PortName, port_of
 from .process import comm_of, fallback, holder_names, process_owner
@@ -58,6 +60,8 @@ CgroupSource = Callable[[str, Scan], Optional[Owner]]
 #: Whether a process is a container's supervisor (LXC monitor, systemd-nspawn, libvirt_lxc): the
 #: owner of the namespaces it holds or whose processes it parents.
 ProcessSource = Callable[[int, Scan], Optional[Owner]]
+#: Whether a process inside a namespace says whose the namespace is (Mininet's host shell).
+MemberSource = Callable[[int, Scan], Optional[Owner]]
 
 
 class Source:
@@ -71,11 +75,13 @@ class Source:
         state: Optional[StateSource] = None,
         cgroup: Optional[CgroupSource] = None,
         process: Optional[ProcessSource] = None,
+        member: Optional[MemberSource] = None,
     ) -> None:
         self.name = name
         self.state = state
         self.cgroup = cgroup
         self.process = process
+        self.member = member
         #: Owner kind -> the prefix of its label (``docker: web-1``).
         self.labels: Dict[str, str] = module.LABELS
         #: ``--netns WORD:NAME`` word -> the owner kinds it selects.
@@ -84,8 +90,8 @@ class Source:
         self.watched: Tuple[str, ...] = module.WATCHED
 
 
-#: In order of trust: state files before cgroup paths before process trees. A new runtime is a
-#: module here and its row.
+#: In order of trust: state files before cgroup paths before supervisors before a process's own
+#: word. A new runtime is a module here and its row.
 SOURCES: Tuple[Source, ...] = (
     Source("docker", docker, docker.from_state, docker.from_cgroup),
     Source("kubernetes", kubernetes, kubernetes.from_state, kubernetes.from_cgroup),
@@ -94,6 +100,7 @@ SOURCES: Tuple[Source, ...] = (
     Source("nspawn", nspawn, nspawn.from_state, nspawn.from_cgroup, nspawn.from_process),
     Source("libvirt-lxc", libvirt_lxc, libvirt_lxc.from_state, libvirt_lxc.from_cgroup, libvirt_lxc.from_process),
     Source("neutron", neutron, neutron.from_state),
+    Source("mininet", mininet, member=mininet.from_member),
 )
 
 #: Every ``--netns WORD:NAME`` word, in the order of the sources -> the owner kinds it selects.
@@ -124,6 +131,7 @@ def scan(namespaces: Sequence[Namespace], host: Optional[Host] = None) -> Scan:
                 _guarded(run, source.name, source.state)
         _guarded(run, "cgroup", _cgroup_pass)
         _guarded(run, "process", _process_pass)
+        _guarded(run, "member", _member_pass)
         _guarded(run, "fallback", fallback)
     finally:
         if host is None:
@@ -159,13 +167,26 @@ def _process_pass(run: Scan) -> None:
             if pid not in verdicts:
                 verdicts[pid] = next((o for o in (judge(pid, run) for judge in judges) if o is not None), None)
             owner = verdicts[pid]
-            if owner is None:
-                continue
-            # A title is anyone's to set: a supervisor's word counts by who runs it, root for any
-            # namespace, a user only for one they could have made.
-            uid = run.process_uid(pid)
-            if uid is None or not run.may_name(uid, ns.inode):
-                run.refused.append((ns.inode, owner, -1 if uid is None else uid))
-                continue
-            run.add(ns.inode, owner)
-            break
+            if owner is not None and _trusted(run, ns, pid, owner):
+                run.add(ns.inode, owner)
+                break
+
+
+def _member_pass(run: Scan) -> None:
+    judges = [s.member for s in SOURCES if s.member is not None]
+    for ns in run.unowned():
+        for pid in run.some_pids(ns):
+            owner = next((o for o in (judge(pid, run) for judge in judges) if o is not None), None)
+            if owner is not None and _trusted(run, ns, pid, owner):
+                run.add(ns.inode, owner)
+                break
+
+
+def _trusted(run: Scan, ns: Namespace, pid: int, owner: Owner) -> bool:
+    """A title is anyone's to set: a process's word counts by who runs it, root's for any
+    namespace, a user's only for one they could have made (refused claims are kept)."""
+    uid = run.process_uid(pid)
+    if uid is None or not run.may_name(uid, ns.inode):
+        run.refused.append((ns.inode, owner, -1 if uid is None else uid))
+        return False
+    return True

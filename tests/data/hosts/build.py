@@ -463,6 +463,29 @@ def incus() -> None:
     ])
 
 
+def mininet() -> None:
+    case = "mininet"
+    shell = ["bash", "--norc", "--noediting", "-is"]
+    proc(case, 15001, "bash", ["0::/user.slice/user-0.slice/session-3.scope"], 15000, [*shell, "mininet:h1"])
+    proc(case, 15002, "ping", ["0::/user.slice/user-0.slice/session-3.scope"], 15001, ["ping", "10.0.0.2"])
+    # Mininet 2.2 started its shells without --noediting.
+    proc(case, 15101, "bash", ["0::/user.slice/user-0.slice/session-3.scope"], 15000,
+         ["bash", "--norc", "-is", "mininet:s1-host"])
+    # A user's shell with the same argv, in a namespace of their own: Mininet runs only as root.
+    proc(case, 15201, "bash", ["0::/user.slice/user-1000.slice/session-4.scope"], 15200, [*shell, "mininet:h9"],
+         uid=1000)
+    # Root, but not Mininet's shell: a flag it never passes.
+    proc(case, 15301, "bash", ["0::/user.slice/user-0.slice/session-3.scope"], 15300,
+         ["bash", "--login", "-is", "mininet:h8"])
+    namespaces(case, [
+        {"inode": ROOT_NS, "root": True, "pids": [1, 15000]},
+        {"inode": 4026533101, "pids": [15001, 15002]},
+        {"inode": 4026533102, "pids": [15101]},
+        {"inode": 4026533103, "pids": [15201], "userns_uid": 1000},
+        {"inode": 4026533104, "pids": [15301]},
+    ])
+
+
 def nspawn() -> None:
     case = "nspawn"
     write(case, "run/systemd/machines/my-box",
@@ -540,7 +563,7 @@ CASES = {
     "k8s-containerd-cgroupfs": lambda: kube_containerd("k8s-containerd-cgroupfs", False),
     "k8s-containerd-systemd": lambda: kube_containerd("k8s-containerd-systemd", True), "k8s-crio": kube_crio,
     "podman-rootless": podman_rootless, "podman-pod": podman_pod, "lxc": lxc, "lxd": lxd, "incus": incus,
-    "nspawn": nspawn, "libvirt-lxc": libvirt_lxc, "neutron": neutron,
+    "mininet": mininet, "nspawn": nspawn, "libvirt-lxc": libvirt_lxc, "neutron": neutron,
 }
 
 
