@@ -21,6 +21,7 @@ from typing import (
 )
 
 from . import kinds
+from .holding import DETAILED, HOLDERS
 
 
 class Owner(NamedTuple):
@@ -76,15 +77,16 @@ class Holder(NamedTuple):
     detail: int
 
 
-#: The ways a namespace is held, in the order ``Namespace.label`` looks for a name. Each kind's
-#: holders are a tuple: of ``str`` (names, paths), of ``int`` (pids), of ``Holder`` (the rest).
-HOLDER_KINDS = ("names", "paths", "pids", "threads", "fds", "sockets", "tuns", "rings")
+#: The ways a namespace is held (``holding.HOLDERS``' rows), in the order ``Namespace.label``
+#: looks for a name. Each kind's holders are a tuple: of ``str`` (names, paths), of ``int``
+#: (pids), of ``Holder`` (the kinds with a detail).
+HOLDER_KINDS: Tuple[str, ...] = tuple(kind.name for kind in HOLDERS)
 
 #: Holder kinds that are process ids or ``Holder``s (the rest are names and paths).
-PROCESS_HOLDER_KINDS = HOLDER_KINDS[2:]
+PROCESS_HOLDER_KINDS: Tuple[str, ...] = tuple(kind.name for kind in HOLDERS if kind.process)
 _KIND_SET = frozenset(HOLDER_KINDS)
 #: Kinds held by a process otherwise than by its main thread (``Namespace.holder_pids``).
-_HOLDER_PID_KINDS = frozenset(PROCESS_HOLDER_KINDS[1:])
+_HOLDER_PID_KINDS = frozenset(kind.name for kind in DETAILED)
 
 
 class Holders(Dict[str, Tuple[Any, ...]]):
@@ -256,11 +258,11 @@ class Namespace(NamedTuple):
         pids = held.get("pids")
         if pids:
             return f"pid {pids[0]} ({self.comm})" if self.comm else f"pid {pids[0]}"
-        for kind in HOLDER_KINDS[3:]:
-            holders = held.get(kind)
+        for kind in DETAILED:
+            holders = held.get(kind.name)
             if holders:
                 first = holders[0]
-                return f"pid {first.pid} {_HELD_BY[kind]} {first.detail}"
+                return f"pid {first.pid} {kind.held_by} {first.detail}"
         return f"net:[{self.id.inode}]"
 
 
@@ -544,10 +546,6 @@ class Topology:
     def __repr__(self) -> str:
         return (f"<Topology namespaces={len(self.namespaces)} links={len(self.links)} "
                 f"pairs={len(self.pairs)} unresolved={len(self.unresolved)}>")
-
-
-#: How a label names each holder kind's ``detail``: ``pid 812 tid 813``, ``pid 812 socket fd 4``.
-_HELD_BY = {"threads": "tid", "fds": "fd", "sockets": "socket fd", "tuns": "tun fd", "rings": "io_uring fd"}
 
 
 def owner_label(owner: Owner) -> str:

@@ -13,6 +13,7 @@ import stat
 from operator import attrgetter
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
+from .holding import DETAILED, HOLDERS
 from .host.kernel import TunFile
 from .host.netlink import AddressRecord, LinkRecord
 from .kinds import BYTES, FIELDS, MAXIMUM, in_order
@@ -223,8 +224,12 @@ def _ovs_from_json(raw: Any) -> Optional[OvsView]:
                    _opt_str(raw.get("warning"), "ovs warning"))
 
 
-#: Holder kinds written even when empty, as files before the others were added had them.
-_ALWAYS_WRITTEN = frozenset(HOLDER_KINDS[:-1])
+#: Holder kinds written even when empty, as files before the others were added had them; the
+#: others (added later in version 1) are written after the rest, and only when held.
+_ALWAYS_WRITTEN = frozenset(kind.name for kind in HOLDERS if kind.snapshot != "held")
+_WHEN_HELD = tuple(kind.name for kind in HOLDERS if kind.snapshot == "held")
+#: Holder kinds every file has; the others are absent from files made before them.
+_REQUIRED = frozenset(kind.name for kind in HOLDERS if kind.snapshot == "always")
 
 
 def _holder_to_json(item: Any) -> Any:
@@ -234,8 +239,8 @@ def _holder_to_json(item: Any) -> Any:
 def _namespace_to_json(record: NamespaceRecord) -> Dict[str, Any]:
     ns = record.namespace
     holders = {kind: [_holder_to_json(item) for item in ns.holders[kind]] for kind in HOLDER_KINDS
-               if kind in _ALWAYS_WRITTEN or kind in ns.holders}
-    rings = holders.pop("rings", None)  # added later in version 1: only when held so
+               if kind in _ALWAYS_WRITTEN}
+    later = {kind: [_holder_to_json(item) for item in ns.holders[kind]] for kind in _WHEN_HELD if kind in ns.holders}
     return {
         "dev": ns.id.dev, "inode": ns.id.inode, "cookie": ns.cookie, **holders, "comm": ns.comm,
         "root": ns.root, "own": ns.own, "error": ns.error,
@@ -245,7 +250,7 @@ def _namespace_to_json(record: NamespaceRecord) -> Dict[str, Any]:
                     "how": o.how} for o in ns.owners],
         # Added later in version 1, and only when known: older files stay byte for byte.
         **({} if ns.userns_uid is None else {"userns_uid": ns.userns_uid}),
-        **({} if rings is None else {"rings": rings}),
+        **later,
     }
 
 
@@ -253,9 +258,8 @@ def _namespace_from_json(ns: Dict[str, Any]) -> NamespaceRecord:
     holders: Dict[str, Tuple[Any, ...]] = {
         "names": _strs(ns["names"], "names"), "paths": _strs(ns["paths"], "paths"),
         "pids": tuple(_int(pid, "pid") for pid in ns["pids"])}
-    for kind in HOLDER_KINDS[3:]:
-        # tuns and rings are absent from snapshots made before them.
-        holders[kind] = _holders(ns[kind] if kind in ("threads", "fds", "sockets") else ns.get(kind, []), kind)
+    for kind in DETAILED:
+        holders[kind.name] = _holders(ns[kind.name] if kind.name in _REQUIRED else ns.get(kind.name, []), kind.name)
     namespace = Namespace(
         id=NamespaceId(_int(ns["dev"], "dev"), _int(ns["inode"], "inode")), cookie=_opt_int(ns["cookie"], "cookie"),
         holders=Holders(holders), comm=_opt_str(ns["comm"], "comm"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..holding import DETAILED
 from ..model import Link, LinkRef, Namespace, NamespaceId, Owner, PeerHint, Relation, Topology, TunHolder, Unresolved
 
 VERSION = 1
@@ -235,11 +236,8 @@ def namespaces_document(topology: Topology) -> Dict[str, Any]:
                 "links": ns.link_count,
                 "label": ns.label,
                 "names": list(ns.names),
-                "threads": [{"pid": h.pid, "tid": h.detail} for h in ns.threads],
-                "fds": [{"pid": h.pid, "fd": h.detail} for h in ns.fds],
-                "sockets": [{"pid": h.pid, "fd": h.detail} for h in ns.sockets],
-                "tuns": [{"pid": h.pid, "fd": h.detail} for h in ns.tuns],
-                "rings": [{"pid": h.pid, "fd": h.detail} for h in ns.rings],
+                **{kind.name: [{"pid": h.pid, kind.detail: h.detail} for h in ns.holders[kind.name]]
+                   for kind in DETAILED},
                 "own": ns.own,
                 "error": ns.error,
                 "owners": [owner_json(owner) for owner in ns.owners],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import List, Mapping, Optional, Sequence, Tuple
 
+from ..holding import DETAILED
 from ..model import PEER_KINDS, Link, LinkRef, Namespace, Topology, Unresolved, owner_label
 from .text import Style, escape, table
 
@@ -131,11 +132,8 @@ def _held_by(ns: Namespace, comms: Optional[Mapping[int, str]] = None) -> str:
             parts.append(f"{label} {shown}{more}")
 
     holders("pid" if len(ns.pids) == 1 else "pids", [who(pid) for pid in ns.pids])
-    holders("thread", [who(h.pid, f"/{h.detail}") for h in ns.threads])
-    holders("fd", [who(h.pid, f"/{h.detail}") for h in ns.fds])
-    holders("socket", [who(h.pid, f"/{h.detail}") for h in ns.sockets])
-    holders("tun", [who(h.pid, f"/{h.detail}") for h in ns.tuns])
-    holders("io_uring", [who(h.pid, f"/{h.detail}") for h in ns.rings])
+    for kind in DETAILED:
+        holders(kind.word, [who(h.pid, f"/{h.detail}") for h in ns.holders[kind.name]])
     return "; ".join(parts) if parts else "-"
 
 
