@@ -185,9 +185,9 @@ def test_processes_are_collected_by_namespace(tmp_path: Path) -> None:
 def test_thread_in_another_namespace_is_a_thread_holder(tmp_path: Path) -> None:
     make_process(tmp_path, 50, BLUE, threads={51: RED, 52: BLUE})
     collector = collect(tmp_path)
-    assert collector.refs[RED].threads == [Holder(50, 51)]
+    assert collector.refs[RED].held.get("threads", []) == [Holder(50, 51)]
     assert collector.refs[RED].pids == []
-    assert collector.refs[BLUE].threads == []
+    assert collector.refs[BLUE].held.get("threads", []) == []
     assert collector.refs[BLUE].pids == [50]
 
 
@@ -196,9 +196,9 @@ def test_fd_on_a_namespace_is_an_fd_holder(tmp_path: Path) -> None:
                                          5: "socket:[888]", 6: "anon_inode:[eventfd]", 7: f"net:[{BLUE}]"})
     collector = collect(tmp_path)
     assert set(collector.refs) == {BLUE, GREEN}
-    assert collector.refs[GREEN].fds == [Holder(60, 3)]
+    assert collector.refs[GREEN].held.get("fds", []) == [Holder(60, 3)]
     assert collector.refs[GREEN].pids == []
-    assert collector.refs[BLUE].fds == [Holder(60, 7)]
+    assert collector.refs[BLUE].held.get("fds", []) == [Holder(60, 7)]
 
 
 def test_fd_opened_through_a_bind_mount_is_found_by_stat(tmp_path: Path) -> None:
@@ -207,7 +207,7 @@ def test_fd_opened_through_a_bind_mount_is_found_by_stat(tmp_path: Path) -> None
     nsfile.write_text("")
     st = os.stat(nsfile)
     make_process(proc, 61, BLUE, fds={3: str(nsfile)})
-    assert collect(proc, nsfs_dev=st.st_dev).refs[st.st_ino].fds == [Holder(61, 3)]
+    assert collect(proc, nsfs_dev=st.st_dev).refs[st.st_ino].held.get("fds", []) == [Holder(61, 3)]
     assert st.st_ino not in collect(proc, nsfs_dev=NO_DEV).refs
 
 
@@ -216,7 +216,7 @@ def test_own_fds_are_not_holders(tmp_path: Path) -> None:
     make_process(tmp_path, 71, BLUE, fds={3: f"net:[{RED}]"})
     collector = collect(tmp_path, own_pid=70)
     assert GREEN not in collector.refs
-    assert collector.refs[RED].fds == [Holder(71, 3)]
+    assert collector.refs[RED].held.get("fds", []) == [Holder(71, 3)]
     assert collector.refs[BLUE].pids == [70, 71]
 
 
@@ -246,7 +246,7 @@ def test_process_without_fd_or_task_dirs(tmp_path: Path) -> None:
     symlink(tmp_path / "95" / "ns" / "net", f"net:[{BLUE}]")
     collector = collect(tmp_path)
     assert collector.refs[BLUE].pids == [95]
-    assert collector.refs[BLUE].threads == [] and collector.refs[BLUE].fds == []
+    assert collector.refs[BLUE].held.get("threads", []) == [] and collector.refs[BLUE].held.get("fds", []) == []
 
 
 def test_non_network_namespace_link_is_ignored(tmp_path: Path) -> None:
@@ -392,10 +392,10 @@ def test_threads_of_a_process_whose_main_thread_exited(tmp_path: Path) -> None:
     (base / "task" / "40").mkdir(parents=True)  # the zombie leader's task dir, without ns
     symlink(base / "task" / "41" / "fd" / "7", f"net:[{GREEN}]")
     collector = collect(tmp_path)
-    assert collector.refs[RED].threads == [Holder(40, 41)]
-    assert collector.refs[BLUE].threads == [Holder(40, 42)]
-    assert collector.refs[GREEN].fds == [Holder(41, 7)]
-    assert collector.refs[GREEN].fd_paths == [f"{tmp_path}/40/task/41/fd/7"]
+    assert collector.refs[RED].held.get("threads", []) == [Holder(40, 41)]
+    assert collector.refs[BLUE].held.get("threads", []) == [Holder(40, 42)]
+    assert collector.refs[GREEN].held.get("fds", []) == [Holder(41, 7)]
+    assert collector.refs[GREEN].openers["fds"] == [(f"{tmp_path}/40/task/41/fd/7", True)]
     assert collector.process_netns[40] == RED
 
 
@@ -412,8 +412,8 @@ def test_fd_in_a_threads_private_fd_table(tmp_path: Path, monkeypatch: pytest.Mo
     collector = Collector(proc=str(tmp_path), nsfs_dev=NO_DEV)
     collector.pids_are_ours = True
     processes.read_processes(collector, own_pid=1, want_sockets=False)
-    assert collector.refs[RED].fds == [Holder(50, 3)]
-    assert collector.refs[GREEN].fds == [Holder(52, 4)]
+    assert collector.refs[RED].held.get("fds", []) == [Holder(50, 3)]
+    assert collector.refs[GREEN].held.get("fds", []) == [Holder(52, 4)]
 
 
 def test_private_fd_table_without_kcmp_is_told_by_its_fd_numbers(tmp_path: Path) -> None:
@@ -423,8 +423,8 @@ def test_private_fd_table_without_kcmp_is_told_by_its_fd_numbers(tmp_path: Path)
     symlink(base / "task" / "52" / "fd" / "4", f"net:[{GREEN}]")
     collector = collect(tmp_path)
     assert not collector.pids_are_ours
-    assert collector.refs[RED].fds == [Holder(50, 3)]
-    assert collector.refs[GREEN].fds == [Holder(52, 4)]
+    assert collector.refs[RED].held.get("fds", []) == [Holder(50, 3)]
+    assert collector.refs[GREEN].held.get("fds", []) == [Holder(52, 4)]
 
 
 def test_tun_files_are_recognised_by_device_number_not_path() -> None:
@@ -540,8 +540,8 @@ def test_budget_gives_fd_only_namespaces_a_durable_ones_slot_but_never_own_or_ro
     own, named, socket_only, second_socket_only = (collector.at(i) for i in (1, 2, 3, 4))
     own.extra_openers.append("/proc/self/ns/net")
     named.names.append(("blue", "/run/netns/blue"))
-    socket_only.sockets.append(Holder(7, 3))
-    second_socket_only.sockets.append(Holder(7, 4))
+    socket_only.add("sockets", Holder(7, 3))
+    second_socket_only.add("sockets", Holder(7, 4))
 
     def new_fd() -> int:
         return os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -572,7 +572,7 @@ def test_tun_holders_survive_a_snapshot_round_trip_and_old_snapshots_load() -> N
 def test_dropped_socket_only_namespace_says_why_it_cannot_be_read() -> None:
     collector = Collector(proc="/proc", nsfs_dev=os.stat("/proc/self/ns/net").st_dev, fd_room=0)
     refs = collector.at(5)
-    refs.sockets.append(Holder(7, 3))
+    refs.add("sockets", Holder(7, 3))
     assert not collector.keep(5, refs, os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC), 4)
     errors, vanished, _ = collector.open_all()
     assert not vanished
@@ -639,3 +639,25 @@ def test_holders_is_one_immutable_mapping_of_every_kind() -> None:
     ("tuns", "pid 7 tun fd 9"), ("rings", "pid 7 io_uring fd 9")])
 def test_a_namespace_held_one_way_is_labelled_by_that_holder(kind: str, label: str) -> None:
     assert Namespace(NamespaceId(4, BLUE), None, Holders({kind: (Holder(7, 9),)})).label == label
+
+
+def test_every_holder_kind_has_a_source_and_every_source_finds_known_kinds() -> None:
+    """The tables hold together: a holder kind no source finds, or a source that finds a kind the
+    model does not know, fails here."""
+    from vethpeer.discover import SOURCES
+    from vethpeer.holding import HOLDERS
+    from vethpeer.model import HOLDER_KINDS
+
+    found = {kind for source in SOURCES for kind in source.kinds}
+    assert found == set(HOLDER_KINDS) == {kind.name for kind in HOLDERS}
+    assert all(kind.reach in ("path", "copy", "none") for kind in HOLDERS)
+    assert all(kind.snapshot in ("always", "written", "held") for kind in HOLDERS)
+    # Which sources are read, and in what order, as the options say.
+    from vethpeer.discover.sources import Options
+
+    options = Options((), (), sockets=False, tuns=True, mount_namespaces=False, own_mount_ns=None)
+    assert [s.name for s in SOURCES if s.wanted(options)] == [
+        "the paths given", "names and bind mounts", "processes, threads and their fds", "tun/tap files"]
+    everything = options._replace(sockets=True, mount_namespaces=None)
+    assert [s.name for s in SOURCES if s.wanted(everything)][-3:] == [
+        "other mount namespaces' bind mounts", "tun/tap files", "sockets"]

@@ -10,7 +10,7 @@ only way in). A new way of holding a namespace is a row here and a holder source
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple
 
 
 class HolderKind(NamedTuple):
@@ -24,10 +24,11 @@ class HolderKind(NamedTuple):
     word: str = ""
     #: How a label names the detail: ``pid 812 tid 813``, ``pid 812 socket fd 4``.
     held_by: str = ""
-    #: Discovery: the holder has a path of its own that opens the namespace again later (a
-    #: thread's ns link, an fd's /proc path); the others reach it only through a copy of the fd.
-    durable: bool = True
-    #: Discovery: what it is, when it is the only way in ("a tun/tap file").
+    #: Discovery: how it leads into the namespace. "path": by a path of its own, again later (a
+    #: name, a thread's ns link, an fd's /proc path); "copy": only through a copy of the holder's
+    #: fd, kept open while the fd budget allows; "none": not at all without using the holder.
+    reach: str = "path"
+    #: Discovery: what one is, when it is the only way in ("a tun/tap file").
     what: str = ""
     #: The snapshot file: "always" (every file has it), "written" (written always, absent from
     #: files older than it), "held" (written only when held: files stay byte for byte as before).
@@ -40,11 +41,13 @@ HOLDERS: Tuple[HolderKind, ...] = (
     HolderKind("pids", True, what="a process"),
     HolderKind("threads", True, "tid", "thread", "tid", what="a thread"),
     HolderKind("fds", True, "fd", "fd", "fd", what="an open namespace file"),
-    HolderKind("sockets", True, "fd", "socket", "socket fd", durable=False, what="socket"),
-    HolderKind("tuns", True, "fd", "tun", "tun fd", durable=False, what="tun/tap file", snapshot="written"),
-    HolderKind("rings", True, "fd", "io_uring", "io_uring fd", durable=False, what="io_uring registered file",
+    HolderKind("sockets", True, "fd", "socket", "socket fd", reach="copy", what="a socket"),
+    HolderKind("tuns", True, "fd", "tun", "tun fd", reach="copy", what="a tun/tap file", snapshot="written"),
+    HolderKind("rings", True, "fd", "io_uring", "io_uring fd", reach="none", what="an io_uring registered file",
                snapshot="held"),
 )
 
 #: The kinds whose holders are ``Holder(pid, detail)``, in order.
 DETAILED: Tuple[HolderKind, ...] = tuple(kind for kind in HOLDERS if kind.detail is not None)
+#: Each row by its name.
+KIND_OF: Dict[str, HolderKind] = {kind.name: kind for kind in HOLDERS}

@@ -16,10 +16,10 @@ from __future__ import annotations
 import os
 from typing import Dict, Optional, Sequence, Set, Tuple
 
+from ..holding import KIND_OF
 from ..host import kernel
 from ..host.changes import ChangeWatch
 from ..model import Holders, Namespace, NamespaceId
-from . import files, named, processes
 from .collector import Collector, Refs
 from .handle import Discovery, FoundNamespace, default_keep_fds, fd_reserve, open_namespace_file, reopen
 from .mounts import (
@@ -33,15 +33,18 @@ from .mounts import (
     unescape_mount_path,
 )
 from .procs import _comm, _is_kthreadd, _readlink_inode, qemu_vm_name
+from .sources import SOURCES, Options, Source
 
 __all__ = [
     "DEFAULT_NETNS_DIRS",
     "MOUNTINFO_BYTES_AUTO",
+    "SOURCES",
     "ChangeWatch",
     "Collector",
     "Discovery",
     "FoundNamespace",
     "NsfsMount",
+    "Source",
     "default_keep_fds",
     "discover",
     "fd_reserve",
@@ -120,9 +123,8 @@ def discover(
         except OSError:
             own_mount_ns = None
     try:
-        root_inode, root_source = _read_sources(
-            collector, (root_inode, root_source, root_warning), extra_paths=extra_paths, netns_dirs=netns_dirs,
-            sockets=sockets, tuns=tuns, mount_namespaces=mount_namespaces, own_mount_ns=own_mount_ns)
+        options = Options(extra_paths, netns_dirs, sockets, tuns, mount_namespaces, own_mount_ns)
+        root_inode, root_source = _read_sources(collector, (root_inode, root_source, root_warning), options)
         errors, vanished, not_net = _open_found(collector, keep_fds)
     except BaseException:
         for refs in collector.refs.values():
@@ -142,42 +144,19 @@ def discover(
                      tuple(collector.tun_devices))
 
 
-def _read_sources(collector: Collector, root: Tuple[Optional[int], str, Optional[str]], *,
-                  extra_paths: Sequence[str], netns_dirs: Sequence[str], sockets: bool, tuns: bool,
-                  mount_namespaces: Optional[bool], own_mount_ns: Optional[str]) -> Tuple[Optional[int], str]:
-    """Every holder source, cheapest first, into ``collector``; returns the root namespace and
-    how it was found (the initial namespace's fixed inode may only show up among the holders)."""
-    nsfs_dev, proc = collector.nsfs_dev, collector.proc
-    for path in extra_paths:
-        try:
-            collector.add_path(path, nsfs_dev)
-        except OSError as error:
-            raise ValueError(f"cannot use {path}: {error.strerror}") from None
-    mounts = named.own_nsfs_mounts(collector)
-    mounted = {mount.path: mount.inode for mount in mounts if not mount.covered}
-    dirs_read = named.read_netns_dirs(collector, netns_dirs, nsfs_dev, mounted)
-    dirs_read.update(os.path.realpath(d) for d in netns_dirs)
-    dirs_read.update(netns_dirs)
-    named.read_mountinfo(collector, dirs_read, mounts)
-    processes.read_processes(collector, os.getpid(), sockets, want_tuns=tuns, own_mount_ns=own_mount_ns)
+def _read_sources(collector: Collector, root: Tuple[Optional[int], str, Optional[str]],
+                  options: Options) -> Tuple[Optional[int], str]:
+    """Every holder source wanted (``SOURCES``), in order, into ``collector``; returns the root
+    namespace and how it was found (the initial namespace's fixed inode may only show up among
+    the holders)."""
+    for source in SOURCES:
+        if source.wanted(options):
+            source.read(collector, options)
     root_inode, root_source, root_warning = root
     if root_inode is None and kernel.PROC_NET_INIT_INO in collector.refs:
         root_inode, root_source, root_warning = kernel.PROC_NET_INIT_INO, "init inode", None
     if root_warning:
         collector.warnings.append(root_warning)
-    processes.account_denied(collector)
-    if mount_namespaces is not False:
-        named.read_other_mount_namespaces(collector, None if mount_namespaces else MOUNTINFO_BYTES_AUTO)
-    if (collector.tun_files or collector.socket_files) and not collector.pids_are_ours:
-        # pidfd_open takes pids of our pid namespace: through another one's /proc it would
-        # reach unrelated processes.
-        collector.warnings.append(f"tun/tap files and sockets not looked into: {proc} is another pid "
-                                  "namespace's")
-    else:
-        if collector.tun_files:
-            files.read_tuns(collector)
-        if collector.socket_files:
-            files.read_sockets(collector)
     return root_inode, root_source
 
 
@@ -189,10 +168,10 @@ def _open_found(collector: Collector, keep_fds: int) -> Tuple[Dict[int, Optional
         vanished.discard(inode)
         errors[inode] = f"alive but unreachable: its bind mount at {path} does not lead to it (covered?)"
     for inode in collector.dropped_fd_only:
-        refs = collector.refs[inode]
-        what = "tun/tap file" if refs.tuns else "socket"
+        way = collector.refs[inode].only_way()
+        what = KIND_OF[way[0]].what if way else "an fd"
         collector.warnings.append(
-            f"namespace net:[{inode}] is reached only through a {what} and was dropped: the fd budget "
+            f"namespace net:[{inode}] is reached only through {what} and was dropped: the fd budget "
             f"({keep_fds}) is spent")
     return errors, vanished, not_net
 
@@ -201,9 +180,7 @@ def _found(collector: Collector, inode: int, refs: Refs, error: Optional[str], r
            own_inode: int) -> FoundNamespace:
     """The record of one namespace found, with the paths it can be opened by again."""
     ident = NamespaceId(refs.dev or collector.nsfs_dev, inode)
-    if (len(refs.names) == 1 and not (refs.paths or refs.covered or refs.pids or refs.threads or refs.fds
-                                       or refs.sockets or refs.tuns or refs.rings or refs.fd_paths
-                                       or refs.extra_openers)):
+    if len(refs.names) == 1 and not (refs.paths or refs.covered or refs.pids or refs.held or refs.extra_openers):
         # Just a /run/netns name, as most are: the same record, built without the generic passes.
         name, path = refs.names[0]
         holders = Holders.of_items((("names", (name,)), ("paths", (path,))))
@@ -213,10 +190,8 @@ def _found(collector: Collector, inode: int, refs: Refs, error: Optional[str], r
     if not refs.names and not refs.paths and refs.pids and inode != root_inode:
         comm = _comm(collector.proc, refs.pids[0])
     holders = Holders(
-        names=tuple(name for name, _ in refs.names),
-        paths=tuple(path for _, path in refs.names) + tuple(refs.paths) + tuple(refs.covered),
-        pids=refs.pids, threads=refs.threads, fds=refs.fds, sockets=refs.sockets, tuns=refs.tuns,
-        rings=refs.rings)
+        refs.held, names=tuple(name for name, _ in refs.names),
+        paths=tuple(path for _, path in refs.names) + tuple(refs.paths) + tuple(refs.covered), pids=refs.pids)
     return FoundNamespace(Namespace(
         ident, None, holders, comm=comm, root=inode == root_inode, own=inode == own_inode, error=error,
         userns_uid=refs.userns_uid), refs.fd, tuple(collector.candidates(refs)))

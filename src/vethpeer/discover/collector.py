@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
+from ..holding import DETAILED, KIND_OF
 from ..host import ops
 from ..host.kernel import TunFile
 from ..model import Holder
@@ -17,10 +18,16 @@ from .handle import _DENIED, _VANISHED, try_opener
 from .mounts import parse_nsfs_mounts
 from .procs import _read_small_file, _readlink_text
 
+#: The holder kinds with a detail (``holding.DETAILED``) that lead in by a path of their own.
+_BY_PATH = tuple(kind.name for kind in DETAILED if kind.reach == "path")
+
 
 class Refs:
-    __slots__ = ("covered", "dev", "extra_openers", "fd", "fd_paths", "fds", "names", "paths", "pids",
-                 "rings", "sockets", "threads", "tuns", "unopenable_pids", "userns_uid")
+    """What leads to one namespace: names, bind mounts and pids, and the holders of every other
+    kind (``holding.HOLDERS``), each by kind in ``held`` with the paths that open it again."""
+
+    __slots__ = ("covered", "dev", "extra_openers", "fd", "held", "names", "openers", "paths", "pids",
+                 "unopenable_pids", "userns_uid")
 
     def __init__(self) -> None:
         self.names: List[Tuple[str, str]] = []  # (name, path)
@@ -28,21 +35,43 @@ class Refs:
         self.covered: List[str] = []  # bind-mount paths another mount hides
         self.pids: List[int] = []
         self.unopenable_pids: Set[int] = set()  # listed by evidence other than their ns link
-        self.threads: List[Holder] = []
-        self.fds: List[Holder] = []
-        self.fd_paths: List[str] = []  # where each of ``fds`` can be opened, same order
-        self.sockets: List[Holder] = []
-        self.tuns: List[Holder] = []
-        self.rings: List[Holder] = []
+        #: Holder kind (threads, fds, sockets, tuns, rings) -> its holders, as found.
+        self.held: Dict[str, List[Holder]] = {}
+        #: Holder kind -> the paths its holders open the namespace by again (a kind that leads in
+        #: by a path of its own), in the order found, each with whether to check what it opens.
+        self.openers: Dict[str, List[Tuple[str, bool]]] = {}
         self.fd: Optional[int] = None
         self.dev = 0
         self.userns_uid: Optional[int] = None
         #: Paths that open the namespace without being a reference worth reporting.
         self.extra_openers: List[str] = []
 
+    def add(self, kind: str, holder: Holder, opener: Optional[str] = None, check: bool = True) -> bool:
+        """Record ``holder`` of ``kind`` (once), with the path that opens the namespace again;
+        ``check``: that path could lead to something else by then (see ``try_opener``)."""
+        held = self.held.get(kind)
+        if held is None:
+            held = self.held[kind] = []
+        elif holder in held:
+            return False
+        held.append(holder)
+        if opener is not None:
+            self.openers.setdefault(kind, []).append((opener, check))
+        return True
+
     def durable(self) -> bool:
-        """Whether anything but a socket or tun fd leads to it."""
-        return bool(self.names or self.paths or self.pids or self.threads or self.fds or self.extra_openers)
+        """Whether anything but a copy of a holder's fd (a socket, a tun file) leads to it."""
+        held = self.held
+        return bool(self.names or self.paths or self.pids or self.extra_openers
+                    or (held and any(kind in held for kind in _BY_PATH)))
+
+    def only_way(self) -> Optional[Tuple[str, Holder]]:
+        """When nothing durable leads to it: what does, (``HolderKind.what``, the first holder),
+        a kind whose fd can be copied before one that cannot be opened at all."""
+        if self.durable():
+            return None
+        ways = sorted(self.held, key=lambda kind: KIND_OF[kind].reach != "copy")
+        return (ways[0], self.held[ways[0]][0]) if ways else None
 
 
 class _TaskFiles(NamedTuple):
@@ -142,10 +171,8 @@ class Collector:
         for pid in refs.pids:
             if pid not in refs.unopenable_pids:
                 yield f"{self.proc}/{pid}/ns/net", False
-        for holder in refs.threads:
-            yield f"{self.proc}/{holder.pid}/task/{holder.detail}/ns/net", False
-        for path in refs.fd_paths:
-            yield path, True
+        for kind in _BY_PATH:
+            yield from refs.openers.get(kind, ())
         for path in refs.extra_openers:
             yield path, False
 
@@ -187,13 +214,13 @@ class Collector:
                 # The mount holds the namespace alive; only its path is hidden.
                 errors[inode] = (f"alive but unreachable: its bind mount at {refs.covered[0]} is covered "
                                  "by another mount")
-            elif refs.rings and not (refs.durable() or refs.sockets or refs.tuns):
-                ring = refs.rings[0]
-                errors[inode] = (f"held only by an io_uring registered file (pid {ring.pid}, ring fd {ring.detail}): "
-                                 "it cannot be opened without using that ring")
-            elif not refs.durable() and (refs.sockets or refs.tuns):
-                errors[inode] = (f"not kept open: only a {'tun/tap file' if refs.tuns else 'socket'} reaches "
-                                 "it, and the fd budget is spent")
+            elif (way := refs.only_way()) is not None:
+                kind, holder = KIND_OF[way[0]], way[1]
+                if kind.reach == "copy":
+                    errors[inode] = f"not kept open: only {kind.what} reaches it, and the fd budget is spent"
+                else:
+                    errors[inode] = (f"held only by {kind.what} (pid {holder.pid}, {kind.held_by} {holder.detail}): "
+                                     "it cannot be opened without using it")
             elif last is None or last.errno in _VANISHED:
                 vanished.add(inode)
             else:

@@ -14,6 +14,17 @@ from .handle import _DENIED
 from .procs import _cmdline, _comm, _fdinfo_iff, _is_socket, qemu_vm_name
 
 
+def pids_are_ours(c: Collector) -> bool:
+    """Whether tun files and sockets may be looked into: pidfd_open takes pids of our pid
+    namespace, and through another one's /proc it would reach unrelated processes (said once)."""
+    if c.pids_are_ours:
+        return True
+    warning = f"tun/tap files and sockets not looked into: {c.proc} is another pid namespace's"
+    if warning not in c.warnings:
+        c.warnings.append(warning)
+    return False
+
+
 def read_tuns(c: Collector) -> None:
     """The namespaces of each open tun/tap file: the one it holds, and its device's.
 
@@ -107,9 +118,7 @@ def _add_fd_only(c: Collector, nsfd: int, table: _TaskFiles, holder: Holder, fie
         os.close(nsfd)  # in its holder's own namespace: nothing new
         return st.st_ino
     refs = c.at(st.st_ino)
-    held: List[Holder] = getattr(refs, field)
-    if holder not in held:
-        held.append(holder)
+    refs.add(field, holder)
     if refs.fd is None and not refs.durable():
         c.keep(st.st_ino, refs, nsfd, st.st_dev)
     else:

@@ -67,7 +67,7 @@ def read_processes(c: Collector, own_pid: int, want_sockets: bool, *, want_tuns:
                     continue
                 tid = int(task)
                 if leader_gone:
-                    c.at(tinode).threads.append(Holder(pid, tid))
+                    c.at(tinode).add("threads", Holder(pid, tid), f"{tbase}/ns/net", check=False)
                     if first_live is None:
                         first_live = _TaskFiles(tid, tbase, pid)
                         c.process_netns[pid] = tinode
@@ -75,7 +75,7 @@ def read_processes(c: Collector, own_pid: int, want_sockets: bool, *, want_tuns:
                         tables.append(first_live)
                         continue
                 elif tinode != inode:
-                    c.at(tinode).threads.append(Holder(pid, tid))
+                    c.at(tinode).add("threads", Holder(pid, tid), f"{tbase}/ns/net", check=False)
                 if own:
                     continue  # our own fds are the scan's, not the host's
                 # A thread that called unshare(CLONE_FILES) has an fd table of its own (which
@@ -169,17 +169,11 @@ def _read_ring(c: Collector, table: _TaskFiles, fd: int) -> None:
         if name.startswith(b"net:["):
             inode = parse_netns_link(name.decode("ascii", "replace"))
             if inode is not None and c.process_netns.get(table.process) != inode:
-                refs = c.at(inode)
-                holder = Holder(table.holder, fd)
-                if holder not in refs.rings:
-                    refs.rings.append(holder)
+                c.at(inode).add("rings", Holder(table.holder, fd))
 
 
 def _add_fd(c: Collector, inode: int, holder: Holder, path: str) -> None:
-    refs = c.at(inode)
-    if holder not in refs.fds:
-        refs.fds.append(holder)
-        refs.fd_paths.append(path)
+    c.at(inode).add("fds", holder, path)
 
 
 def account_denied(c: Collector) -> None:
