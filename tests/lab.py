@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 HOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "holder.py")
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
 Arg = Union[str, bytes]
 
@@ -31,6 +32,13 @@ def can_run_live() -> Optional[str]:
     if shutil.which("ip") is None:
         return "live tests need iproute2's ip"
     return None
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """``python -m vethpeer ARGS`` from this tree, text out, as a user would run it."""
+    env = dict(os.environ, PYTHONPATH=SRC)
+    return subprocess.run([sys.executable, "-m", "vethpeer", *args], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)
 
 
 class Holder:

@@ -4,20 +4,17 @@ made the namespace, and a recorded pid only while it is still the runtime's."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import vethpeer
-from lab import Lab, user_tree
+from lab import Lab, run_cli, user_tree
 
 pytestmark = pytest.mark.live
 
 STORED_ID = "01d0e5" + "0" * 58
-SRC = str(Path(__file__).resolve().parent.parent / "src")
 
 
 def write_root_storage(root: Path, names: str, netns: str) -> None:
@@ -67,12 +64,6 @@ def stop(process: subprocess.Popen) -> None:
     process.wait()
     if process.stdout is not None:
         process.stdout.close()
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=SRC)
-    return subprocess.run([sys.executable, "-m", "vethpeer", *args], capture_output=True, text=True, env=env,
-                          timeout=300, check=False)
 
 
 def namespace_named(document: dict, name: str) -> dict:

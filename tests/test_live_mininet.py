@@ -15,17 +15,15 @@ import shutil
 import signal
 import string
 import subprocess
-import sys
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
-from lab import can_run_live
+from lab import can_run_live, run_cli
 
 pytestmark = pytest.mark.live
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.join(os.path.dirname(HERE), "src")
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
@@ -37,12 +35,6 @@ def missing() -> Optional[str]:
         return "Mininet is not installed: apt-get install --no-install-recommends mininet bridge-utils"
     probe = subprocess.run([SYSTEM_PYTHON, "-c", "import mininet.net"], capture_output=True, check=False)
     return None if probe.returncode == 0 else "the system python3 cannot import mininet"
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=SRC)
-    return subprocess.run([sys.executable, "-m", "vethpeer", *args], capture_output=True, text=True, env=env,
-                          timeout=300, check=False)
 
 
 class Network:

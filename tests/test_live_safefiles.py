@@ -23,7 +23,7 @@ from typing import Iterator, List, Tuple
 import pytest
 
 import vethpeer
-from lab import Lab, user_tree
+from lab import Lab, run_cli, user_tree
 from vethpeer.host import safefile
 
 pytestmark = pytest.mark.live
@@ -50,12 +50,6 @@ def docker_config(name: str, sandbox_key: str) -> str:
 def owners_of(topology: vethpeer.Topology, name: str) -> List[str]:
     (ns,) = [ns for ns in topology.namespaces if name in ns.names or f"/run/netns/{name}" in ns.paths]
     return [f"{o.kind}: {o.name}" for o in ns.owners]
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=SRC)
-    return subprocess.run([sys.executable, "-m", "vethpeer", *args], capture_output=True, text=True, env=env,
-                          timeout=300, check=False)
 
 
 class Inotify:
