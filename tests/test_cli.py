@@ -963,3 +963,19 @@ def test_the_namespaces_table_escapes_error_texts(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out
     assert "\\x1b]0;PWNED\\x07\\x1b[2J" in out
+
+
+def test_importing_the_cli_loads_no_scanner_resolver_or_renderer() -> None:
+    """Parsing (and --help, completion, a usage error) must not pay for what only a scan needs:
+    before, `import vethpeer.cli` took about 40 ms here, most of it the pipeline's modules."""
+    import subprocess
+
+    code = "import sys, vethpeer.cli; print(' '.join(sorted(m for m in sys.modules if m.startswith('vethpeer'))))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent / "src")),
+                                ).stdout.split())
+    assert "vethpeer.cli" in loaded
+    heavy = {"vethpeer.scanner", "vethpeer.resolve", "vethpeer.snapshot", "vethpeer.owners", "vethpeer.model",
+             "vethpeer.discover", "vethpeer.reader", "vethpeer.render.formats", "vethpeer.render.json",
+             "vethpeer.host.netlink", "vethpeer.host.ops", "vethpeer.select", "vethpeer.cli.answer"}
+    assert loaded & heavy == set()

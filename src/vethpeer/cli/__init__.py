@@ -13,20 +13,11 @@ proven: typically not run as root); 130 interrupted.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
-from .. import resolve, scanner
-from .. import snapshot as snapshot_io
 from ..errors import DrawError, NetnsUnreadable, OutputError, UsageError
-from ..host import ops
-from ..model import NamespaceId, Topology
-from ..render.formats import FORMATS
-from ..render.text import Style, escape, style_for
-from ..resolve import Pairing
-from ..select import denied, netns_choice
+from ..render.text import escape
 from .codes import (
     EXIT_CODES_HELP,
     EXIT_FAILURE,
@@ -40,21 +31,9 @@ from .codes import (
     EXIT_USAGE,
     PROG,
 )
-from .commands import (
-    _chosen_netns,
-    _find,
-    _graph_command,
-    _matches,
-    _not_found,
-    _not_found_code,
-    _trace_command,
-    _watch_command,
-)
 from .output import (
-    _print_warnings,
     _say,
     _silence_stdout,
-    _unread_hint,
     _write_output,
     access_summary,
     guard_standard_fds,
@@ -82,23 +61,12 @@ __all__ = [
     "run",
 ]
 
-#: What the last one-shot run built. The command line ends with os._exit once its output is
-#: flushed (``__main__._exit_now``), so nothing of it is freed object by object; a library caller
-#: of ``main()`` holds one run's worth at most.
-_KEPT: List[object] = []
-
-
 def run(argv: Optional[Sequence[str]] = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["__complete"]:
         return _complete(words[1:])
     args = build_parser().parse_args(words)
     command = args.command or "list"
-    form = FORMATS["json" if getattr(args, "json", False) else "text"]
-    quiet = getattr(args, "quiet", False)
-    load = getattr(args, "load", None)
-    save = getattr(args, "save", None)
-
     if command == "completion":
         from .. import completion
 
@@ -112,97 +80,11 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
 
             if args.graph not in graph_render.formats():
                 raise UsageError(f"--graph {args.graph}: expected one of {', '.join(graph_render.formats())}")
-        return demo.run(as_json=form.name == "json", wait=args.wait, graph=args.graph)
+        return demo.run(as_json=getattr(args, "json", False), wait=args.wait, graph=args.graph)
 
-    root = getattr(args, "root", None) or "/"
-    proc = getattr(args, "proc", None) or os.path.join(root, "proc")
-    if command == "watch":
-        with ops.gc_resumed():  # long-running: its memory must stay bounded between scans
-            return _watch_command(args, form, root, proc)
-    if load is None:
-        for option, directory in (("--root", root), ("--proc", proc)):
-            if not os.path.isdir(directory):
-                raise UsageError(f"{option} {directory}: not a directory")
-    spec = getattr(args, "netns", None)
-    wanted, by_owner, extra_paths = netns_choice(spec if load is None else None, root, proc)
-    if load is not None and save is not None:
-        raise UsageError("--load and --save do not go together")
+    from .answer import answer  # the scan, the selection, the rendering: what parsing does not need
 
-    snap, pairing = _scan_or_load(args, command, load, save, spec, extra_paths, root, proc)
-    access = access_summary(snap)
-    if access is not None:
-        snap = snap._replace(warnings=(access, *snap.warnings))
-        if not quiet:
-            # The first thing said: everything below is a small part of the host.
-            _say(f"{PROG}: warning: {escape(access)}")
-    topology = resolve.resolve(snap, pairing)
-    # Kept until the process ends (see _KEPT): freed on the way out of this function, a scan of
-    # 1000 namespaces took 15-20 ms, after the answer was complete.
-    _KEPT[:] = [snap, pairing, topology]
-    style = style_for(sys.stdout)
-    said = 1 if access is not None else 0  # warnings already on stderr
-
-    return _answer(args, command, topology, spec, by_owner, wanted, style, said)
-
-
-def _answer(args: argparse.Namespace, command: str, topology: Topology, spec: Optional[str], by_owner: bool,
-            wanted: Optional[NamespaceId], style: Style, said: int) -> int:
-    """Select, render and write what ``command`` asks of the Topology; the exit code."""
-    form = FORMATS["json" if getattr(args, "json", False) else "text"]
-    quiet = getattr(args, "quiet", False)
-    status = EXIT_OK
-    if command in ("peer", "show"):
-        netns = _chosen_netns(topology, spec, by_owner, wanted, quiet)
-        found = _find(topology, args.ifname, netns)
-        matches = _matches(topology, found)
-        output = (form.show if command == "show" else form.peer)(topology, matches, style)
-        if not found:
-            _write_output(output)
-            _say(_not_found(topology, args.ifname, netns))
-            _print_warnings(topology, quiet, said)
-            return _not_found_code(topology, netns)
-    elif command == "trace":
-        return _trace_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet, said),
-                              form, style, quiet, said)
-    elif command == "graph":
-        return _graph_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet, said),
-                              form, quiet, said)
-    elif command == "namespaces":
-        output = form.namespaces(topology, style)
-    else:
-        output = form.list(topology, style, _unread_hint(topology))
-    _write_output(output)
-    _print_warnings(topology, quiet, said)
-    return status
-
-
-def _scan_or_load(args: argparse.Namespace, command: str, load: Optional[str], save: Optional[str],
-                  spec: Optional[str], extra_paths: List[str], root: str,
-                  proc: str) -> Tuple[snapshot_io.Snapshot, Optional[Pairing]]:
-    """The snapshot to answer from: ``--load``'s, or this host's (saved with ``--save``), with the
-    pairing the reader already drove over it."""
-    pairing = None
-    if load is not None:
-        try:
-            snap = snapshot_io.load_file(load)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
-    else:
-        try:
-            snap, pairing = scanner.read_host(netns_paths=extra_paths, addresses=command != "namespaces",
-                                              sockets=getattr(args, "sockets", False), root=root, proc=proc)
-        except ValueError as error:
-            raise UsageError(f"--netns {spec}: {error}") from None
-        lacking = missing_capabilities(getattr(args, "sockets", False))
-        if lacking:
-            snap = snap._replace(warnings=(*snap.warnings, *lacking))
-        if save is not None:
-            try:
-                with open(save, "w", encoding="utf-8") as handle:
-                    handle.write(snapshot_io.dumps(snap))
-            except OSError as error:
-                raise UsageError(f"cannot write {save}: {error.strerror}") from None
-    return snap, pairing
+    return answer(args, command)
 
 
 def _complete(words: List[str]) -> int:
@@ -227,6 +109,8 @@ _EXIT_FOR = ((UsageError, EXIT_USAGE), (NetnsUnreadable, EXIT_NETNS_UNREADABLE),
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from ..host import ops
+
     guard_standard_fds()
     try:
         # A one-shot run allocates and drops; the collector only costs it time (see gc_paused).
@@ -245,6 +129,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _silence_stdout()
         return EXIT_OK
     except OSError as error:
+        from ..select import denied
+
         reason = error.strerror or str(error)
         hint = " (try as root)" if denied(error) else ""
         _say(f"{PROG}: error: cannot scan this host: {escape(reason)}{hint}")

@@ -8,14 +8,15 @@ import contextlib
 import errno
 import os
 import sys
-from typing import Any, Iterator, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Sequence
 
-from .. import snapshot as snapshot_io
 from ..errors import OutputError
-from ..host import ops
-from ..model import Topology
 from ..render.text import escape, printable_in
 from .codes import PROG
+
+if TYPE_CHECKING:
+    from .. import snapshot as snapshot_io
+    from ..model import Topology
 
 # Measured (README, "Privileges"): as a non-root user these give the same answer as root.
 # (capability bit, what is missed without it)
@@ -141,6 +142,8 @@ def missing_capabilities(sockets: bool, status_path: str = "/proc/self/status") 
     Several of these losses are silent in discovery (an fd directory that cannot be listed looks
     like one without namespaces), so they are named from the capability set itself.
     """
+    from ..host import ops
+
     effective = ops.effective_caps(status_path)
     if effective is None:
         return []

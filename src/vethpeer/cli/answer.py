@@ -1,0 +1,144 @@
+"""What a command does once its arguments are parsed: scan the host (or load a snapshot), select,
+render, write; the exit code. Imported only then, so that parsing (and ``--help``, completion,
+a usage error) does not pay for the scanner, the resolver and the renderers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import List, Optional, Tuple
+
+from .. import resolve, scanner
+from .. import snapshot as snapshot_io
+from ..errors import UsageError
+from ..host import ops
+from ..model import NamespaceId, Topology
+from ..render.formats import FORMATS
+from ..render.text import Style, escape, style_for
+from ..resolve import Pairing
+from ..select import netns_choice
+from .codes import EXIT_OK, PROG
+from .commands import (
+    _chosen_netns,
+    _find,
+    _graph_command,
+    _matches,
+    _not_found,
+    _not_found_code,
+    _trace_command,
+    _watch_command,
+)
+from .output import (
+    _print_warnings,
+    _say,
+    _unread_hint,
+    _write_output,
+    access_summary,
+    missing_capabilities,
+)
+
+#: What the last one-shot run built. The command line ends with os._exit once its output is
+#: flushed (``__main__._exit_now``), so nothing of it is freed object by object; a library caller
+#: of ``main()`` holds one run's worth at most.
+_KEPT: List[object] = []
+
+
+def answer(args: argparse.Namespace, command: str) -> int:
+    """Run ``command`` (anything but completion and demo) with its parsed ``args``."""
+    form = FORMATS["json" if getattr(args, "json", False) else "text"]
+    quiet = getattr(args, "quiet", False)
+    load = getattr(args, "load", None)
+    save = getattr(args, "save", None)
+    root = getattr(args, "root", None) or "/"
+    proc = getattr(args, "proc", None) or os.path.join(root, "proc")
+    if command == "watch":
+        with ops.gc_resumed():  # long-running: its memory must stay bounded between scans
+            return _watch_command(args, form, root, proc)
+    if load is None:
+        for option, directory in (("--root", root), ("--proc", proc)):
+            if not os.path.isdir(directory):
+                raise UsageError(f"{option} {directory}: not a directory")
+    spec = getattr(args, "netns", None)
+    wanted, by_owner, extra_paths = netns_choice(spec if load is None else None, root, proc)
+    if load is not None and save is not None:
+        raise UsageError("--load and --save do not go together")
+
+    snap, pairing = _scan_or_load(args, command, load, save, spec, extra_paths, root, proc)
+    access = access_summary(snap)
+    if access is not None:
+        snap = snap._replace(warnings=(access, *snap.warnings))
+        if not quiet:
+            # The first thing said: everything below is a small part of the host.
+            _say(f"{PROG}: warning: {escape(access)}")
+    topology = resolve.resolve(snap, pairing)
+    # Kept until the process ends (see _KEPT): freed on the way out of this function, a scan of
+    # 1000 namespaces took 15-20 ms, after the answer was complete.
+    _KEPT[:] = [snap, pairing, topology]
+    style = style_for(sys.stdout)
+    said = 1 if access is not None else 0  # warnings already on stderr
+
+    return _answer(args, command, topology, spec, by_owner, wanted, style, said)
+
+
+def _answer(args: argparse.Namespace, command: str, topology: Topology, spec: Optional[str], by_owner: bool,
+            wanted: Optional[NamespaceId], style: Style, said: int) -> int:
+    """Select, render and write what ``command`` asks of the Topology; the exit code."""
+    form = FORMATS["json" if getattr(args, "json", False) else "text"]
+    quiet = getattr(args, "quiet", False)
+    status = EXIT_OK
+    if command in ("peer", "show"):
+        netns = _chosen_netns(topology, spec, by_owner, wanted, quiet)
+        found = _find(topology, args.ifname, netns)
+        matches = _matches(topology, found)
+        output = (form.show if command == "show" else form.peer)(topology, matches, style)
+        if not found:
+            _write_output(output)
+            _say(_not_found(topology, args.ifname, netns))
+            _print_warnings(topology, quiet, said)
+            return _not_found_code(topology, netns)
+    elif command == "trace":
+        return _trace_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet, said),
+                              form, style, quiet, said)
+    elif command == "graph":
+        return _graph_command(topology, args, _chosen_netns(topology, spec, by_owner, wanted, quiet, said),
+                              form, quiet, said)
+    elif command == "namespaces":
+        output = form.namespaces(topology, style)
+    else:
+        output = form.list(topology, style, _unread_hint(topology))
+    _write_output(output)
+    _print_warnings(topology, quiet, said)
+    return status
+
+
+def _scan_or_load(args: argparse.Namespace, command: str, load: Optional[str], save: Optional[str],
+                  spec: Optional[str], extra_paths: List[str], root: str,
+                  proc: str) -> Tuple[snapshot_io.Snapshot, Optional[Pairing]]:
+    """The snapshot to answer from: ``--load``'s, or this host's (saved with ``--save``), with the
+    pairing the reader already drove over it."""
+    pairing = None
+    if load is not None:
+        try:
+            snap = snapshot_io.load_file(load)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    else:
+        try:
+            snap, pairing = scanner.read_host(netns_paths=extra_paths, addresses=command != "namespaces",
+                                              sockets=getattr(args, "sockets", False), root=root, proc=proc)
+        except ValueError as error:
+            raise UsageError(f"--netns {spec}: {error}") from None
+        lacking = missing_capabilities(getattr(args, "sockets", False))
+        if lacking:
+            snap = snap._replace(warnings=(*snap.warnings, *lacking))
+        if save is not None:
+            try:
+                with open(save, "w", encoding="utf-8") as handle:
+                    handle.write(snapshot_io.dumps(snap))
+            except OSError as error:
+                raise UsageError(f"cannot write {save}: {error.strerror}") from None
+    return snap, pairing
+
+
