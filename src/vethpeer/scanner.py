@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Collection, Dict, List, Optional, Sequence
 
 from . import discover, ovsdb, owners, reader, resolve
 from . import snapshot as snapshot_io
 from .host import ops
-from .model import PROCESS_HOLDER_KINDS, Topology
+from .model import PROCESS_HOLDER_KINDS, NamespaceId, Topology
 from .reader import Reading
 from .snapshot import Snapshot
 
@@ -22,8 +22,13 @@ SHOWN_HOLDERS = 6
 
 def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
               proc: str = "/proc", mount_namespaces: Optional[bool] = None, root: str = "/",
-              tuning: reader.Tuning = reader.DEFAULT_TUNING, ovs_sockets: Optional[Sequence[str]] = None) -> Reading:
+              tuning: reader.Tuning = reader.DEFAULT_TUNING, ovs_sockets: Optional[Sequence[str]] = None,
+              only: Optional[Collection[NamespaceId]] = None) -> Reading:
     """Discover and read every namespace; the pairing questions are asked and answered.
+
+    ``only``: read just these namespaces, with the own and the root one (every namespace is still
+    discovered, with all that holds it): a pair between them is proven as in a whole read, an end
+    whose peer is elsewhere comes back unresolved, and nothing made meanwhile is looked for.
 
     The open-file limit is raised to the hard one while this runs and put back afterwards. Under a
     hard limit too low to hold a socket per namespace, namespaces are read in windows: slower,
@@ -31,12 +36,12 @@ def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, socket
     ``ovs_sockets``: where ovsdb is asked instead of ``ovsdb.DEFAULT_SOCKETS``.
     """
     with ops.gc_paused():
-        return _read_host(netns_paths, addresses, sockets, proc, mount_namespaces, root, tuning, ovs_sockets)
+        return _read_host(netns_paths, addresses, sockets, proc, mount_namespaces, root, tuning, ovs_sockets, only)
 
 
 def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc: str,
                mount_namespaces: Optional[bool], root: str, tuning: reader.Tuning,
-               ovs_sockets: Optional[Sequence[str]]) -> Reading:
+               ovs_sockets: Optional[Sequence[str]], only: Optional[Collection[NamespaceId]]) -> Reading:
     limit = ops.FdLimit()
     try:
         room = max(16, limit.room(FD_MARGIN))
@@ -69,8 +74,9 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
 
         try:
             kept = sum(1 for ns in found.namespaces if ns.fd is not None)
-            reading = reader.read(found, addresses=addresses, room=room - kept, sockets_searched=sockets,
-                                  rediscover=rediscover, tuning=tuning)
+            wanted = found if only is None else _only(found, only)
+            reading = reader.read(wanted, addresses=addresses, room=room - kept, sockets_searched=sockets,
+                                  rediscover=rediscover if only is None else None, tuning=tuning)
             with owners.Host(root=root, proc=proc) as host:
                 snapshot = with_owners(reading.snapshot, host)
             # A port that changes between the link dump and this question is left without a
@@ -81,6 +87,14 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
             changes.close()
     finally:
         limit.restore()
+
+
+def _only(found: discover.Discovery, only: Collection[NamespaceId]) -> discover.Discovery:
+    """The part of a discovery to read: these namespaces, the own one and the root one (the fds
+    stay the whole discovery's, closed with it)."""
+    inodes = {found.own_inode, found.root_inode}
+    return found._replace(namespaces=tuple(
+        item for item in found.namespaces if item.inode in inodes or item.namespace.id in only))
 
 
 def with_owners(snapshot: Snapshot, host: owners.Host) -> Snapshot:

@@ -14,11 +14,11 @@ from .. import resolve, scanner
 from .. import snapshot as snapshot_io
 from ..errors import UsageError
 from ..host import ops
-from ..model import NamespaceId, Topology
+from ..model import PEER_KINDS, NamespaceId, Topology
 from ..render.formats import FORMATS
 from ..render.text import Style, escape, style_for
 from ..resolve import Pairing
-from ..select import netns_choice
+from ..select import netns_choice, netns_live
 from .codes import EXIT_OK, PROG
 from .commands import (
     _chosen_netns,
@@ -64,6 +64,10 @@ def answer(args: argparse.Namespace, command: str) -> int:
     wanted, by_owner, extra_paths = netns_choice(spec if load is None else None, root, proc)
     if load is not None and save is not None:
         raise UsageError("--load and --save do not go together")
+    if command == "peer" and wanted is not None and load is None and save is None and not getattr(args, "json", False):
+        code = _targeted_peer(args, spec, wanted, extra_paths, root, proc)
+        if code is not None:
+            return code
 
     snap, pairing = _scan_or_load(args, command, load, save, spec, extra_paths, root, proc)
     access = access_summary(snap)
@@ -80,6 +84,35 @@ def answer(args: argparse.Namespace, command: str) -> int:
     said = 1 if access is not None else 0  # warnings already on stderr
 
     return _answer(args, command, topology, spec, by_owner, wanted, style, said)
+
+
+def _targeted_peer(args: argparse.Namespace, spec: Optional[str], wanted: NamespaceId, extra_paths: List[str],
+                   root: str, proc: str) -> Optional[int]:
+    """``peer IFNAME --netns NS`` (a name, a path, ``pid:N``) from a read of NS and the root
+    namespace alone; None when that cannot give the answer a whole read gives, and it is then made.
+
+    Every namespace is still discovered (what holds NS names it); only NS, root and our own are
+    read. The answer is taken only when every interface so named in NS has its peer proven (both
+    ends read, one moment, both directions' ids, as in a whole read) or is no veth or netkit at
+    all; the text shows nothing else of the host (the JSON's relations might: it reads the whole).
+    A run short of privileges reads the whole, so that what it says of the unreadable matches."""
+    sockets = getattr(args, "sockets", False)
+    if missing_capabilities(sockets):
+        return None
+    snap, pairing = scanner.read_host(netns_paths=extra_paths, sockets=sockets, root=root, proc=proc,
+                                      only=(wanted,))
+    topology = resolve.resolve(snap, pairing)
+    try:
+        netns = netns_live(topology, wanted, spec or "")
+    except UsageError:
+        return None  # gone meanwhile: the whole read says so
+    if topology.namespace(netns).error is not None:
+        return None
+    found = _find(topology, args.ifname, netns)
+    if not found or any(topology.peer_of(link.ref) is None and link.kind in PEER_KINDS for link in found):
+        return None
+    _KEPT[:] = [snap, pairing, topology]
+    return _answer(args, "peer", topology, spec, False, wanted, style_for(sys.stdout), 0)
 
 
 def _answer(args: argparse.Namespace, command: str, topology: Topology, spec: Optional[str], by_owner: bool,

@@ -1,0 +1,107 @@
+"""``peer IFNAME --netns NS`` reads NS and the root namespace alone, and answers exactly what a
+whole read answers (live, root).
+
+A random world per seed, with colliding ifindexes and names: namespaces whose ``eth0`` pairs
+with a root veth on a bridge, namespace-to-namespace pairs (all named ``eth1``), a pair inside
+one namespace, a bridge and a macvlan in a namespace. For every interface of every namespace of
+ours, the targeted answer (stdout, stderr, exit code) is compared with the whole read's, made by
+the same command with ``--save`` (which always reads everything).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import List, Tuple
+
+import pytest
+
+from lab import Lab, run_cli
+from vethpeer import scanner
+from vethpeer.select import netns_choice
+
+pytestmark = pytest.mark.live
+
+
+def build_world(lab: Lab, seed: int) -> List[str]:
+    rng = random.Random(seed)
+    count = rng.randint(4, 7)
+    names = [lab.netns(f"t{i}") for i in range(count)]
+    bridge = lab.link_name("br")
+    lab.ip("link", "add", bridge, "type", "bridge")
+    lab.root_links.append(bridge)
+    for i, ns in enumerate(names):
+        if rng.random() < 0.8:
+            host = lab.link_name(f"h{i}")
+            lab.veth(host, None, "eth0", ns)
+            lab.ip("link", "set", host, "master", bridge)
+    shuffled = names[:]
+    rng.shuffle(shuffled)
+    for a, b in zip(shuffled[::2], shuffled[1::2]):
+        lab.veth("eth1", a, "eth1", b)  # the same name at both ends, the ifindexes colliding
+    inside = rng.choice(names)
+    lab.veth("left", inside, "right", inside)
+    other = rng.choice(names)
+    lab.ip("-n", other, "link", "add", "eth2", "type", "bridge")
+    lab.ip("-n", other, "link", "add", "link", "right" if other == inside else "lo", "name", "mv0",
+           "type", "macvlan", check=False)
+    return names
+
+
+def answer(args: List[str]) -> Tuple[str, str, int]:
+    result = run_cli(*args)
+    return result.stdout, result.stderr, result.returncode
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_targeted_and_whole_answers_agree_for_every_interface(lab: Lab, seed: int, tmp_path: object) -> None:
+    names = build_world(lab, seed)
+    saved = os.path.join(str(tmp_path), "whole.json")
+    asked = 0
+    for ns in names:
+        for link in lab.links(ns):
+            args = ["peer", link["ifname"], "--netns", ns]
+            targeted, whole = answer(args), answer([*args, "--save", saved])
+            assert targeted == whole, (args, targeted, whole)
+            asked += 1
+    assert asked >= len(names) * 2
+
+
+def test_a_targeted_read_reads_the_namespace_asked_for_and_root_alone(lab: Lab) -> None:
+    """Before: every namespace of the host was read for one question."""
+    names = build_world(lab, 4)
+    wanted, _by_owner, extra = netns_choice(names[0], "/", "/proc")
+    assert wanted is not None
+    reading = scanner.read_host(netns_paths=extra, only=(wanted,))
+    read = {record.namespace.id for record in reading.snapshot.namespaces}
+    root = [record.namespace.id for record in reading.snapshot.namespaces if record.namespace.root]
+    assert read == {wanted, *root}
+    whole = scanner.read_host(netns_paths=extra).snapshot
+    assert len(whole.namespaces) > len(read) + len(names) - 2
+
+
+def test_the_cli_reads_the_whole_host_only_when_the_targeted_read_cannot_answer(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from vethpeer import cli
+
+    pod, other = lab.netns("p"), lab.netns("q")
+    lab.veth(lab.link_name("h"), None, "eth0", pod)
+    lab.veth("eth1", pod, "eth1", other)
+    calls: List[object] = []
+    real = scanner.read_host
+
+    def spy(**kwargs: object) -> object:
+        calls.append(kwargs.get("only"))
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scanner, "read_host", spy)
+    assert cli.main(["peer", "eth0", "--netns", pod]) == 0
+    assert len(calls) == 1 and calls[0] is not None  # root holds the peer: NS and root were enough
+    assert lab.link_name("h") in capsys.readouterr().out
+    del calls[:]
+    assert cli.main(["peer", "eth1", "--netns", pod]) == 0
+    assert len(calls) == 2 and calls[0] is not None and calls[1] is None  # the peer is elsewhere
+    assert other in capsys.readouterr().out
+    del calls[:]
+    assert cli.main(["peer", "eth0", "--netns", pod, "--json"]) == 0
+    assert calls == [None]  # the JSON shows relations of the whole host
