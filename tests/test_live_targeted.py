@@ -105,3 +105,32 @@ def test_the_cli_reads_the_whole_host_only_when_the_targeted_read_cannot_answer(
     del calls[:]
     assert cli.main(["peer", "eth0", "--netns", pod, "--json"]) == 0
     assert calls == [None]  # the JSON shows relations of the whole host
+
+
+def test_a_targeted_discovery_opens_only_the_names_of_the_namespaces_wanted(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: every /run/netns name was opened and checked, whichever namespace was asked about."""
+    from vethpeer import discover
+    from vethpeer.discover import named
+
+    names = [lab.netns(f"d{i}") for i in range(5)]
+    alias = lab.bind_mount(f"/run/netns/{names[1]}", "alias")
+    opened: List[str] = []
+    real = named._read_name
+
+    def spy(c: object, name: str, path: str, *rest: object) -> None:
+        opened.append(name)
+        real(c, name, path, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(named, "_read_name", spy)
+    wanted = os.stat(f"/run/netns/{names[1]}").st_ino
+    found = discover.discover(only={wanted}, extra_paths=[alias])
+    try:
+        ours = [name for name in opened if name.startswith(lab.prefix)]
+        assert ours == [names[1]]
+        inodes = {item.inode for item in found.namespaces}
+        assert wanted in inodes and len(inodes) <= 3  # with the own and the root one
+        (item,) = [item for item in found.namespaces if item.inode == wanted]
+        assert item.namespace.holders["names"] == (names[1],) and alias in item.namespace.holders["paths"]
+    finally:
+        found.close()

@@ -51,7 +51,8 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
         changes = discover.ChangeWatch(proc)
         try:
             found = discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets, keep_fds=room // 2,
-                                      mount_namespaces=mount_namespaces, netns_dirs=netns_dirs)
+                                      mount_namespaces=mount_namespaces, netns_dirs=netns_dirs,
+                                      only=None if only is None else {netns.inode for netns in only})
         except BaseException:
             changes.close()
             raise
@@ -76,7 +77,8 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
             kept = sum(1 for ns in found.namespaces if ns.fd is not None)
             wanted = found if only is None else _only(found, only)
             reading = reader.read(wanted, addresses=addresses, room=room - kept, sockets_searched=sockets,
-                                  rediscover=rediscover if only is None else None, tuning=tuning)
+                                  rediscover=rediscover if only is None else None, tuning=tuning,
+                                  hints=only is None)
             with owners.Host(root=root, proc=proc) as host:
                 snapshot = with_owners(reading.snapshot, host)
             # A port that changes between the link dump and this question is left without a

@@ -14,7 +14,7 @@ while discovering); reading links is ``reader``'s.
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional, Sequence, Set, Tuple
+from typing import Collection, Dict, Optional, Sequence, Set, Tuple
 
 from ..holding import KIND_OF
 from ..host import kernel
@@ -90,6 +90,7 @@ def discover(
     tuns: bool = True,
     mount_namespaces: Optional[bool] = None,
     keep_fds: Optional[int] = None,
+    only: Optional[Collection[int]] = None,
 ) -> Discovery:
     """Find every network namespace reachable from here. The caller must ``close()`` the result.
 
@@ -102,6 +103,9 @@ def discover(
     namespace fds stay open in the result (own and root first, then those only an fd reaches);
     every other namespace found was still opened and checked, and ``reopen`` opens it again. None: what the current soft
     RLIMIT_NOFILE leaves (``default_keep_fds``); the limit itself is the caller's business.
+    ``only``: the namespaces (inodes) wanted; the result has these, the own and the root one, with
+    everything that holds them, and a /run/netns name the mount table shows mounting another
+    namespace is not opened (a question about one namespace need not open thousands).
     """
     if keep_fds is None:
         keep_fds = default_keep_fds()
@@ -123,8 +127,11 @@ def discover(
         except OSError:
             own_mount_ns = None
     try:
-        options = Options(extra_paths, netns_dirs, sockets, tuns, mount_namespaces, own_mount_ns)
+        wanted = None if only is None else {*only, own_inode, *(() if root_inode is None else (root_inode,))}
+        options = Options(extra_paths, netns_dirs, sockets, tuns, mount_namespaces, own_mount_ns, wanted)
         root_inode, root_source = _read_sources(collector, (root_inode, root_source, root_warning), options)
+        if wanted is not None:
+            collector.keep_only({*wanted, *(() if root_inode is None else (root_inode,))})
         errors, vanished, not_net = _open_found(collector, keep_fds)
     except BaseException:
         for refs in collector.refs.values():

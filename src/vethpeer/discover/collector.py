@@ -150,6 +150,17 @@ class Collector:
             self.evictable.append(inode)
         return True
 
+    def keep_only(self, inodes: Set[int]) -> None:
+        """Forget every namespace but these (closing what was kept of the others)."""
+        for inode in [inode for inode in self.refs if inode not in inodes]:
+            refs = self.refs.pop(inode)
+            if refs.fd is not None:
+                os.close(refs.fd)
+                refs.fd = None
+                self.fd_room += 1
+        self.evictable = [inode for inode in self.evictable if inode in inodes]
+        self.dropped_fd_only = [inode for inode in self.dropped_fd_only if inode in inodes]
+
     # -- explicit paths -------------------------------------------------------------------------
     def add_path(self, path: str, nsfs_dev: int) -> int:
         """A namespace file the user named; returns its inode or raises OSError/ValueError."""

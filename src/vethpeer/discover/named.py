@@ -14,9 +14,11 @@ from .procs import _read_small_file
 
 
 def read_netns_dirs(c: Collector, dirs: Sequence[str], nsfs_dev: int,
-                    mounted: Optional[Dict[str, int]] = None) -> Set[str]:
+                    mounted: Optional[Dict[str, int]] = None, wanted: Optional[Set[int]] = None) -> Set[str]:
     """Names in each directory; returns the real paths of the directories that were read.
-    ``mounted``: the paths our mount table shows an nsfs mount on (and the inode mounted)."""
+    ``mounted``: the paths our mount table shows an nsfs mount on (and the inode mounted);
+    ``wanted``: only these namespaces are looked for, and a name the mount table shows mounting
+    another one is not even opened."""
     done: Set[str] = set()
     for directory in dirs:
         real = os.path.realpath(directory)
@@ -33,6 +35,8 @@ def read_netns_dirs(c: Collector, dirs: Sequence[str], nsfs_dev: int,
         prefix = os.path.join(directory, "")
         for name in entries:
             path = prefix + name
+            if wanted is not None and mounted is not None and mounted.get(path, -1) not in wanted and path in mounted:
+                continue
             _read_name(c, name, path, nsfs_dev, mounted is not None and path in mounted)
     return done
 

@@ -10,7 +10,7 @@ source is a module in ``discover/`` and its row here; a new holder kind is also 
 from __future__ import annotations
 
 import os
-from typing import Callable, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, NamedTuple, Optional, Sequence, Set, Tuple
 
 from . import files, named, processes
 from .collector import Collector
@@ -27,6 +27,8 @@ class Options(NamedTuple):
     mount_namespaces: Optional[bool]
     #: Our own mount namespace (``ns/mnt``'s link), when other mount namespaces are searched.
     own_mount_ns: Optional[str]
+    #: Only these namespaces (inodes) are wanted: names of others are not opened.
+    wanted: Optional[Set[int]] = None
 
 
 class Source(NamedTuple):
@@ -48,7 +50,7 @@ def _given(c: Collector, options: Options) -> None:
 def _named(c: Collector, options: Options) -> None:
     mounts = named.own_nsfs_mounts(c)
     mounted = {mount.path: mount.inode for mount in mounts if not mount.covered}
-    dirs_read = named.read_netns_dirs(c, options.netns_dirs, c.nsfs_dev, mounted)
+    dirs_read = named.read_netns_dirs(c, options.netns_dirs, c.nsfs_dev, mounted, options.wanted)
     dirs_read.update(os.path.realpath(d) for d in options.netns_dirs)
     dirs_read.update(options.netns_dirs)
     named.read_mountinfo(c, dirs_read, mounts)

@@ -177,14 +177,15 @@ def _positive(answer: Answer) -> bool:
 
 def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True, room: int = 1 << 20,
          sockets_searched: bool = True, rediscover: Optional[Callable[[bool], Optional[Discovery]]] = None,
-         tuning: Tuning = DEFAULT_TUNING, kernel: Kernel = HOST_KERNEL) -> Reading:
+         tuning: Tuning = DEFAULT_TUNING, kernel: Kernel = HOST_KERNEL, hints: bool = True) -> Reading:
     """Dump every namespace of ``discovery`` and gather the nsid answers pairing needs.
 
     ``room`` is how many file descriptors the reader may hold at once; ``sockets_searched`` says
     whether discovery looked inside other processes' sockets (unresolved ends mention it if not).
     ``rediscover`` finds namespaces made after ``discovery`` (see ``_Reader.adopt_new``); what it
     returns is closed with the reader. ``tuning`` makes choices the reader otherwise makes itself;
-    ``kernel`` is what it reads (a stand-in in tests).
+    ``kernel`` is what it reads (a stand-in in tests); without ``hints`` nothing is asked about
+    peers in namespaces not read (a read of a few namespaces on purpose: see ``Ends.ask_hints``).
     """
     reader = _Reader(discovery, addresses, room, sockets_searched, tuning, kernel)
     try:
@@ -194,7 +195,7 @@ def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True, roo
         answers: List[Answer] = []
         changing: Set[EndKey] = set()
         for round_number in range(REREADS + 1):
-            pairing = Pairing(reader.snapshot(answers, changing))
+            pairing = Pairing(reader.snapshot(answers, changing), hints)
             answers.extend(drive(pairing, reader.answer_round))
             bad, groups = reader.confirm(pairing)
             if rediscover is not None and round_number < REREADS:
@@ -204,7 +205,7 @@ def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True, roo
             if round_number == REREADS:
                 if bad:
                     changing.update(bad)
-                    pairing = Pairing(reader.snapshot(answers, changing))
+                    pairing = Pairing(reader.snapshot(answers, changing), hints)
                     answers.extend(drive(pairing, reader.answer_round))
                 break
             reader.reread(groups)

@@ -39,8 +39,11 @@ class Ends:
     """The facts learned so far for one snapshot and the pairs and reasons they prove."""
 
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, hints: bool = True) -> None:
         namespaces = snapshot.namespaces
+        #: Whether the kernel is asked about peers in namespaces not read (hints, names): not
+        #: when only some namespaces were read on purpose, where every other end's is one.
+        self.ask_hints = hints
         self._records = {ns.inode: ns for ns in namespaces}
         self.readable = {ns.inode for ns in namespaces if ns.namespace.error is None}
         self.unreadable_inodes = sorted(ns.inode for ns in namespaces if ns.namespace.error is not None)

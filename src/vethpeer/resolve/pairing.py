@@ -233,6 +233,8 @@ class Pairing(Ends):
 
     def _last_questions(self) -> Set[Question]:
         out: Set[Question] = set()
+        if not self.ask_hints:
+            return out
         facts = self.facts
         hints = self.hints()
         unreachable = list(self._unreachable())
