@@ -22,12 +22,10 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from relations_build import ROOT, attr, link  # noqa: E402
+from relations_build import attr, link, root_and_one, write  # noqa: E402
 
-from vethpeer import snapshot as snapshot_io  # noqa: E402
 from vethpeer.kinds import gre  # noqa: E402
-from vethpeer.model import Holders, Namespace, NamespaceId  # noqa: E402
-from vethpeer.snapshot import NamespaceRecord, NsidAnswer, Snapshot  # noqa: E402
+from vethpeer.snapshot import Snapshot  # noqa: E402
 
 EDGE = 4026532700
 
@@ -57,11 +55,8 @@ def build() -> Snapshot:
         link(1, "lo", mac=b"\0" * 6),
         link(2, "gre-out", "gre", lower=2, netnsid=0, mac=b"", data=tunnel("gre", "192.0.2.1", "198.51.100.99", 2)),
     )
-    return Snapshot((NamespaceRecord(Namespace(NamespaceId(4, ROOT), None, Holders(), root=True, own=True), root),
-                     NamespaceRecord(Namespace(NamespaceId(4, EDGE), None, Holders(names=("edge",))), edge)),
-                    (NsidAnswer(EDGE, ROOT, 0), NsidAnswer(ROOT, EDGE, 0)), (), (), "pid 1", ())
+    return root_and_one(root, EDGE, "edge", edge)
 
 
 if __name__ == "__main__":
-    with open(os.path.join(HERE, "gre.snapshot.json"), "w", encoding="utf-8") as handle:
-        handle.write(snapshot_io.dumps(build()))
+    write("gre", build())

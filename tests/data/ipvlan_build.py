@@ -19,12 +19,10 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from relations_build import ROOT, attr, link  # noqa: E402
+from relations_build import attr, link, root_and_one, write  # noqa: E402
 
-from vethpeer import snapshot as snapshot_io  # noqa: E402
 from vethpeer.kinds import ipvlan  # noqa: E402
-from vethpeer.model import Holders, Namespace, NamespaceId  # noqa: E402
-from vethpeer.snapshot import NamespaceRecord, NsidAnswer, Snapshot  # noqa: E402
+from vethpeer.snapshot import Snapshot  # noqa: E402
 
 POD = 4026532600
 
@@ -45,11 +43,8 @@ def build() -> Snapshot:
         link(1, "lo", mac=b"\0" * 6),
         link(2, "eth0", "ipvlan", lower=2, netnsid=0, data=data(2, ipvlan.IPVLAN_F_PRIVATE)),
     )
-    return Snapshot((NamespaceRecord(Namespace(NamespaceId(4, ROOT), None, Holders(), root=True, own=True), root),
-                     NamespaceRecord(Namespace(NamespaceId(4, POD), None, Holders(names=("pod",))), pod)),
-                    (NsidAnswer(POD, ROOT, 0), NsidAnswer(ROOT, POD, 0)), (), (), "pid 1", ())
+    return root_and_one(root, POD, "pod", pod)
 
 
 if __name__ == "__main__":
-    with open(os.path.join(HERE, "ipvlan.snapshot.json"), "w", encoding="utf-8") as handle:
-        handle.write(snapshot_io.dumps(build()))
+    write("ipvlan", build())

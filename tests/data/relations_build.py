@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
-from typing import List
+from typing import List, Sequence
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "src"))
@@ -95,6 +95,20 @@ def build() -> Snapshot:
                     (NsidAnswer(CTR, ROOT, 0), NsidAnswer(ROOT, CTR, 0)), (), (), "pid 1", ())
 
 
+def root_and_one(root: Sequence[LinkRecord], inode: int, name: str, links: Sequence[LinkRecord]) -> Snapshot:
+    """The root namespace and one named namespace, each with id 0 for the other: the shape of
+    the snapshots of one link kind (ipvlan_build, gre_build)."""
+    return Snapshot((NamespaceRecord(Namespace(NamespaceId(4, ROOT), None, Holders(), root=True, own=True),
+                                     tuple(root)),
+                     NamespaceRecord(Namespace(NamespaceId(4, inode), None, Holders(names=(name,))), tuple(links))),
+                    (NsidAnswer(inode, ROOT, 0), NsidAnswer(ROOT, inode, 0)), (), (), "pid 1", ())
+
+
+def write(name: str, snapshot: Snapshot) -> None:
+    """Record ``snapshot`` as tests/data/<name>.snapshot.json."""
+    with open(os.path.join(HERE, f"{name}.snapshot.json"), "w", encoding="utf-8") as handle:
+        handle.write(snapshot_io.dumps(snapshot))
+
+
 if __name__ == "__main__":
-    with open(os.path.join(HERE, "relations.snapshot.json"), "w", encoding="utf-8") as handle:
-        handle.write(snapshot_io.dumps(build()))
+    write("relations", build())

@@ -35,8 +35,8 @@ def read_netns_dirs(c: Collector, dirs: Sequence[str], nsfs_dev: int,
         prefix = os.path.join(directory, "")
         for name in entries:
             path = prefix + name
-            if wanted is not None and mounted is not None and mounted.get(path, -1) not in wanted and path in mounted:
-                continue
+            if wanted is not None and mounted is not None and path in mounted and mounted[path] not in wanted:
+                continue  # the mount table says which namespace it is: not one asked about
             _read_name(c, name, path, nsfs_dev, mounted is not None and path in mounted)
     return done
 

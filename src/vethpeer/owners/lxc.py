@@ -27,13 +27,10 @@ MANAGERS: Tuple[ModuleType, ...] = (lxd, incus)
 #: label shows each with; the ``--netns WORD:NAME`` words and the owner kinds each selects (``lxc:``
 #: selects every container LXC runs); directories whose entries coming and going mean a namespace
 #: may have come or gone (``watch``).
-LABELS: Dict[str, str] = {"lxc": "lxc: "}
-SELECTORS: Dict[str, Tuple[str, ...]] = {"lxc": ("lxc", *(m.KIND for m in MANAGERS))}
-WATCHED: Tuple[str, ...] = ()
-for _manager in MANAGERS:
-    LABELS.update(_manager.LABELS)
-    SELECTORS.update(_manager.SELECTORS)
-    WATCHED += _manager.WATCHED
+LABELS: Dict[str, str] = {"lxc": "lxc: ", **{k: v for m in MANAGERS for k, v in m.LABELS.items()}}
+SELECTORS: Dict[str, Tuple[str, ...]] = {"lxc": ("lxc", *(m.KIND for m in MANAGERS)),
+                                         **{k: v for m in MANAGERS for k, v in m.SELECTORS.items()}}
+WATCHED: Tuple[str, ...] = tuple(directory for m in MANAGERS for directory in m.WATCHED)
 
 LXC_PATH = "/var/lib/lxc"
 #: lxcpath -> the owner kind of the manager that runs containers under it.
