@@ -285,6 +285,9 @@ class SimChannel:
     def dump_addresses(self) -> Tuple[list, bool]:
         return [], False
 
+    def addresses_of(self, indexes: Sequence[int]) -> Tuple[list, bool]:
+        return [], False
+
     def cookie(self) -> int:
         return cookie(self.inode)
 
@@ -375,20 +378,25 @@ class SimKernel:
 
 
 def read_world(world: World, hub: Optional[bool] = None, kernel_hub: bool = True, room: int = 1 << 20,
-               kept: Optional[Set[int]] = None) -> Tuple[reader.Reading, Topology]:
+               kept: Optional[Set[int]] = None, only: Optional[Set[int]] = None) -> Tuple[reader.Reading, Topology]:
     """The reader's whole read of ``world`` and the Topology it resolves to. ``hub`` is the read's
     choice (``reader.Tuning``), ``kernel_hub`` whether the kernel would let it hear other
     namespaces; ``kept``: the namespaces whose fds discovery kept (default all; the others are
-    reopened)."""
+    reopened); ``only``: read these namespaces and root in part, as ``scanner.read_host(only=)``
+    does (root itself in ``only`` is read whole)."""
     kernel = SimKernel(world, hub=kernel_hub)
     found = []
     for inode in world.links:
+        if only is not None and inode not in only and inode != world.root:
+            continue
         keep = kept is None or inode in kept
         found.append(FoundNamespace(
             Namespace(NamespaceId(4, inode), None, Holders(names=(f"ns{inode - 4026532000}",))),
             fd=kernel.fd_for(inode) if keep else None, openers=(() if keep else (("/sim", False),))))
     discovery = Discovery(tuple(found), world.root, world.root, "pid 1", ())
-    reading = reader.read(discovery, room=room, tuning=reader.Tuning(hub=hub), kernel=kernel)  # type: ignore[arg-type]
+    partial = () if only is None or world.root in only else (world.root,)
+    reading = reader.read(discovery, room=room, tuning=reader.Tuning(hub=hub), kernel=kernel,  # type: ignore[arg-type]
+                          hints=only is None, partial=partial)
     leaked = [channel for channel in world.listeners if not channel.closed]
     assert not leaked, "channels left open"
     return reading, resolve(reading.snapshot, reading.pairing)

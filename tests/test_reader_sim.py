@@ -243,3 +243,65 @@ def test_a_ring_read_in_windows_of_few_fds_is_proven_without_changes() -> None:
     _reading, topology = read_world(world, hub=False, room=8, kept=set(ring[::2]))
     assert not reasons(topology), reasons(topology)
     assert pairs(topology) == world.truth
+
+
+def operations(world: World, operation: str, inode: int) -> List[int]:
+    """The clock at each ``operation`` on ``inode`` from now on."""
+    seen: List[int] = []
+
+    def hook(done: str, ns: int) -> None:
+        if done == operation and ns == inode:
+            seen.append(world.clock)
+
+    world.hooks.append(hook)
+    return seen
+
+
+def test_a_namespace_asked_about_is_read_whole_and_root_only_where_it_points() -> None:
+    """``only``: root is never dumped; its links are asked for one by one (the peers of the asked
+    namespace's ends there), and the pairs between the two are proven as in a whole read."""
+    world = World()
+    asked, other = world.namespace(), world.namespace()
+    (_a, eth0), (_r, host) = world.veth_at(asked, 2, b"eth0", world.root, 40, b"h0")
+    world.veth(other, world.root, b"eth0", b"h1")
+    world.veth(asked, other, b"x", b"y")
+    dumps, links = operations(world, "dump", world.root), operations(world, "link", world.root)
+    _reading, topology = read_world(world, only={asked})
+    assert not dumps and links
+    assert frozenset(((asked, eth0), (world.root, host))) in pairs(topology)
+    root = next(ns.id for ns in topology.namespaces if ns.root)
+    assert {link.ref.ifindex for link in topology.links_in(root)} == {host}
+    assert reasons(topology)[(asked, 3)] == "peer-netns-unreachable"  # x: its peer's namespace is not read
+
+
+def test_a_peer_in_root_replaced_after_the_asked_namespace_was_read_is_not_paired() -> None:
+    """Root's h0 is deleted and another veth made at its ifindex, paired elsewhere, between the
+    asked namespace's dump and root's read of that ifindex: what root says there contradicts the
+    asked end (deleted with the old h0, and read again without it), which is never paired with it."""
+    world = World()
+    asked, other = world.namespace(), world.namespace()
+    (_a, eth0), (_r, host) = world.veth_at(asked, 2, b"eth0", world.root, 40, b"h0")
+
+    def swap() -> None:
+        world.delete(world.root, host)
+        world.veth_at(world.root, host, b"h0", other, 2, b"eth0")
+
+    after_dump(world, asked, swap)
+    _reading, topology = read_world(world, only={asked})
+    assert frozenset(((asked, eth0), (world.root, host))) not in pairs(topology)
+    assert not pairs(topology)
+    assert reasons(topology) == {(world.root, host): "peer-netns-unreachable"}  # the new h0's peer is not read
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_a_read_in_part_reports_only_pairs_that_existed_and_on_a_quiet_host_all_of_them(seed: int) -> None:
+    rng = random.Random(seed)
+    world = random_world(rng, rooted=rng.choice((0.5, 1.0)))
+    asked = rng.choice([ns for ns in world.links if ns != world.root])
+    changes = churn(world, rng, changes=rng.randint(0, 6), rate=rng.choice((0.05, 0.3)))
+    _reading, topology = read_world(world, hub=rng.choice((None, True, False)), only={asked})
+    assert reported(topology) <= world.history, f"a pair that never existed ({len(changes)} changes)"
+    if not changes:
+        expected = {pair for pair in world.truth
+                    if {ns for ns, _index in pair} <= {asked, world.root} and any(ns == asked for ns, _ in pair)}
+        assert pairs(topology) == expected

@@ -26,9 +26,10 @@ def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, socket
               only: Optional[Collection[NamespaceId]] = None) -> Reading:
     """Discover and read every namespace; the pairing questions are asked and answered.
 
-    ``only``: read just these namespaces, with the own and the root one (every namespace is still
-    discovered, with all that holds it): a pair between them is proven as in a whole read, an end
-    whose peer is elsewhere comes back unresolved, and nothing made meanwhile is looked for.
+    ``only``: read just these namespaces, and of the own and the root one what they point at
+    (every namespace is still discovered, with all that holds it): a pair between them is proven
+    as in a whole read, an end whose peer is elsewhere comes back unresolved, and nothing made
+    meanwhile is looked for. Only what is asked about is whole.
 
     The open-file limit is raised to the hard one while this runs and put back afterwards. Under a
     hard limit too low to hold a socket per namespace, namespaces are read in windows: slower,
@@ -76,9 +77,15 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
         try:
             kept = sum(1 for ns in found.namespaces if ns.fd is not None)
             wanted = found if only is None else _only(found, only)
+            # The root and own namespaces, when not asked about, are read in part: what the
+            # namespaces asked about point at there (a root namespace of 10,000 veths is otherwise
+            # most of the read).
+            partial = () if only is None else {
+                inode for inode in (found.root_inode, found.own_inode)
+                if inode is not None and inode not in {netns.inode for netns in only}}
             reading = reader.read(wanted, addresses=addresses, room=room - kept, sockets_searched=sockets,
                                   rediscover=rediscover if only is None else None, tuning=tuning,
-                                  hints=only is None)
+                                  hints=only is None, partial=partial)
             with owners.Host(root=root, proc=proc) as host:
                 snapshot = with_owners(reading.snapshot, host)
             # A port that changes between the link dump and this question is left without a

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import itertools
 import os
 import select
 import socket
-from typing import Callable, List, NamedTuple, Optional, Tuple, TypeVar
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from .netlink import (
     _NLA_TYPE_MASK,
@@ -20,6 +21,7 @@ from .netlink import (
     _RECV_SIZE,
     _S32,
     _U64,
+    NETLINK_GET_STRICT_CHK,
     NETLINK_LISTEN_ALL_NSID,
     NETLINK_ROUTE,
     NETNSA_NSID,
@@ -248,6 +250,35 @@ class Channel:
 
     def dump_addresses(self) -> Tuple[List[AddressRecord], bool]:
         return self._exchange(address_dump_request, RTM_NEWADDR, parse_address)
+
+    def addresses_of(self, indexes: Sequence[int]) -> Tuple[List[AddressRecord], bool]:
+        """The addresses of these devices only: one dump filtered by the kernel per device (a
+        strict socket, Linux >= 4.20), so that a few devices of a namespace with thousands cost
+        what they hold. Where strict checking is refused, one whole dump, filtered here. A device
+        gone meanwhile has none. Returns them and whether a dump was cut by a change."""
+        wanted = set(indexes)
+        try:
+            self.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+        except OSError:
+            records, cut = self.dump_addresses()
+            return [record for record in records if record.ifindex in wanted], cut
+        out: List[AddressRecord] = []
+        cut = False
+        try:
+            for index in sorted(wanted):
+                try:
+                    records, interrupted = self._exchange(functools.partial(address_dump_request, ifindex=index),
+                                                          RTM_NEWADDR, parse_address)
+                except NetlinkError as error:
+                    if error.errno != errno.ENODEV:
+                        raise
+                    continue
+                # (Where the kernel ignores the filter, it is applied here.)
+                out.extend(record for record in records if record.ifindex == index)
+                cut = cut or interrupted
+        finally:
+            self.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 0)
+        return out, cut
 
     def _single(self, request: Callable[[int], bytes], expect: int,
                 parse: Callable[[bytes, int, int], Optional[T]]) -> T:

@@ -67,6 +67,7 @@ RTMGRP_LINK = 0x1
 RTMGRP_NSID = 1 << (28 - 1)
 SOL_NETLINK = 270
 NETLINK_LISTEN_ALL_NSID = 8
+NETLINK_GET_STRICT_CHK = 12
 
 #: The kernel's answer for "this namespace has no id for that one".
 NSID_NOT_ASSIGNED = -1
@@ -176,8 +177,10 @@ def link_request(seq: int, ifindex: int) -> bytes:
     return _message(RTM_GETLINK, NLM_F_REQUEST, seq, body)
 
 
-def address_dump_request(seq: int) -> bytes:
-    return _message(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, _IFADDRMSG.pack(0, 0, 0, 0, 0))
+def address_dump_request(seq: int, ifindex: int = 0) -> bytes:
+    """Every address; with ``ifindex``, only that device's where the socket asks strictly
+    (NETLINK_GET_STRICT_CHK: Linux >= 4.20 filters on it; without, it is ignored)."""
+    return _message(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, _IFADDRMSG.pack(0, 0, 0, 0, ifindex))
 
 
 # nlmsghdr, struct rtgenmsg (one byte, padded to 4 by NLMSG_ALIGN), one u32 attribute: asked once

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Collection, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..discover import Discovery, FoundNamespace
 from ..host import netlink
@@ -16,7 +16,8 @@ class Channels:
     """The namespaces being read, their sockets and the ticks their watches are measured in."""
 
     def __init__(self, discovery: Discovery, addresses: bool, room: int, sockets_searched: bool = True,
-                 tuning: Tuning = DEFAULT_TUNING, kernel: Kernel = HOST_KERNEL) -> None:
+                 tuning: Tuning = DEFAULT_TUNING, kernel: Kernel = HOST_KERNEL,
+                 partial: Collection[int] = ()) -> None:
         self.discovery = discovery
         self.tuning = tuning
         self.kernel = kernel
@@ -25,6 +26,9 @@ class Channels:
         #: File descriptors this reader may hold at once: open channels plus temporary namespace fds.
         self.room = max(8, room)
         self.nss: Dict[int, NsState] = {found.inode: NsState(found) for found in discovery.namespaces}
+        for inode in partial:
+            if inode in self.nss:
+                self.nss[inode].partial = set()
         #: Every namespace read, in record order: discovery's, then any found by ``adopt_new``.
         self.found: List[FoundNamespace] = list(discovery.namespaces)
         #: Discoveries made during the read (closed with the reader), and whether one was made.
@@ -40,7 +44,9 @@ class Channels:
         self.dumps = 0
         #: The namespace whose socket hears every namespace it has an id for (root), if allowed.
         self.hub: Optional[NsState] = None
-        if discovery.root_inode in self.nss and tuning.hub is not False and kernel.hub_allowed():
+        # (Not with namespaces read in part: the few others are watched by sockets of their own.)
+        if (discovery.root_inode in self.nss and tuning.hub is not False and not partial
+                and kernel.hub_allowed()):
             self.hub = self.nss[discovery.root_inode]
         #: Whether namespaces other than the pinned ones are read without a watch of their own.
         self.proxied = False
@@ -92,6 +98,8 @@ class Channels:
                 self.hub_events.append((tick, event))
                 continue
             index = event.link.ifindex
+            if ns.partial is not None and index not in ns.partial:
+                continue  # not read: nothing was said of it
             if event.deleted:
                 ns.taint.add(index)
                 continue

@@ -31,7 +31,9 @@ class Dumps(Channels):
             return found.paths[0]
         return f"net:[{ns.inode}]"
 
-    def _dump(self, ns: NsState) -> None:
+    def _begin(self, ns: NsState) -> bool:
+        """Start a read of ``ns`` afresh (what it heard before belongs to before); returns whether
+        its channel is watched through it."""
         channel = ns.channel
         assert channel is not None
         # What was queued before this dump belongs to before it (a channel made just now has
@@ -50,7 +52,16 @@ class Dumps(Channels):
         ns.dumped = self._now()
         ns.until = _FOREVER if ns.watching else -1
         ns.read_at = {}
-        watched = ns.watching or (ns is self.hub and channel.listen_all)
+        ns.cut = False
+        return ns.watching or (ns is self.hub and channel.listen_all)
+
+    def _dump(self, ns: NsState) -> None:
+        if ns.partial is not None:
+            self._read_part(ns)
+            return
+        watched = self._begin(ns)
+        channel = ns.channel
+        assert channel is not None
         channel.dump_attempts = WATCHED_DUMP_ATTEMPTS if watched else DUMP_ATTEMPTS
         try:
             dump = channel.dump_links()
@@ -68,10 +79,45 @@ class Dumps(Channels):
             if not watched:
                 self.warnings.append(f"the links of {self._label(ns)} kept changing while they were read")
         self._read_addresses(ns)
-        if ns.cookie is None:
-            ns.cookie = channel.cookie()
+        self._cookie(ns)
+
+    def _cookie(self, ns: NsState) -> None:
+        if ns.cookie is None and ns.channel is not None:
+            ns.cookie = ns.channel.cookie()
             if ns.cookie is None and ns.found.fd is not None:
                 ns.cookie = self.kernel.cookie_of_fd(ns.found.fd)
+
+    def _read_part(self, ns: NsState) -> None:
+        """A namespace read in part: each ifindex of ``partial`` read on its own (RTM_GETLINK), at
+        a tick of its own (``read_at``), with the masters of those found (which become part of
+        it); the addresses of those found. Watched from before, as a dump is."""
+        wanted = ns.partial
+        assert wanted is not None
+        self._begin(ns)
+        channel = ns.channel
+        assert channel is not None
+        found = {}
+        queue = sorted(wanted, reverse=True)
+        try:
+            while queue:
+                index = queue.pop()
+                ns.read_at[index] = self._now()
+                record = channel.link(index)
+                if record is None:
+                    continue
+                found[index] = record
+                if record.master and record.master not in wanted:
+                    wanted.add(record.master)
+                    queue.append(record.master)
+        except OSError as error:
+            ns.error = f"cannot read it: {error.strerror or error}"
+            self._close(ns)
+            return
+        ns.error = None
+        ns.links = [found[index] for index in sorted(found)]
+        ns._by_index = None
+        self._read_addresses(ns)
+        self._cookie(ns)
 
     def _read_addresses(self, ns: NsState) -> None:
         channel = ns.channel
@@ -79,7 +125,10 @@ class Dumps(Channels):
         ns.addresses = []
         if self.addresses:
             try:
-                ns.addresses, cut = channel.dump_addresses()
+                if ns.partial is None:
+                    ns.addresses, cut = channel.dump_addresses()
+                else:
+                    ns.addresses, cut = channel.addresses_of([link.ifindex for link in ns.links])
             except OSError as error:
                 # Addresses are only shown: their trouble never costs the links.
                 self.warnings.append(f"addresses of {self._label(ns)} could not be read: "
@@ -158,11 +207,22 @@ class Dumps(Channels):
         NETLINK_LISTEN_ALL_NSID socket hears them (``_hub_serves``: root's veths reach most of
         them), which spares the kernel a walk over every subscribed socket per subscription,
         quadratic in the namespaces (see the note above on what the hub hears)."""
-        first = [self.nss[inode] for inode in sorted(self.pinned)]
-        rest = [ns for inode, ns in self.nss.items() if inode not in self.pinned]
+        first = [self.nss[inode] for inode in sorted(self.pinned) if self.nss[inode].partial is None]
+        rest = [ns for inode, ns in self.nss.items() if inode not in self.pinned and ns.partial is None]
         self._read(first, keep_open=False)
         self.proxied = self._hub_serves(rest)
         self._read(rest, keep_open=False, watch=not self.proxied)
+        parts = [ns for ns in self.nss.values() if ns.partial is not None]
+        if parts:
+            # What the whole ones point at elsewhere: veth and netkit peers, lowers.
+            elsewhere = {index for ns in self.nss.values() if ns.partial is None for link in ns.links
+                         if link.link_netnsid is not None
+                         for index in ((link.peer_index,) if link.kind in PEER_KINDS else (link.link or 0,))
+                         if index > 0}
+            for ns in parts:
+                assert ns.partial is not None
+                ns.partial.update(elsewhere)
+            self._read(parts, keep_open=True)
 
     def _hub_serves(self, others: Sequence[NsState]) -> bool:
         """Whether to read ``others`` without watches of their own: the hub hears every namespace

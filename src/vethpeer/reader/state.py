@@ -102,7 +102,7 @@ class NsState:
     """The reader's state for one namespace: its record so far and how it is being watched."""
 
     __slots__ = ("_by_index", "addresses", "channel", "cookie", "cut", "dumped", "error", "found", "inode",
-                 "links", "overflow", "proxy", "read_at", "stuck", "taint", "until", "watching")
+                 "links", "overflow", "partial", "proxy", "read_at", "stuck", "taint", "until", "watching")
 
     def __init__(self, found: FoundNamespace) -> None:
         self.found = found
@@ -132,6 +132,9 @@ class NsState:
         #: Not watched itself but through the hub, without a gap since its last dump (as of the
         #: last ``confirm``; ``taint`` then holds what the hub heard about it).
         self.proxy = False
+        #: Read in part (None: whole): the ifindexes asked for one by one (``Dumps._read_part``);
+        #: the record holds those of them that exist, and notifications about others are no news.
+        self.partial: Optional[Set[int]] = None
 
     def tick_of(self, index: int) -> int:
         """When the record of the link at ``index`` was read (or found absent)."""
