@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -979,3 +979,26 @@ def test_importing_the_cli_loads_no_scanner_resolver_or_renderer() -> None:
              "vethpeer.discover", "vethpeer.reader", "vethpeer.render.formats", "vethpeer.render.json",
              "vethpeer.host.netlink", "vethpeer.host.ops", "vethpeer.select", "vethpeer.cli.answer"}
     assert loaded & heavy == set()
+
+
+def test_parsing_a_command_line_does_not_import_shutil() -> None:
+    """argparse makes a help formatter for every option, and its own formatter imports shutil
+    (with bz2, lzma, fnmatch: 3 ms of every run here) for the terminal's width."""
+    import subprocess
+
+    code = ("import sys; from vethpeer.cli.parser import build_parser; "
+            "build_parser().parse_args(['peer', 'eth0', '--netns', 'x']); print('shutil' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent / "src"))).stdout
+    assert out.strip() == "False"
+
+
+@pytest.mark.parametrize(("columns", "width"), [("50", 50), ("", None), ("junk", None)])
+def test_help_is_wrapped_to_the_terminal_width(columns: str, width: Optional[int],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from vethpeer.cli.parser import _columns
+
+    monkeypatch.setenv("COLUMNS", columns)
+    assert _columns() == (width or shutil.get_terminal_size().columns)
