@@ -296,6 +296,11 @@ class SimChannel:
         self.world.tick("link", self.inode)
         return record
 
+    def link_named(self, name: bytes) -> Optional[LinkRecord]:
+        found = [index for index, link in self._links().items() if link["name"] == name]
+        self.world.tick("link", self.inode)
+        return self.world.record(self.inode, found[0]) if found else None
+
     def _nsid(self, fd: int) -> int:
         assert not self.closed
         target = self.world.kernel_fds[fd]
@@ -394,7 +399,7 @@ def read_world(world: World, hub: Optional[bool] = None, kernel_hub: bool = True
             Namespace(NamespaceId(4, inode), None, Holders(names=(f"ns{inode - 4026532000}",))),
             fd=kernel.fd_for(inode) if keep else None, openers=(() if keep else (("/sim", False),))))
     discovery = Discovery(tuple(found), world.root, world.root, "pid 1", ())
-    partial = () if only is None or world.root in only else (world.root,)
+    partial = {} if only is None or world.root in only else {world.root: ()}
     reading = reader.read(discovery, room=room, tuning=reader.Tuning(hub=hub), kernel=kernel,  # type: ignore[arg-type]
                           hints=only is None, partial=partial)
     leaked = [channel for channel in world.listeners if not channel.closed]

@@ -1,5 +1,6 @@
-"""``peer IFNAME --netns NS`` reads NS and the root namespace alone, and answers exactly what a
-whole read answers (live, root).
+"""``peer IFNAME --netns NS`` reads NS and the root namespace alone, and ``peer IFNAME`` the
+namespaces holding an IFNAME and their peers', and each answers exactly what a whole read
+answers (live, root).
 
 A random world per seed, with colliding ifindexes and names: namespaces whose ``eth0`` pairs
 with a root veth on a bridge, namespace-to-namespace pairs (all named ``eth1``), a pair inside
@@ -58,13 +59,24 @@ def test_targeted_and_whole_answers_agree_for_every_interface(lab: Lab, seed: in
     names = build_world(lab, seed)
     saved = os.path.join(str(tmp_path), "whole.json")
     asked = 0
+    everywhere = set()
     for ns in names:
         for link in lab.links(ns):
             args = ["peer", link["ifname"], "--netns", ns]
             targeted, whole = answer(args), answer([*args, "--save", saved])
             assert targeted == whole, (args, targeted, whole)
             asked += 1
+            everywhere.add(link["ifname"])
     assert asked >= len(names) * 2
+    # Without --netns, every namespace is searched: ours in every namespace of ours, the root
+    # ones of ours (host veths, the bridge) in root, and as `ip link` prints one (name@ifN).
+    root_links = [link for link in lab.links(None) if link["ifname"].startswith(lab.prefix)]
+    everywhere.update(link["ifname"] for link in root_links)
+    everywhere.update(f"{link['ifname']}@if{link['link_index']}" for link in root_links if "link_index" in link)
+    for name in sorted(everywhere):
+        args = ["peer", name]
+        targeted, whole = answer(args), answer([*args, "--save", saved])
+        assert targeted == whole, (args, targeted, whole)
 
 
 def test_a_targeted_read_reads_the_namespace_asked_for_and_root_alone(lab: Lab) -> None:
@@ -140,6 +152,22 @@ def test_the_cli_reads_the_whole_host_only_when_the_targeted_read_cannot_answer(
     del calls[:]
     assert cli.main(["peer", "eth0", "--netns", pod, "--json"]) == 0
     assert calls == [None]  # the JSON shows relations of the whole host
+    chosen: List[object] = []
+    real_chosen = scanner.read_chosen
+
+    def spy_chosen(choose: object, **kwargs: object) -> object:
+        reading = real_chosen(choose, **kwargs)  # type: ignore[arg-type]
+        chosen.append(reading)
+        return reading
+
+    monkeypatch.setattr(scanner, "read_chosen", spy_chosen)
+    del calls[:]
+    assert cli.main(["peer", lab.link_name("h")]) == 0  # searched everywhere, read where it is
+    assert calls == [] and len(chosen) == 1 and chosen[0] is not None
+    assert pod in capsys.readouterr().out
+    del chosen[:]
+    assert cli.main(["peer", lab.link_name("nothing")]) == 1
+    assert chosen == [None] and calls == [None]  # no match: the whole read says where it looked
 
 
 def test_a_targeted_discovery_opens_only_the_names_of_the_namespaces_wanted(

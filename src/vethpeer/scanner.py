@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Collection, Dict, List, Optional, Sequence
+from typing import Callable, Collection, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Sequence
 
 from . import discover, ovsdb, owners, reader, resolve
 from . import snapshot as snapshot_io
@@ -18,6 +18,18 @@ FD_MARGIN = 24
 
 #: Holders per kind and namespace named by their command (the tables show this many).
 SHOWN_HOLDERS = 6
+
+
+class Chosen(NamedTuple):
+    """The part of a host a read reads: namespaces whole, and namespaces in part with the
+    ifindexes asked for there (with what the whole ones point at, see ``reader.read``)."""
+
+    whole: FrozenSet[int]
+    parts: Mapping[int, FrozenSet[int]]
+
+
+#: Given the discovery and the fds the reader may use, what to read; None: give up the read.
+Chooser = Callable[[discover.Discovery, int], Optional[Chosen]]
 
 
 def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
@@ -37,12 +49,25 @@ def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, socket
     ``ovs_sockets``: where ovsdb is asked instead of ``ovsdb.DEFAULT_SOCKETS``.
     """
     with ops.gc_paused():
-        return _read_host(netns_paths, addresses, sockets, proc, mount_namespaces, root, tuning, ovs_sockets, only)
+        reading = _read_host(netns_paths, addresses, sockets, proc, mount_namespaces, root, tuning, ovs_sockets,
+                             only, None)
+    assert reading is not None
+    return reading
+
+
+def read_chosen(choose: Chooser, *, netns_paths: Sequence[str] = (), sockets: bool = False, proc: str = "/proc",
+                root: str = "/", tuning: reader.Tuning = reader.DEFAULT_TUNING) -> Optional[Reading]:
+    """Discover every namespace, let ``choose`` say what to read (it may ask the kernel itself,
+    e.g. ``reader.sweep``), and read that as ``read_host(only=)`` reads its part; None when it
+    gives up. The own and root namespaces are read, in part unless chosen whole."""
+    with ops.gc_paused():
+        return _read_host(netns_paths, True, sockets, proc, None, root, tuning, None, None, choose)
 
 
 def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc: str,
                mount_namespaces: Optional[bool], root: str, tuning: reader.Tuning,
-               ovs_sockets: Optional[Sequence[str]], only: Optional[Collection[NamespaceId]]) -> Reading:
+               ovs_sockets: Optional[Sequence[str]], only: Optional[Collection[NamespaceId]],
+               choose: Optional[Chooser]) -> Optional[Reading]:
     limit = ops.FdLimit()
     try:
         room = max(16, limit.room(FD_MARGIN))
@@ -76,16 +101,22 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
 
         try:
             kept = sum(1 for ns in found.namespaces if ns.fd is not None)
-            wanted = found if only is None else _only(found, only)
+            if choose is None and only is not None:
+                choose = _only_chooser(only)
+            chosen = None if choose is None else choose(found, room - kept)
+            if choose is not None and chosen is None:
+                return None
+            wanted = found if chosen is None else _chosen(found, chosen)
             # The root and own namespaces, when not asked about, are read in part: what the
             # namespaces asked about point at there (a root namespace of 10,000 veths is otherwise
             # most of the read).
-            partial = () if only is None else {
-                inode for inode in (found.root_inode, found.own_inode)
-                if inode is not None and inode not in {netns.inode for netns in only}}
+            partial: Mapping[int, Collection[int]] = {} if chosen is None else {
+                **{inode: () for inode in (found.root_inode, found.own_inode)
+                   if inode is not None and inode not in chosen.whole},
+                **chosen.parts}
             reading = reader.read(wanted, addresses=addresses, room=room - kept, sockets_searched=sockets,
-                                  rediscover=rediscover if only is None else None, tuning=tuning,
-                                  hints=only is None, partial=partial)
+                                  rediscover=rediscover if chosen is None else None, tuning=tuning,
+                                  hints=chosen is None, partial=partial)
             with owners.Host(root=root, proc=proc) as host:
                 snapshot = with_owners(reading.snapshot, host)
             # A port that changes between the link dump and this question is left without a
@@ -98,12 +129,16 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
         limit.restore()
 
 
-def _only(found: discover.Discovery, only: Collection[NamespaceId]) -> discover.Discovery:
-    """The part of a discovery to read: these namespaces, the own one and the root one (the fds
-    stay the whole discovery's, closed with it)."""
-    inodes = {found.own_inode, found.root_inode}
-    return found._replace(namespaces=tuple(
-        item for item in found.namespaces if item.inode in inodes or item.namespace.id in only))
+def _only_chooser(only: Collection[NamespaceId]) -> Chooser:
+    wanted = frozenset(netns.inode for netns in only)
+    return lambda found, room: Chosen(wanted, {})
+
+
+def _chosen(found: discover.Discovery, chosen: Chosen) -> discover.Discovery:
+    """The part of a discovery to read: the namespaces chosen, the own one and the root one (the
+    fds stay the whole discovery's, closed with it)."""
+    inodes = {found.own_inode, found.root_inode, *chosen.whole, *chosen.parts}
+    return found._replace(namespaces=tuple(item for item in found.namespaces if item.inode in inodes))
 
 
 def with_owners(snapshot: Snapshot, host: owners.Host) -> Snapshot:

@@ -8,22 +8,26 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from .. import resolve, scanner
+from .. import discover, resolve, scanner
 from .. import snapshot as snapshot_io
 from ..errors import UsageError
 from ..host import ops
+from ..host.netlink import ALTIFNAME_MAX
 from ..model import PEER_KINDS, NamespaceId, Topology
+from ..reader import sweep
 from ..render.formats import FORMATS
 from ..render.text import Style, escape, style_for
 from ..resolve import Pairing
 from ..select import netns_choice, netns_live
 from .codes import EXIT_OK, PROG
 from .commands import (
+    _IP_SUFFIX,
     _chosen_netns,
     _find,
     _graph_command,
+    _kernel_name,
     _matches,
     _not_found,
     _not_found_code,
@@ -64,8 +68,13 @@ def answer(args: argparse.Namespace, command: str) -> int:
     wanted, by_owner, extra_paths = netns_choice(spec if load is None else None, root, proc)
     if load is not None and save is not None:
         raise UsageError("--load and --save do not go together")
-    if command == "peer" and wanted is not None and load is None and save is None and not getattr(args, "json", False):
-        code = _targeted_peer(args, spec, wanted, extra_paths, root, proc)
+    if command == "peer" and load is None and save is None and not getattr(args, "json", False):
+        if wanted is not None:
+            code = _targeted_peer(args, spec, wanted, extra_paths, root, proc)
+        elif spec is None:
+            code = _targeted_named(args, root, proc)
+        else:
+            code = None
         if code is not None:
             return code
 
@@ -113,6 +122,56 @@ def _targeted_peer(args: argparse.Namespace, spec: Optional[str], wanted: Namesp
         return None
     _KEPT[:] = [snap, pairing, topology]
     return _answer(args, "peer", topology, spec, False, wanted, style_for(sys.stdout), 0)
+
+
+def _targeted_named(args: argparse.Namespace, root: str, proc: str) -> Optional[int]:
+    """``peer IFNAME`` (every namespace searched) from a read of the namespaces holding a device
+    of that name and of those where their peers may be, found by asking every namespace for the
+    name (``reader.sweep``); None when that cannot give the answer a whole read gives (a namespace
+    that could not be asked, no match, a peer not proven), and it is then made.
+
+    Matches in the root or own namespace are read in part (they and what they point at there)."""
+    sockets = getattr(args, "sockets", False)
+    names = _sweep_names(args.ifname)
+    if missing_capabilities(sockets) or not names:
+        return None
+
+    def choose(found: discover.Discovery, room: int) -> Optional[scanner.Chosen]:
+        swept = sweep.sweep(found, names, room)
+        if swept is None or not swept.matches:
+            return None
+        home = (found.root_inode, found.own_inode)
+        parts = {inode: frozenset(index for link in links for index in (
+            link.ifindex, *((link.link,) if link.link_netnsid is None and link.link else ())))
+            for inode, links in swept.matches.items() if inode in home}
+        whole = {*swept.matches, *swept.peers} - set(home)
+        return scanner.Chosen(frozenset(whole), parts)
+
+    reading = scanner.read_chosen(choose, sockets=sockets, root=root, proc=proc)
+    if reading is None:
+        return None
+    topology = resolve.resolve(reading.snapshot, reading.pairing)
+    found = _find(topology, args.ifname, None)
+    if not found or any(topology.peer_of(link.ref) is None and link.kind in PEER_KINDS for link in found):
+        return None
+    _KEPT[:] = [reading, topology]
+    return _answer(args, "peer", topology, None, False, None, style_for(sys.stdout), 0)
+
+
+def _sweep_names(ifname: str) -> List[bytes]:
+    """The names ``_find`` may look an interface up by (as typed, as the kernel holds it, and
+    without an ``@ifN`` suffix `ip link` adds), as the kernel can hold them."""
+    out: Dict[bytes, None] = {}
+    for name in dict.fromkeys((ifname, _kernel_name(ifname))):
+        suffix = _IP_SUFFIX.search(name)
+        for candidate in (name, *((name[: suffix.start()],) if suffix is not None and suffix.start() > 0 else ())):
+            try:
+                raw = candidate.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                continue  # no name the kernel reports decodes to it
+            if raw and b"\0" not in raw and len(raw) <= ALTIFNAME_MAX:
+                out[raw] = None
+    return list(out)
 
 
 def _answer(args: argparse.Namespace, command: str, topology: Topology, spec: Optional[str], by_owner: bool,

@@ -38,6 +38,7 @@ from .netlink import (
     NetlinkError,
     _recv_buffer,
     address_dump_request,
+    link_by_name_request,
     link_dump_request,
     link_get_request,
     link_request,
@@ -353,6 +354,16 @@ class Channel:
         """RTM_GETLINK of one link in this socket's namespace; None when there is none (ENODEV)."""
         try:
             return self._single(lambda seq: link_request(seq, ifindex), RTM_NEWLINK, parse_link)
+        except NetlinkError as error:
+            if error.errno == errno.ENODEV:
+                return None
+            raise
+
+    def link_named(self, name: bytes) -> Optional[LinkRecord]:
+        """RTM_GETLINK of the device called ``name`` (or with it as an altname) in this socket's
+        namespace; None when there is none (ENODEV)."""
+        try:
+            return self._single(functools.partial(link_by_name_request, name=name), RTM_NEWLINK, parse_link)
         except NetlinkError as error:
             if error.errno == errno.ENODEV:
                 return None

@@ -177,6 +177,21 @@ def link_request(seq: int, ifindex: int) -> bytes:
     return _message(RTM_GETLINK, NLM_F_REQUEST, seq, body)
 
 
+#: The longest name IFLA_IFNAME carries (IFNAMSIZ - 1); longer ones can only be altnames.
+IFNAME_MAX = 15
+#: The longest altname (ALTIFNAMSIZ - 1).
+ALTIFNAME_MAX = 127
+
+
+def link_by_name_request(seq: int, name: bytes) -> bytes:
+    """RTM_GETLINK for the device called ``name`` (its name or an altname: the kernel looks both
+    up) in the asking socket's namespace; a name too long for IFLA_IFNAME goes as IFLA_ALT_IFNAME."""
+    attr = IFLA_IFNAME if len(name) <= IFNAME_MAX else IFLA_ALT_IFNAME
+    body = (_IFINFOMSG.pack(0, 0, 0, 0, 0) + _attr(IFLA_EXT_MASK, _U32.pack(RTEXT_FILTER_SKIP_STATS))
+            + _attr(attr, name + b"\0"))
+    return _message(RTM_GETLINK, NLM_F_REQUEST, seq, body)
+
+
 def address_dump_request(seq: int, ifindex: int = 0) -> bytes:
     """Every address; with ``ifindex``, only that device's where the socket asks strictly
     (NETLINK_GET_STRICT_CHK: Linux >= 4.20 filters on it; without, it is ignored)."""

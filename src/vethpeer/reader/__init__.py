@@ -42,7 +42,8 @@ again); here the Snapshot they make and ``read()``, the round loop.
 
 from __future__ import annotations
 
-from typing import Callable, Collection, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
+from types import MappingProxyType
+from typing import Callable, Collection, Dict, Iterable, List, Mapping, NamedTuple, Optional, Set, Tuple
 
 from ..discover import Discovery
 from ..resolve import Answer, EndKey, Pairing, drive
@@ -178,7 +179,7 @@ def _positive(answer: Answer) -> bool:
 def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True, room: int = 1 << 20,
          sockets_searched: bool = True, rediscover: Optional[Callable[[bool], Optional[Discovery]]] = None,
          tuning: Tuning = DEFAULT_TUNING, kernel: Kernel = HOST_KERNEL, hints: bool = True,
-         partial: Collection[int] = ()) -> Reading:
+         partial: Mapping[int, Collection[int]] = MappingProxyType({})) -> Reading:
     """Dump every namespace of ``discovery`` and gather the nsid answers pairing needs.
 
     ``room`` is how many file descriptors the reader may hold at once; ``sockets_searched`` says
@@ -187,9 +188,10 @@ def read(discovery: Discovery, *, addresses: bool = True, pair: bool = True, roo
     returns is closed with the reader. ``tuning`` makes choices the reader otherwise makes itself;
     ``kernel`` is what it reads (a stand-in in tests); without ``hints`` nothing is asked about
     peers in namespaces not read (a read of a few namespaces on purpose: see ``Ends.ask_hints``).
-    The namespaces ``partial`` names (inodes) are read in part, after the others: only the links
-    those point at (peers, lowers) and their masters, each by its ifindex (``Dumps._read_part``);
-    what is proven of them is proven as of a whole read, and nothing else is said of them.
+    The namespaces ``partial`` names (inode -> ifindexes asked for) are read in part, after the
+    others: only those links, the ones the others point at there (peers, lowers) and their
+    masters, each by its ifindex (``Dumps._read_part``); what is proven of them is proven as of a
+    whole read, and nothing else is said of them.
     """
     reader = _Reader(discovery, addresses, room, sockets_searched, tuning, kernel, partial)
     try:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Collection, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from types import MappingProxyType
+from typing import Collection, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ..discover import Discovery, FoundNamespace
 from ..host import netlink
@@ -17,7 +18,7 @@ class Channels:
 
     def __init__(self, discovery: Discovery, addresses: bool, room: int, sockets_searched: bool = True,
                  tuning: Tuning = DEFAULT_TUNING, kernel: Kernel = HOST_KERNEL,
-                 partial: Collection[int] = ()) -> None:
+                 partial: Mapping[int, Collection[int]] = MappingProxyType({})) -> None:
         self.discovery = discovery
         self.tuning = tuning
         self.kernel = kernel
@@ -26,9 +27,9 @@ class Channels:
         #: File descriptors this reader may hold at once: open channels plus temporary namespace fds.
         self.room = max(8, room)
         self.nss: Dict[int, NsState] = {found.inode: NsState(found) for found in discovery.namespaces}
-        for inode in partial:
+        for inode, indexes in partial.items():
             if inode in self.nss:
-                self.nss[inode].partial = set()
+                self.nss[inode].partial = set(indexes)
         #: Every namespace read, in record order: discovery's, then any found by ``adopt_new``.
         self.found: List[FoundNamespace] = list(discovery.namespaces)
         #: Discoveries made during the read (closed with the reader), and whether one was made.

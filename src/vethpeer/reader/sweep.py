@@ -1,0 +1,156 @@
+"""Where the devices of a name are, without reading every namespace: one RTM_GETLINK by name per
+namespace, and where their peers may be (one RTM_GETLINK by ifindex per namespace).
+
+Only a plan for a read: nothing found here is shown or trusted. The namespaces it names are then
+read and proven as any read is (``read(partial=)``); a namespace it could not ask makes it give
+up (None), and the caller reads the whole host instead.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar
+
+from ..discover import Discovery, FoundNamespace
+from ..host.channel import Channel
+from ..host.netlink import LinkRecord
+from ..model import PEER_KINDS
+from .kernel import HOST_KERNEL, Kernel
+
+#: Namespaces asked at once (each holds a socket and, while it is made, a namespace fd).
+WINDOW = 256
+
+#: Matches with a peer in another namespace beyond which the sweep gives up: each costs a question
+#: to every namespace, and a name that many namespaces hold (eth0) is most of a whole read.
+MAX_CROSS = 16
+
+
+class Found(NamedTuple):
+    #: Namespace (inode) -> the devices there with one of the names (each once).
+    matches: Dict[int, List[LinkRecord]]
+    #: Namespaces holding a device that may be a match's peer: a veth or netkit end at the
+    #: ifindex the match names, naming the match's ifindex back, from another namespace.
+    peers: Set[int]
+
+
+def sweep(discovery: Discovery, names: Sequence[bytes], room: int, kernel: Kernel = HOST_KERNEL) -> Optional[Found]:
+    """Ask every namespace of ``discovery`` for a device by each of ``names``, and for the
+    candidates of the matches' peers; None when a namespace could not be asked (unreadable,
+    gone, no socket), so that what is missing is never taken for absent, or when more than
+    ``MAX_CROSS`` matches have peers elsewhere (then most of the host is read anyway)."""
+    order = sorted(discovery.namespaces,
+                   key=lambda item: (item.inode not in (discovery.root_inode, discovery.own_inode), item.inode))
+    window = max(1, min(WINDOW, (room - 2) // 2))
+    matches: Dict[int, List[LinkRecord]] = {}
+    peers: Set[int] = set()
+    #: (peer's ifindex, the match's namespace, the match's ifindex) for every match so far.
+    wanted: List[Tuple[int, int, int]] = []
+    #: Each namespace asked, with how many of ``wanted`` it was asked about.
+    asked: List[Tuple[FoundNamespace, int]] = []
+    for part in _windows(order, window):
+        channels = _channels(part, discovery.own_inode, kernel)
+        if channels is None:
+            return None
+        try:
+            for found, channel in zip(part, channels):
+                here = _named(channel, names)
+                if here:
+                    matches[found.inode] = here
+                    wanted.extend((link.peer_index, found.inode, link.ifindex) for link in here
+                                  if link.kind in PEER_KINDS and link.link_netnsid is not None)
+                    if len(wanted) > MAX_CROSS:
+                        return None
+                if _ask_peers(channel, found.inode, wanted):
+                    peers.add(found.inode)
+                asked.append((found, len(wanted)))
+        finally:
+            for channel in channels:
+                channel.close()
+    # Namespaces asked before a later match was found are asked about its peer now.
+    late = [(found, wanted[count:]) for found, count in asked if count < len(wanted) and found.inode not in peers]
+    for again in _windows(late, window):
+        channels = _channels([found for found, _ in again], discovery.own_inode, kernel)
+        if channels is None:
+            return None
+        try:
+            for (found, missing), channel in zip(again, channels):
+                if _ask_peers(channel, found.inode, missing):
+                    peers.add(found.inode)
+        finally:
+            for channel in channels:
+                channel.close()
+    return Found(matches, peers)
+
+
+T = TypeVar("T")
+
+
+def _windows(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _channels(part: Sequence[FoundNamespace], own: int, kernel: Kernel) -> Optional[List[Channel]]:
+    """An unsubscribed channel in each namespace of ``part``; None (nothing left open) if one
+    cannot be had."""
+    fds: List[Optional[int]] = []
+    owned: List[int] = []
+    try:
+        for found in part:
+            if found.error is not None:
+                return None
+            if found.inode == own:
+                fds.append(None)
+            elif found.fd is not None:
+                fds.append(found.fd)
+            else:
+                fd = kernel.reopen(found)
+                owned.append(fd)
+                fds.append(fd)
+        sockets = kernel.sockets_in(fds)
+    except OSError:
+        return None
+    finally:
+        for fd in owned:
+            kernel.close_fd(fd)
+    channels: List[Channel] = []
+    failed = False
+    for sock in sockets:
+        if isinstance(sock, OSError) or failed:
+            failed = True
+            if not isinstance(sock, OSError):
+                sock.close()
+            continue
+        try:
+            channels.append(kernel.channel(sock, False, False))
+        except OSError:
+            sock.close()
+            failed = True
+    if failed:
+        for channel in channels:
+            channel.close()
+        return None
+    return channels
+
+
+def _named(channel: Channel, names: Sequence[bytes]) -> List[LinkRecord]:
+    found: Dict[int, LinkRecord] = {}
+    for name in names:
+        link = channel.link_named(name)
+        if link is not None:
+            found.setdefault(link.ifindex, link)
+    return list(found.values())
+
+
+def _ask_peers(channel: Channel, inode: int, wanted: Sequence[Tuple[int, int, int]]) -> bool:
+    """Whether this namespace holds, at an ifindex wanted, an end from another namespace naming
+    back a match's ifindex (a candidate only: the read proves it or not)."""
+    ends: Dict[int, Set[int]] = {}
+    for index, where, match in wanted:
+        if where != inode:
+            ends.setdefault(index, set()).add(match)
+    for index, matches in ends.items():
+        link = channel.link(index)
+        if (link is not None and link.kind in PEER_KINDS and link.link_netnsid is not None
+                and link.peer_index in matches):
+            return True
+    return False
