@@ -296,10 +296,15 @@ class SimChannel:
         self.world.tick("link", self.inode)
         return record
 
-    def link_named(self, name: bytes) -> Optional[LinkRecord]:
-        found = [index for index, link in self._links().items() if link["name"] == name]
+    def links_by(self, names: Sequence[bytes], indexes: Sequence[int]) -> List[Optional[LinkRecord]]:
+        out: List[Optional[LinkRecord]] = []
+        for name in names:
+            found = [index for index, link in self._links().items() if link["name"] == name]
+            out.append(self.world.record(self.inode, found[0]) if found else None)
+        for index in indexes:
+            out.append(self.world.record(self.inode, index) if index in self._links() else None)
         self.world.tick("link", self.inode)
-        return self.world.record(self.inode, found[0]) if found else None
+        return out
 
     def _nsid(self, fd: int) -> int:
         assert not self.closed

@@ -362,12 +362,29 @@ class Channel:
     def link_named(self, name: bytes) -> Optional[LinkRecord]:
         """RTM_GETLINK of the device called ``name`` (or with it as an altname) in this socket's
         namespace; None when there is none (ENODEV)."""
-        try:
-            return self._single(functools.partial(link_by_name_request, name=name), RTM_NEWLINK, parse_link)
-        except NetlinkError as error:
-            if error.errno == errno.ENODEV:
-                return None
-            raise
+        return self.links_by((name,), ())[0]
+
+    def links_by(self, names: Sequence[bytes], indexes: Sequence[int]) -> List[Optional[LinkRecord]]:
+        """RTM_GETLINK of the devices called each of ``names``, then at each of ``indexes``, in
+        this socket's namespace, asked in one send (the replies come in order); None for each
+        that is not there (ENODEV)."""
+        requests = [*(functools.partial(link_by_name_request, name=name) for name in names),
+                    *(functools.partial(link_request, ifindex=index) for index in indexes)]
+        first = self._seq + 1
+        self._seq += len(requests)
+        self.sock.send(b"".join(request(first + i) for i, request in enumerate(requests)))
+        out: List[Optional[LinkRecord]] = []
+        failed: Optional[NetlinkError] = None
+        for i in range(len(requests)):
+            try:
+                out.append(self._reply(first + i, RTM_NEWLINK, parse_link))
+            except NetlinkError as error:
+                if error.errno != errno.ENODEV and failed is None:
+                    failed = error  # (the other replies are still read, so none is left queued)
+                out.append(None)
+        if failed is not None:
+            raise failed
+        return out
 
     def cookie(self) -> Optional[int]:
         """The namespace's 64-bit cookie (SO_NETNS_COOKIE, Linux >= 5.14); never reused."""

@@ -52,14 +52,18 @@ def sweep(discovery: Discovery, names: Sequence[bytes], room: int, kernel: Kerne
             return None
         try:
             for found, channel in zip(part, channels):
-                here = _named(channel, names)
+                # Its devices of those names, and the candidates for the peers of the matches so
+                # far, in one exchange.
+                ends = _ends(found.inode, wanted)
+                answers = channel.links_by(names, list(ends))
+                here = list({link.ifindex: link for link in answers[: len(names)] if link is not None}.values())
                 if here:
                     matches[found.inode] = here
                     wanted.extend((link.peer_index, found.inode, link.ifindex) for link in here
                                   if link.kind in PEER_KINDS and link.link_netnsid is not None)
                     if len(wanted) > MAX_CROSS:
                         return None
-                if _ask_peers(channel, found.inode, wanted):
+                if _candidate(answers[len(names) :], ends):
                     peers.add(found.inode)
                 asked.append((found, len(wanted)))
         finally:
@@ -73,7 +77,8 @@ def sweep(discovery: Discovery, names: Sequence[bytes], room: int, kernel: Kerne
             return None
         try:
             for (found, missing), channel in zip(again, channels):
-                if _ask_peers(channel, found.inode, missing):
+                ends = _ends(found.inode, missing)
+                if _candidate(channel.links_by((), list(ends)), ends):
                     peers.add(found.inode)
         finally:
             for channel in channels:
@@ -132,25 +137,18 @@ def _channels(part: Sequence[FoundNamespace], own: int, kernel: Kernel) -> Optio
     return channels
 
 
-def _named(channel: Channel, names: Sequence[bytes]) -> List[LinkRecord]:
-    found: Dict[int, LinkRecord] = {}
-    for name in names:
-        link = channel.link_named(name)
-        if link is not None:
-            found.setdefault(link.ifindex, link)
-    return list(found.values())
-
-
-def _ask_peers(channel: Channel, inode: int, wanted: Sequence[Tuple[int, int, int]]) -> bool:
-    """Whether this namespace holds, at an ifindex wanted, an end from another namespace naming
-    back a match's ifindex (a candidate only: the read proves it or not)."""
+def _ends(inode: int, wanted: Sequence[Tuple[int, int, int]]) -> Dict[int, Set[int]]:
+    """The ifindexes to ask namespace ``inode`` for, each with the matches' ifindexes a peer there
+    would name (matches in that namespace itself excluded: their peers are elsewhere)."""
     ends: Dict[int, Set[int]] = {}
     for index, where, match in wanted:
         if where != inode:
             ends.setdefault(index, set()).add(match)
-    for index, matches in ends.items():
-        link = channel.link(index)
-        if (link is not None and link.kind in PEER_KINDS and link.link_netnsid is not None
-                and link.peer_index in matches):
-            return True
-    return False
+    return ends
+
+
+def _candidate(links: Sequence[Optional[LinkRecord]], ends: Dict[int, Set[int]]) -> bool:
+    """Whether one of ``links`` (the answers for ``ends``' ifindexes, in order) is an end from
+    another namespace naming back a match's ifindex (a candidate only: the read proves it or not)."""
+    return any(link is not None and link.kind in PEER_KINDS and link.link_netnsid is not None
+               and link.peer_index in matches for link, matches in zip(links, ends.values()))
