@@ -35,13 +35,14 @@ Chooser = Callable[[discover.Discovery, int], Optional[Chosen]]
 def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, sockets: bool = False,
               proc: str = "/proc", mount_namespaces: Optional[bool] = None, root: str = "/",
               tuning: reader.Tuning = reader.DEFAULT_TUNING, ovs_sockets: Optional[Sequence[str]] = None,
-              only: Optional[Collection[NamespaceId]] = None) -> Reading:
+              only: Optional[Collection[NamespaceId]] = None, mountinfo: Optional[Callable[[], str]] = None) -> Reading:
     """Discover and read every namespace; the pairing questions are asked and answered.
 
     ``only``: read just these namespaces, and of the own and the root one what they point at
     (every namespace is still discovered, with all that holds it): a pair between them is proven
     as in a whole read, an end whose peer is elsewhere comes back unresolved, and nothing made
-    meanwhile is looked for. Only what is asked about is whole.
+    meanwhile is looked for. Only what is asked about is whole. ``mountinfo``, with ``only``: our
+    mount table read already (``host.early.EarlyRead.text``).
 
     The open-file limit is raised to the hard one while this runs and put back afterwards. Under a
     hard limit too low to hold a socket per namespace, namespaces are read in windows: slower,
@@ -50,24 +51,26 @@ def read_host(*, netns_paths: Sequence[str] = (), addresses: bool = True, socket
     """
     with ops.gc_paused():
         reading = _read_host(netns_paths, addresses, sockets, proc, mount_namespaces, root, tuning, ovs_sockets,
-                             only, None)
+                             only, None, None if only is None else mountinfo)
     assert reading is not None
     return reading
 
 
 def read_chosen(choose: Chooser, *, netns_paths: Sequence[str] = (), sockets: bool = False, proc: str = "/proc",
-                root: str = "/", tuning: reader.Tuning = reader.DEFAULT_TUNING) -> Optional[Reading]:
+                root: str = "/", tuning: reader.Tuning = reader.DEFAULT_TUNING,
+                mountinfo: Optional[Callable[[], str]] = None) -> Optional[Reading]:
     """Discover every namespace, let ``choose`` say what to read (it may ask the kernel itself,
     e.g. ``reader.sweep``), and read that as ``read_host(only=)`` reads its part; None when it
-    gives up. The own and root namespaces are read, in part unless chosen whole."""
+    gives up. The own and root namespaces are read, in part unless chosen whole. ``mountinfo`` as
+    for ``read_host``."""
     with ops.gc_paused():
-        return _read_host(netns_paths, True, sockets, proc, None, root, tuning, None, None, choose)
+        return _read_host(netns_paths, True, sockets, proc, None, root, tuning, None, None, choose, mountinfo)
 
 
 def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc: str,
                mount_namespaces: Optional[bool], root: str, tuning: reader.Tuning,
                ovs_sockets: Optional[Sequence[str]], only: Optional[Collection[NamespaceId]],
-               choose: Optional[Chooser]) -> Optional[Reading]:
+               choose: Optional[Chooser], mountinfo: Optional[Callable[[], str]] = None) -> Optional[Reading]:
     limit = ops.FdLimit()
     try:
         room = max(16, limit.room(FD_MARGIN))
@@ -78,7 +81,8 @@ def _read_host(netns_paths: Sequence[str], addresses: bool, sockets: bool, proc:
         try:
             found = discover.discover(proc=proc, extra_paths=netns_paths, sockets=sockets, keep_fds=room // 2,
                                       mount_namespaces=mount_namespaces, netns_dirs=netns_dirs,
-                                      only=None if only is None else {netns.inode for netns in only})
+                                      only=None if only is None else {netns.inode for netns in only},
+                                      mountinfo=mountinfo)
         except BaseException:
             changes.close()
             raise

@@ -13,8 +13,10 @@ proven: typically not run as root); 130 interrupted.
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from ..errors import DrawError, NetnsUnreadable, OutputError, UsageError
 from ..render.text import escape
@@ -82,9 +84,22 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
                 raise UsageError(f"--graph {args.graph}: expected one of {', '.join(graph_render.formats())}")
         return demo.run(as_json=getattr(args, "json", False), wait=args.wait, graph=args.graph)
 
+    early = _early_mountinfo(args, command)
     from .answer import answer  # the scan, the selection, the rendering: what parsing does not need
 
-    return answer(args, command)
+    return answer(args, command, early)
+
+
+def _early_mountinfo(args: argparse.Namespace, command: str) -> Optional[Callable[[], str]]:
+    """For a ``peer`` question the targeted read may answer (see ``answer``), the mount table read
+    from now on, while the pipeline is imported (``host.early``); a whole read reads its own,
+    after it starts watching for namespaces made meanwhile."""
+    if command != "peer" or any(getattr(args, option, None) for option in ("load", "save", "json")):
+        return None
+    from ..host.early import EarlyRead
+
+    proc = getattr(args, "proc", None) or os.path.join(getattr(args, "root", None) or "/", "proc")
+    return EarlyRead(os.path.join(proc, "self/mountinfo")).text
 
 
 def _complete(words: List[str]) -> int:

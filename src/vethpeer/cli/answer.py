@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from .. import discover, resolve, scanner
 from .. import snapshot as snapshot_io
@@ -49,8 +49,9 @@ from .output import (
 _KEPT: List[object] = []
 
 
-def answer(args: argparse.Namespace, command: str) -> int:
-    """Run ``command`` (anything but completion and demo) with its parsed ``args``."""
+def answer(args: argparse.Namespace, command: str, mountinfo: Optional[Callable[[], str]] = None) -> int:
+    """Run ``command`` (anything but completion and demo) with its parsed ``args``; ``mountinfo``:
+    the mount table read already, for a targeted read to use (never a whole one)."""
     form = FORMATS["json" if getattr(args, "json", False) else "text"]
     quiet = getattr(args, "quiet", False)
     load = getattr(args, "load", None)
@@ -70,9 +71,9 @@ def answer(args: argparse.Namespace, command: str) -> int:
         raise UsageError("--load and --save do not go together")
     if command == "peer" and load is None and save is None and not getattr(args, "json", False):
         if wanted is not None:
-            code = _targeted_peer(args, spec, wanted, extra_paths, root, proc)
+            code = _targeted_peer(args, spec, wanted, extra_paths, root, proc, mountinfo)
         elif spec is None:
-            code = _targeted_named(args, root, proc)
+            code = _targeted_named(args, root, proc, mountinfo)
         else:
             code = None
         if code is not None:
@@ -96,7 +97,7 @@ def answer(args: argparse.Namespace, command: str) -> int:
 
 
 def _targeted_peer(args: argparse.Namespace, spec: Optional[str], wanted: NamespaceId, extra_paths: List[str],
-                   root: str, proc: str) -> Optional[int]:
+                   root: str, proc: str, mountinfo: Optional[Callable[[], str]]) -> Optional[int]:
     """``peer IFNAME --netns NS`` (a name, a path, ``pid:N``) from a read of NS and the root
     namespace alone; None when that cannot give the answer a whole read gives, and it is then made.
 
@@ -109,7 +110,7 @@ def _targeted_peer(args: argparse.Namespace, spec: Optional[str], wanted: Namesp
     if missing_capabilities(sockets):
         return None
     snap, pairing = scanner.read_host(netns_paths=extra_paths, sockets=sockets, root=root, proc=proc,
-                                      only=(wanted,))
+                                      only=(wanted,), mountinfo=mountinfo)
     topology = resolve.resolve(snap, pairing)
     try:
         netns = netns_live(topology, wanted, spec or "")
@@ -124,7 +125,8 @@ def _targeted_peer(args: argparse.Namespace, spec: Optional[str], wanted: Namesp
     return _answer(args, "peer", topology, spec, False, wanted, style_for(sys.stdout), 0)
 
 
-def _targeted_named(args: argparse.Namespace, root: str, proc: str) -> Optional[int]:
+def _targeted_named(args: argparse.Namespace, root: str, proc: str,
+                    mountinfo: Optional[Callable[[], str]]) -> Optional[int]:
     """``peer IFNAME`` (every namespace searched) from a read of the namespaces holding a device
     of that name and of those where their peers may be, found by asking every namespace for the
     name (``reader.sweep``); None when that cannot give the answer a whole read gives (a namespace
@@ -147,7 +149,7 @@ def _targeted_named(args: argparse.Namespace, root: str, proc: str) -> Optional[
         whole = {*swept.matches, *swept.peers} - set(home)
         return scanner.Chosen(frozenset(whole), parts)
 
-    reading = scanner.read_chosen(choose, sockets=sockets, root=root, proc=proc)
+    reading = scanner.read_chosen(choose, sockets=sockets, root=root, proc=proc, mountinfo=mountinfo)
     if reading is None:
         return None
     topology = resolve.resolve(reading.snapshot, reading.pairing)

@@ -14,7 +14,7 @@ while discovering); reading links is ``reader``'s.
 from __future__ import annotations
 
 import os
-from typing import Collection, Dict, Optional, Sequence, Set, Tuple
+from typing import Callable, Collection, Dict, Optional, Sequence, Set, Tuple
 
 from ..holding import KIND_OF
 from ..host import kernel
@@ -91,6 +91,7 @@ def discover(
     mount_namespaces: Optional[bool] = None,
     keep_fds: Optional[int] = None,
     only: Optional[Collection[int]] = None,
+    mountinfo: Optional[Callable[[], str]] = None,
 ) -> Discovery:
     """Find every network namespace reachable from here. The caller must ``close()`` the result.
 
@@ -106,6 +107,8 @@ def discover(
     ``only``: the namespaces (inodes) wanted; the result has these, the own and the root one, with
     everything that holds them, and a /run/netns name the mount table shows mounting another
     namespace is not opened (a question about one namespace need not open thousands).
+    ``mountinfo``: our mount table, read already (``host.early``), for a discovery that looks
+    for nothing made after the call began.
     """
     if keep_fds is None:
         keep_fds = default_keep_fds()
@@ -128,7 +131,7 @@ def discover(
             own_mount_ns = None
     try:
         wanted = None if only is None else {*only, own_inode, *(() if root_inode is None else (root_inode,))}
-        options = Options(extra_paths, netns_dirs, sockets, tuns, mount_namespaces, own_mount_ns, wanted)
+        options = Options(extra_paths, netns_dirs, sockets, tuns, mount_namespaces, own_mount_ns, wanted, mountinfo)
         root_inode, root_source = _read_sources(collector, (root_inode, root_source, root_warning), options)
         if wanted is not None:
             collector.keep_only({*wanted, *(() if root_inode is None else (root_inode,))})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat as stat_module
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..host import ops
 from .collector import Collector
@@ -99,12 +99,15 @@ def _not_a_namespace(c: Collector, path: str, st: os.stat_result) -> None:
         c.warnings.append(f"{path} is not a namespace file")
 
 
-def own_nsfs_mounts(c: Collector) -> List[NsfsMount]:
-    """The nsfs mounts our own mount table lists."""
+def own_nsfs_mounts(c: Collector, read: Optional[Callable[[], str]] = None) -> List[NsfsMount]:
+    """The nsfs mounts our own mount table lists (as ``read`` gives it, if read already)."""
     path = os.path.join(c.proc, "self/mountinfo")
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-            text = handle.read()
+        if read is not None:
+            text = read()
+        else:
+            with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+                text = handle.read()
     except OSError as error:
         c.warnings.append(f"cannot read {path}: {error.strerror}")
         return []

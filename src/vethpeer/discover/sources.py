@@ -29,6 +29,8 @@ class Options(NamedTuple):
     own_mount_ns: Optional[str]
     #: Only these namespaces (inodes) are wanted: names of others are not opened.
     wanted: Optional[Set[int]] = None
+    #: Our mount table as read already (``host.early``), instead of reading it now.
+    mountinfo: Optional[Callable[[], str]] = None
 
 
 class Source(NamedTuple):
@@ -48,7 +50,7 @@ def _given(c: Collector, options: Options) -> None:
 
 
 def _named(c: Collector, options: Options) -> None:
-    mounts = named.own_nsfs_mounts(c)
+    mounts = named.own_nsfs_mounts(c, options.mountinfo)
     mounted = {mount.path: mount.inode for mount in mounts if not mount.covered}
     dirs_read = named.read_netns_dirs(c, options.netns_dirs, c.nsfs_dev, mounted, options.wanted)
     dirs_read.update(os.path.realpath(d) for d in options.netns_dirs)

@@ -8,6 +8,7 @@
 * ``kernel``: what discovery asks beyond files (kcmp, thread pidfds, TUNGETDEVNETNS);
 * ``netlink``: rtnetlink messages: constants, requests and the pure parsers of replies;
 * ``channel``: the rtnetlink socket of one namespace that carries them (``Channel``);
+* ``early``: a file (the mount table) read in a thread while the pipeline is still imported;
 * ``changes``: signs the host changed (the mount table, subscribed rtnetlink groups), shared by
   discovery's ``ChangeWatch`` and ``watch``'s signals.
 
