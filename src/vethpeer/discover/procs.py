@@ -6,6 +6,7 @@ import os
 import stat as stat_module
 from typing import List, Optional, Sequence
 
+from ..host.early import read_all
 from ..host.procfs import COMM_CAP, parse_comm
 from .mounts import parse_netns_link
 
@@ -15,19 +16,13 @@ def _is_socket(st: os.stat_result) -> bool:
 
 
 def _read_small_file(path: str) -> Optional[bytes]:
-    """A /proc text file in a few reads, as bytes; None if it cannot be read."""
+    """A /proc text file, as bytes (``host.early.read_all``); None if it cannot be read."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return read_all(fd)
     except OSError:
         return None
     finally:

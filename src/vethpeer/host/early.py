@@ -27,7 +27,7 @@ class EarlyRead:
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK)
             try:
-                self._data = _whole(fd)
+                self._data = read_all(fd)
             finally:
                 os.close(fd)
         except OSError as error:
@@ -43,7 +43,7 @@ class EarlyRead:
         return self._data.decode("utf-8", "surrogateescape")
 
 
-def _whole(fd: int) -> bytes:
+def read_all(fd: int) -> bytes:
     """All of a /proc file. The kernel hands a mount table out a page per read(), and each read
     lets the GIL go and waits to have it back from the importing thread: copied by sendfile into
     a memory file instead, it is one system call. Where that is refused (an older kernel's procfs,
