@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 from typing import List, Tuple
 
 import pytest
@@ -224,3 +226,29 @@ def test_devices_are_asked_for_by_name_altname_and_ifindex_in_one_exchange(lab: 
         channel.close()
     assert [link and link.name for link in got] == [b"a1", b"a1", b"a1", None, b"b1", None]
     assert got[0] is not None and got[0].peer_index == index["b1"]
+
+
+def test_run_from_inside_a_namespace_the_targeted_answers_are_the_whole_ones(lab: Lab, tmp_path: object) -> None:
+    """Our own namespace not the root one (run under `ip netns exec`, as from a container): it
+    and root are both read in part, and the answers are still the whole read's."""
+    from lab import SRC
+
+    home, pod, other = lab.netns("home"), lab.netns("p"), lab.netns("q")
+    host = lab.link_name("h")
+    lab.veth(host, None, "eth0", pod)  # the pod's peer in root
+    lab.veth("up0", home, "eth1", pod)  # the pod wired to our own namespace
+    lab.veth("x0", home, "x1", other)
+    saved = os.path.join(str(tmp_path), "whole.json")
+
+    def inside(*args: str) -> Tuple[str, str, int]:
+        result = subprocess.run(["ip", "netns", "exec", home, sys.executable, "-m", "vethpeer", *args],
+                                capture_output=True, text=True, timeout=300, check=False,
+                                env=dict(os.environ, PYTHONPATH=SRC))
+        return result.stdout, result.stderr, result.returncode
+
+    questions = [["peer", "eth0", "--netns", pod], ["peer", "eth1", "--netns", pod], ["peer", "up0"],
+                 ["peer", host], ["peer", "x1"], ["peer", "eth1"]]
+    for args in questions:
+        targeted, whole = inside(*args), inside(*args, "--save", saved)
+        assert targeted == whole, (args, targeted, whole)
+        assert targeted[2] == 0, targeted
