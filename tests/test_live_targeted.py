@@ -75,6 +75,7 @@ def test_targeted_and_whole_answers_agree_for_every_interface(lab: Lab, seed: in
     root_links = [link for link in lab.links(None) if link["ifname"].startswith(lab.prefix)]
     everywhere.update(link["ifname"] for link in root_links)
     everywhere.update(f"{link['ifname']}@if{link['link_index']}" for link in root_links if "link_index" in link)
+    everywhere.update((lab.link_name("none"), "eth0@if1"))  # no such device; no device ip prints so
     for name in sorted(everywhere):
         args = ["peer", name]
         targeted, whole = answer(args), answer([*args, "--save", saved])
@@ -169,7 +170,9 @@ def test_the_cli_reads_the_whole_host_only_when_the_targeted_read_cannot_answer(
     assert pod in capsys.readouterr().out
     del chosen[:]
     assert cli.main(["peer", lab.link_name("nothing")]) == 1
-    assert chosen == [None] and calls == [None]  # no match: the whole read says where it looked
+    # Every namespace answered it has none: that is the answer (a whole read was made before).
+    assert chosen == [None] and calls == []
+    assert "no interface named" in capsys.readouterr().err
 
 
 def test_a_targeted_discovery_opens_only_the_names_of_the_namespaces_wanted(

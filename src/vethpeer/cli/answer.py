@@ -132,14 +132,19 @@ def _targeted_named(args: argparse.Namespace, root: str, proc: str,
     name (``reader.sweep``); None when that cannot give the answer a whole read gives (a namespace
     that could not be asked, no match, a peer not proven), and it is then made.
 
-    Matches in the root or own namespace are read in part (they and what they point at there)."""
+    Matches in the root or own namespace are read in part (they and what they point at there).
+    When every namespace was asked and none holds such a device, that is the answer: nothing
+    is read (a mistyped name cost the sweep and a whole read)."""
     sockets = getattr(args, "sockets", False)
     names = _sweep_names(args.ifname)
     if missing_capabilities(sockets) or not names:
         return None
+    absent: List[discover.Discovery] = []
 
     def choose(found: discover.Discovery, room: int) -> Optional[scanner.Chosen]:
         swept = sweep.sweep(found, names, room)
+        if swept is not None and not swept.matches:
+            absent.append(found)
         if swept is None or not swept.matches:
             return None
         home = (found.root_inode, found.own_inode)
@@ -151,13 +156,27 @@ def _targeted_named(args: argparse.Namespace, root: str, proc: str,
 
     reading = scanner.read_chosen(choose, sockets=sockets, root=root, proc=proc, mountinfo=mountinfo)
     if reading is None:
-        return None
+        if not absent:
+            return None
+        # Each namespace answered that it holds no such device: what a whole read would find.
+        nothing = resolve.resolve(_nothing_read(absent[0], sockets), None)
+        return _answer(args, "peer", nothing, None, False, None, style_for(sys.stdout), 0)
     topology = resolve.resolve(reading.snapshot, reading.pairing)
     found = _find(topology, args.ifname, None)
     if not found or any(topology.peer_of(link.ref) is None and link.kind in PEER_KINDS for link in found):
         return None
     _KEPT[:] = [reading, topology]
     return _answer(args, "peer", topology, None, False, None, style_for(sys.stdout), 0)
+
+
+def _nothing_read(found: discover.Discovery, sockets: bool) -> snapshot_io.Snapshot:
+    """The snapshot of a host whose every namespace was asked and none read: each there and
+    readable, with no links; what discovery warned of."""
+    records = tuple(snapshot_io.NamespaceRecord(item.namespace._replace(
+        root=item.inode == found.root_inode, own=item.inode == found.own_inode, link_count=0), ())
+        for item in found.namespaces)
+    return snapshot_io.Snapshot(records, (), (), (), found.root_source, found.warnings, (), sockets,
+                                tun_files=found.tun_files)
 
 
 def _sweep_names(ifname: str) -> List[bytes]:
