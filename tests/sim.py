@@ -40,6 +40,8 @@ class World:
         self.links: Dict[int, Dict[int, dict]] = {}
         self.tables: Dict[int, Dict[int, int]] = {}  # asker -> {target: nsid}
         self.unreadable: Set[int] = set()
+        #: Namespaces whose socket is made but never answers a question (``links_by``).
+        self.stuck: Set[int] = set()
         self.truth: Set[frozenset] = set()
         #: Every pair that existed at some moment, each end with its name then.
         self.history: Set[frozenset] = set()
@@ -297,6 +299,8 @@ class SimChannel:
         return record
 
     def links_by(self, names: Sequence[bytes], indexes: Sequence[int]) -> List[Optional[LinkRecord]]:
+        if self.inode in self.world.stuck:
+            raise OSError(errno.ETIMEDOUT, "no answer")
         out: List[Optional[LinkRecord]] = []
         for name in names:
             found = [index for index, link in self._links().items() if link["name"] == name]

@@ -78,3 +78,12 @@ def test_a_name_many_namespaces_hold_with_peers_elsewhere_gives_up_early() -> No
     world.hooks.append(lambda operation, ns: asked.append(ns) if operation == "link" else None)
     assert sweep.sweep(discovery_of(world, kernel), [b"eth0"], 1 << 20, kernel) is None  # type: ignore[arg-type]
     assert len(set(asked)) <= sweep.MAX_CROSS + 2  # (root, then the pods up to the one too many)
+
+
+def test_a_namespace_that_does_not_answer_gives_the_sweep_up() -> None:
+    """Its socket was made but the question failed (a stuck rtnl lock, a timeout): the whole read
+    then says what it could not read, never a sweep that took it for empty."""
+    world = pods(3)
+    kernel = SimKernel(world)
+    world.stuck.add(list(world.links)[2])
+    assert sweep.sweep(discovery_of(world, kernel), [b"h1"], 1 << 20, kernel) is None  # type: ignore[arg-type]

@@ -55,7 +55,9 @@ def sweep(discovery: Discovery, names: Sequence[bytes], room: int, kernel: Kerne
                 # Its devices of those names, and the candidates for the peers of the matches so
                 # far, in one exchange.
                 ends = _ends(found.inode, wanted)
-                answers = channel.links_by(names, list(ends))
+                answers = _ask(channel, names, ends)
+                if answers is None:
+                    return None
                 here = list({link.ifindex: link for link in answers[: len(names)] if link is not None}.values())
                 if here:
                     matches[found.inode] = here
@@ -78,7 +80,10 @@ def sweep(discovery: Discovery, names: Sequence[bytes], room: int, kernel: Kerne
         try:
             for (found, missing), channel in zip(again, channels):
                 ends = _ends(found.inode, missing)
-                if _candidate(channel.links_by((), list(ends)), ends):
+                answers = _ask(channel, (), ends)
+                if answers is None:
+                    return None
+                if _candidate(answers, ends):
                     peers.add(found.inode)
         finally:
             for channel in channels:
@@ -135,6 +140,15 @@ def _channels(part: Sequence[FoundNamespace], own: int, kernel: Kernel) -> Optio
             channel.close()
         return None
     return channels
+
+
+def _ask(channel: Channel, names: Sequence[bytes], ends: Dict[int, Set[int]]) -> Optional[List[Optional[LinkRecord]]]:
+    """The devices of ``names`` and at ``ends``' ifindexes; None when the namespace did not answer
+    (an error, no answer in time): the whole read then says what it could not read."""
+    try:
+        return channel.links_by(names, list(ends))
+    except OSError:
+        return None
 
 
 def _ends(inode: int, wanted: Sequence[Tuple[int, int, int]]) -> Dict[int, Set[int]]:
