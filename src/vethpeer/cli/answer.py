@@ -118,8 +118,7 @@ def _targeted_peer(args: argparse.Namespace, spec: Optional[str], wanted: Namesp
         return None  # gone meanwhile: the whole read says so
     if topology.namespace(netns).error is not None:
         return None
-    found = _find(topology, args.ifname, netns)
-    if not found or any(topology.peer_of(link.ref) is None and link.kind in PEER_KINDS for link in found):
+    if not _all_proven(topology, args.ifname, netns):
         return None
     _KEPT[:] = [snap, pairing, topology]
     return _answer(args, "peer", topology, spec, False, wanted, style_for(sys.stdout), 0)
@@ -162,11 +161,18 @@ def _targeted_named(args: argparse.Namespace, root: str, proc: str,
         nothing = resolve.resolve(_nothing_read(absent[0], sockets), None)
         return _answer(args, "peer", nothing, None, False, None, style_for(sys.stdout), 0)
     topology = resolve.resolve(reading.snapshot, reading.pairing)
-    found = _find(topology, args.ifname, None)
-    if not found or any(topology.peer_of(link.ref) is None and link.kind in PEER_KINDS for link in found):
+    if not _all_proven(topology, args.ifname, None):
         return None
     _KEPT[:] = [reading, topology]
     return _answer(args, "peer", topology, None, False, None, style_for(sys.stdout), 0)
+
+
+def _all_proven(topology: Topology, ifname: str, netns: Optional[NamespaceId]) -> bool:
+    """Whether a targeted read answers as a whole one would: some interface so named, and each
+    with its peer proven or no veth or netkit at all."""
+    found = _find(topology, ifname, netns)
+    return bool(found) and all(topology.peer_of(link.ref) is not None or link.kind not in PEER_KINDS
+                               for link in found)
 
 
 def _nothing_read(found: discover.Discovery, sockets: bool) -> snapshot_io.Snapshot:

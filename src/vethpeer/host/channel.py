@@ -359,11 +359,6 @@ class Channel:
                 return None
             raise
 
-    def link_named(self, name: bytes) -> Optional[LinkRecord]:
-        """RTM_GETLINK of the device called ``name`` (or with it as an altname) in this socket's
-        namespace; None when there is none (ENODEV)."""
-        return self.links_by((name,), ())[0]
-
     def links_by(self, names: Sequence[bytes], indexes: Sequence[int]) -> List[Optional[LinkRecord]]:
         """RTM_GETLINK of the devices called each of ``names``, then at each of ``indexes``, in
         this socket's namespace, asked in one send (the replies come in order); None for each
