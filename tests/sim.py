@@ -40,7 +40,7 @@ class World:
         self.links: Dict[int, Dict[int, dict]] = {}
         self.tables: Dict[int, Dict[int, int]] = {}  # asker -> {target: nsid}
         self.unreadable: Set[int] = set()
-        #: Namespaces whose socket is made but never answers a question (``links_by``).
+        #: Namespaces whose socket is made but never answers a question (``links_by``, a dump).
         self.stuck: Set[int] = set()
         self.truth: Set[frozenset] = set()
         #: Every pair that existed at some moment, each end with its name then.
@@ -280,6 +280,8 @@ class SimChannel:
         return self.world.links[self.inode]
 
     def dump_links(self) -> Dump:
+        if self.inode in self.world.stuck:
+            raise OSError(errno.ETIMEDOUT, "no answer")
         records = [self.world.record(self.inode, index) for index in sorted(self._links())]
         self.world.tick("dump", self.inode)
         return Dump(records, False)

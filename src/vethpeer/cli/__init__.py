@@ -91,10 +91,10 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _early_mountinfo(args: argparse.Namespace, command: str) -> Optional[Callable[[], str]]:
-    """For a ``peer`` question the targeted read may answer (see ``answer``), the mount table read
+    """For a ``peer`` or ``show`` question the targeted read may answer (see ``answer``), the mount table read
     from now on, while the pipeline is imported (``host.early``); a whole read reads its own,
     after it starts watching for namespaces made meanwhile."""
-    if command != "peer" or any(getattr(args, option, None) for option in ("load", "save", "json")):
+    if command not in ("peer", "show") or any(getattr(args, option, None) for option in ("load", "save", "json")):
         return None
     from ..host.early import EarlyRead
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from .. import discover, resolve, scanner
 from .. import snapshot as snapshot_io
 from ..errors import UsageError
 from ..host import ops
 from ..host.netlink import ALTIFNAME_MAX
-from ..model import PEER_KINDS, NamespaceId, Topology
-from ..reader import sweep
+from ..model import PEER_KINDS, LinkRef, NamespaceId, Topology
+from ..reader import around, sweep
 from ..render.formats import FORMATS
 from ..render.text import Style, escape, style_for
 from ..resolve import Pairing
@@ -69,13 +69,14 @@ def answer(args: argparse.Namespace, command: str, mountinfo: Optional[Callable[
     wanted, by_owner, extra_paths = netns_choice(spec if load is None else None, root, proc)
     if load is not None and save is not None:
         raise UsageError("--load and --save do not go together")
-    if command == "peer" and load is None and save is None and not getattr(args, "json", False):
-        if wanted is not None:
+    if command in ("peer", "show") and load is None and save is None and not getattr(args, "json", False):
+        code = None
+        if command == "show" and (wanted is not None or spec is None):
+            code = _targeted_show(args, spec, wanted, extra_paths, root, proc, mountinfo)
+        elif wanted is not None:
             code = _targeted_peer(args, spec, wanted, extra_paths, root, proc, mountinfo)
         elif spec is None:
             code = _targeted_named(args, root, proc, mountinfo)
-        else:
-            code = None
         if code is not None:
             return code
 
@@ -165,6 +166,57 @@ def _targeted_named(args: argparse.Namespace, root: str, proc: str,
         return None
     _KEPT[:] = [reading, topology]
     return _answer(args, "peer", topology, None, False, None, style_for(sys.stdout), 0)
+
+
+def _targeted_show(args: argparse.Namespace, spec: Optional[str], wanted: Optional[NamespaceId],
+                   extra_paths: List[str], root: str, proc: str,
+                   mountinfo: Optional[Callable[[], str]]) -> Optional[int]:
+    """``show IFNAME`` (in ``--netns NS`` when ``wanted``) from a read of the namespaces the
+    devices so named are plugged into (``reader.around``): theirs, their peers', lowers' and
+    underlays', and those of every device naming one as its lower or underlay; root and ours in
+    part. None when that cannot give the answer a whole read gives, and it is then made: the plan
+    gave up, or a peer or relation shown (or a device that may be an upper) is not proven."""
+    sockets = getattr(args, "sockets", False)
+    names = _sweep_names(args.ifname)
+    if missing_capabilities(sockets) or not names:
+        return None
+    plans: List[around.Around] = []
+
+    def choose(found: discover.Discovery, room: int) -> Optional[scanner.Chosen]:
+        plan = around.around(found, names, None if wanted is None else wanted.inode, room)
+        if plan is None:
+            return None
+        plans.append(plan)
+        return scanner.Chosen(plan.whole, plan.parts)
+
+    reading = scanner.read_chosen(choose, netns_paths=extra_paths, sockets=sockets, root=root, proc=proc,
+                                  mountinfo=mountinfo)
+    if reading is None:
+        return None
+    topology = resolve.resolve(reading.snapshot, reading.pairing)
+    netns = None
+    if wanted is not None:
+        try:
+            netns = netns_live(topology, wanted, spec or "")
+        except UsageError:
+            return None  # gone meanwhile: the whole read says so
+        if topology.namespace(netns).error is not None:
+            return None
+    if not _all_proven(topology, args.ifname, netns) or not _relations_proven(topology, args.ifname, netns,
+                                                                               plans[0].related):
+        return None
+    _KEPT[:] = [reading, topology]
+    return _answer(args, "show", topology, spec, False, wanted, style_for(sys.stdout), 0)
+
+
+def _relations_proven(topology: Topology, ifname: str, netns: Optional[NamespaceId],
+                      related: FrozenSet[Tuple[int, int]]) -> bool:
+    """Whether every relation of the devices shown, and of each device that may name one as its
+    lower or underlay (``related``: inode, ifindex), is proven in a targeted read."""
+    sources = {link.ref for link in _find(topology, ifname, netns)}
+    sources.update(LinkRef(ns.id, ifindex) for ns in topology.namespaces for inode, ifindex in related
+                   if ns.id.inode == inode)
+    return all(relation.target is not None for relation in topology.relations if relation.source in sources)
 
 
 def _all_proven(topology: Topology, ifname: str, netns: Optional[NamespaceId]) -> bool:

@@ -46,8 +46,8 @@ def sweep(discovery: Discovery, names: Sequence[bytes], room: int, kernel: Kerne
     wanted: List[Tuple[int, int, int]] = []
     #: Each namespace asked, with how many of ``wanted`` it was asked about.
     asked: List[Tuple[FoundNamespace, int]] = []
-    for part in _windows(order, window):
-        channels = _channels(part, discovery.own_inode, kernel)
+    for part in windows(order, window):
+        channels = channels_in(part, discovery.own_inode, kernel)
         if channels is None:
             return None
         try:
@@ -73,8 +73,8 @@ def sweep(discovery: Discovery, names: Sequence[bytes], room: int, kernel: Kerne
                 channel.close()
     # Namespaces asked before a later match was found are asked about its peer now.
     late = [(found, wanted[count:]) for found, count in asked if count < len(wanted) and found.inode not in peers]
-    for again in _windows(late, window):
-        channels = _channels([found for found, _ in again], discovery.own_inode, kernel)
+    for again in windows(late, window):
+        channels = channels_in([found for found, _ in again], discovery.own_inode, kernel)
         if channels is None:
             return None
         try:
@@ -94,12 +94,12 @@ def sweep(discovery: Discovery, names: Sequence[bytes], room: int, kernel: Kerne
 T = TypeVar("T")
 
 
-def _windows(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+def windows(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _channels(part: Sequence[FoundNamespace], own: int, kernel: Kernel) -> Optional[List[Channel]]:
+def channels_in(part: Sequence[FoundNamespace], own: int, kernel: Kernel) -> Optional[List[Channel]]:
     """An unsubscribed channel in each namespace of ``part``; None (nothing left open) if one
     cannot be had."""
     fds: List[Optional[int]] = []
