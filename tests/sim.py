@@ -42,6 +42,8 @@ class World:
         self.unreadable: Set[int] = set()
         #: Namespaces whose socket is made but never answers a question (``links_by``, a dump).
         self.stuck: Set[int] = set()
+        #: Link kinds no module registered: a dump filtered by one is not filtered.
+        self.unregistered: Set[str] = set()
         self.truth: Set[frozenset] = set()
         #: Every pair that existed at some moment, each end with its name then.
         self.history: Set[frozenset] = set()
@@ -285,6 +287,20 @@ class SimChannel:
         records = [self.world.record(self.inode, index) for index in sorted(self._links())]
         self.world.tick("dump", self.inode)
         return Dump(records, False)
+
+    def links_filtered(self, kind: Optional[str] = None, master: int = 0) -> Dump:
+        if self.inode in self.world.stuck:
+            raise OSError(errno.ETIMEDOUT, "no answer")
+        registered = kind is None or kind not in self.world.unregistered
+        records = [self.world.record(self.inode, index) for index in sorted(self._links())
+                   if not registered or ((kind is None or self._links()[index]["kind"] == kind) and not master)]
+        self.world.tick("filtered", self.inode)
+        # (No masters here: a master filter finds nothing.)
+        return Dump([record for record in records if (kind is None or record.kind == kind) and not master], False)
+
+    def kind_filtered(self, kind: str) -> bool:
+        self.world.tick("probe", self.inode)
+        return kind not in self.world.unregistered
 
     def dump_addresses(self) -> Tuple[list, bool]:
         return [], False

@@ -114,3 +114,36 @@ def test_show_reads_where_the_device_is_plugged_in_and_not_the_whole_host(
     del read[:]
     assert cli.main(["show", "eth0", "--netns", pod, "--json"]) == 0
     assert read == [] and len(whole) == 1  # the JSON reads the whole host
+
+
+def test_link_dumps_the_kernel_filters_by_kind_and_by_master(lab: Lab) -> None:
+    """``Channel.links_filtered``: only the devices of a kind, or a master's ports; a kind no
+    module registered is not filtered by the kernel (every device comes back, ``lo`` among them),
+    which ``kind_filtered`` tells; asking for nothing asks nothing (an empty send fails)."""
+    from vethpeer.host import ops
+    from vethpeer.host.channel import Channel
+
+    ns = lab.netns("f")
+    lab.ip("-n", ns, "link", "add", "br0", "type", "bridge")
+    lab.veth("a1", ns, "b1", ns)
+    lab.veth("a2", ns, "b2", ns)
+    for port in ("a1", "a2"):
+        lab.ip("-n", ns, "link", "set", port, "master", "br0")
+    lab.ip("-n", ns, "link", "add", "link", "br0", "name", "mv0", "type", "macvlan")
+    index = {link["ifname"]: link["ifindex"] for link in lab.links(ns)}
+    fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+    try:
+        (sock,) = ops.sockets_in([fd])
+    finally:
+        os.close(fd)
+    assert not isinstance(sock, OSError)
+    channel = Channel(sock)
+    try:
+        assert [link.name for link in channel.links_filtered("macvlan").records] == [b"mv0"]
+        assert sorted(link.name for link in channel.links_filtered(master=index["br0"]).records) == [b"a1", b"a2"]
+        assert channel.kind_filtered("macvlan") and channel.kind_filtered("veth")
+        assert not channel.kind_filtered("vpnosuchkind")
+        assert channel.links_filtered("vpnosuchkind").records == []  # (filtered here instead)
+        assert channel.links_by([], []) == []
+    finally:
+        channel.close()

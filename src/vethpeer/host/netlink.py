@@ -84,6 +84,7 @@ _U32 = struct.Struct("=I")
 _S32 = struct.Struct("=i")
 _U64 = struct.Struct("=Q")
 _NLA_TYPE_MASK = 0x3FFF  # strips NLA_F_NESTED and NLA_F_NET_BYTEORDER
+_NLA_F_NESTED = 0x8000
 
 # Twice the biggest dump skb the kernel builds (netlink caps them at 32 KiB). One buffer serves
 # every channel: a thousand channels with a buffer each would cost a quarter of a GiB.
@@ -158,6 +159,18 @@ def _message(mtype: int, flags: int, seq: int, body: bytes) -> bytes:
 
 def link_dump_request(seq: int) -> bytes:
     body = _IFINFOMSG.pack(0, 0, 0, 0, 0) + _attr(IFLA_EXT_MASK, _U32.pack(RTEXT_FILTER_SKIP_STATS))
+    return _message(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq, body)
+
+
+def link_filtered_request(seq: int, kind: Optional[str] = None, master: int = 0) -> bytes:
+    """A link dump the kernel filters (Linux >= 4.15) to the devices of one ``kind``
+    (IFLA_LINKINFO/IFLA_INFO_KIND) or enslaved to ``master`` (IFLA_MASTER). A kind no module has
+    registered filters nothing: every device comes back."""
+    body = _IFINFOMSG.pack(0, 0, 0, 0, 0) + _attr(IFLA_EXT_MASK, _U32.pack(RTEXT_FILTER_SKIP_STATS))
+    if kind is not None:
+        body += _attr(IFLA_LINKINFO | _NLA_F_NESTED, _attr(IFLA_INFO_KIND, kind.encode("ascii")))
+    if master:
+        body += _attr(IFLA_MASTER, _U32.pack(master))
     return _message(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq, body)
 
 
