@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 HOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "holder.py")
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
@@ -145,6 +145,24 @@ class Lab:
         """`ip -j -d link show` in a namespace (None: root)."""
         args = (["-n", netns] if netns else []) + ["-j", "-d", "link", "show"]
         return list(json.loads(self.ip(*args)))
+
+    @contextlib.contextmanager
+    def channel(self, netns: str) -> Iterator[Any]:
+        """A vethpeer ``Channel`` (unsubscribed) in namespace ``netns``, closed on leaving."""
+        from vethpeer.host import ops
+        from vethpeer.host.channel import Channel
+
+        fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+        try:
+            (sock,) = ops.sockets_in([fd])
+        finally:
+            os.close(fd)
+        assert not isinstance(sock, OSError)
+        channel = Channel(sock)
+        try:
+            yield channel
+        finally:
+            channel.close()
 
     # -- removing -------------------------------------------------------------------------------
     def cleanup(self) -> None:

@@ -120,9 +120,6 @@ def test_link_dumps_the_kernel_filters_by_kind_and_by_master(lab: Lab) -> None:
     """``Channel.links_filtered``: only the devices of a kind, or a master's ports; a kind no
     module registered is not filtered by the kernel (every device comes back, ``lo`` among them),
     which ``kind_filtered`` tells; asking for nothing asks nothing (an empty send fails)."""
-    from vethpeer.host import ops
-    from vethpeer.host.channel import Channel
-
     ns = lab.netns("f")
     lab.ip("-n", ns, "link", "add", "br0", "type", "bridge")
     lab.veth("a1", ns, "b1", ns)
@@ -131,19 +128,10 @@ def test_link_dumps_the_kernel_filters_by_kind_and_by_master(lab: Lab) -> None:
         lab.ip("-n", ns, "link", "set", port, "master", "br0")
     lab.ip("-n", ns, "link", "add", "link", "br0", "name", "mv0", "type", "macvlan")
     index = {link["ifname"]: link["ifindex"] for link in lab.links(ns)}
-    fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-    try:
-        (sock,) = ops.sockets_in([fd])
-    finally:
-        os.close(fd)
-    assert not isinstance(sock, OSError)
-    channel = Channel(sock)
-    try:
+    with lab.channel(ns) as channel:
         assert [link.name for link in channel.links_filtered("macvlan").records] == [b"mv0"]
         assert sorted(link.name for link in channel.links_filtered(master=index["br0"]).records) == [b"a1", b"a2"]
         assert channel.kind_filtered("macvlan") and channel.kind_filtered("veth")
         assert not channel.kind_filtered("vpnosuchkind")
         assert channel.links_filtered("vpnosuchkind").records == []  # (filtered here instead)
         assert channel.links_by([], []) == []
-    finally:
-        channel.close()

@@ -207,26 +207,14 @@ def test_a_targeted_discovery_opens_only_the_names_of_the_namespaces_wanted(
 def test_devices_are_asked_for_by_name_altname_and_ifindex_in_one_exchange(lab: Lab) -> None:
     """``Channel.links_by``: a name up to 15 bytes goes as IFLA_IFNAME, a longer one as
     IFLA_ALT_IFNAME (the kernel finds altnames either way); what is not there is None, in order."""
-    from vethpeer.host import ops
-    from vethpeer.host.channel import Channel
-
     ns = lab.netns("n")
     lab.veth("a1", ns, "b1", ns)
     long_alt = "a-long-altname-" + lab.prefix
     lab.ip("-n", ns, "link", "property", "add", "dev", "a1", "altname", long_alt)
     lab.ip("-n", ns, "link", "property", "add", "dev", "a1", "altname", "short1")
     index = {link["ifname"]: link["ifindex"] for link in lab.links(ns)}
-    fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-    try:
-        (sock,) = ops.sockets_in([fd])
-    finally:
-        os.close(fd)
-    assert not isinstance(sock, OSError)
-    channel = Channel(sock)
-    try:
+    with lab.channel(ns) as channel:
         got = channel.links_by([b"a1", long_alt.encode(), b"short1", b"none0"], [index["b1"], 999])
-    finally:
-        channel.close()
     assert [link and link.name for link in got] == [b"a1", b"a1", b"a1", None, b"b1", None]
     assert got[0] is not None and got[0].peer_index == index["b1"]
 

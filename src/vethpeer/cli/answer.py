@@ -136,8 +136,8 @@ def _targeted_named(args: argparse.Namespace, root: str, proc: str,
     When every namespace was asked and none holds such a device, that is the answer: nothing
     is read (a mistyped name cost the sweep and a whole read)."""
     sockets = getattr(args, "sockets", False)
-    names = _sweep_names(args.ifname)
-    if missing_capabilities(sockets) or not names:
+    names = _swept_names(args, sockets)
+    if not names:
         return None
     absent: List[discover.Discovery] = []
 
@@ -177,8 +177,8 @@ def _targeted_show(args: argparse.Namespace, spec: Optional[str], wanted: Option
     part. None when that cannot give the answer a whole read gives, and it is then made: the plan
     gave up, or a peer or relation shown (or a device that may be an upper) is not proven."""
     sockets = getattr(args, "sockets", False)
-    names = _sweep_names(args.ifname)
-    if missing_capabilities(sockets) or not names:
+    names = _swept_names(args, sockets)
+    if not names:
         return None
     plans: List[around.Around] = []
 
@@ -235,6 +235,13 @@ def _nothing_read(found: discover.Discovery, sockets: bool) -> snapshot_io.Snaps
         for item in found.namespaces)
     return snapshot_io.Snapshot(records, (), (), (), found.root_source, found.warnings, (), sockets,
                                 tun_files=found.tun_files)
+
+
+def _swept_names(args: argparse.Namespace, sockets: bool) -> List[bytes]:
+    """The names every namespace is asked for (``_sweep_names``); none (no targeted read) for a
+    run short of privileges, which reads the whole host so that what it says of the unreadable
+    matches."""
+    return [] if missing_capabilities(sockets) else _sweep_names(args.ifname)
 
 
 def _sweep_names(ifname: str) -> List[bytes]:

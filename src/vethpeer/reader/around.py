@@ -24,7 +24,7 @@ from ..host.channel import Channel
 from ..host.netlink import LinkRecord
 from ..kinds import KINDS, PEER_KINDS, RELATED_KINDS
 from .kernel import HOST_KERNEL, Kernel
-from .sweep import WINDOW, channels_in, windows
+from .sweep import WINDOW, namespace_fds, opened, windows
 
 #: Matches beyond which the plan gives up: each is read with its namespace whole, and a name most
 #: namespaces hold (eth0, lo) is a whole read.
@@ -90,11 +90,10 @@ def around(discovery: Discovery, names: Sequence[bytes], netns: Optional[int], r
     #: (namespace, ifindex) of a match -> the namespace its peer, lower or underlay is in.
     located: Dict[Tuple[int, int], int] = {}
     for part in windows(order, window):
-        channels = channels_in(part, discovery.own_inode, kernel)
-        if channels is None:
-            return None
-        try:
-            for found, channel in zip(part, channels):
+        with opened(part, discovery.own_inode, kernel) as pairs:
+            if pairs is None:
+                return None
+            for found, channel in pairs:
                 asked = names if netns is None or found.inode == netns else ()
                 if found.inode in home:
                     listing = _home(channel, asked, sorted(RELATED_KINDS) if kinds is None else kinds)
@@ -110,9 +109,6 @@ def around(discovery: Discovery, names: Sequence[bytes], netns: Optional[int], r
                     return None
                 if not _locate(channel, found, here, home_fds, located):
                     return None
-        finally:
-            for channel in channels:
-                channel.close()
     if not matches:
         return None
     return _narrowed(discovery, devices, matches, located, window, kernel)
@@ -231,43 +227,28 @@ def _ask_ids(discovery: Discovery, asks: Dict[int, Set[int]], window: int,
     out: Dict[Tuple[int, int], Optional[int]] = {}
     askers = [by_inode[inode] for inode in sorted(asks)]
     for part in windows(askers, max(1, window // 2)):
-        channels = channels_in(part, discovery.own_inode, kernel)
-        if channels is None:
-            return None
-        try:
-            for found, channel in zip(part, channels):
+        with opened(part, discovery.own_inode, kernel) as pairs:
+            if pairs is None:
+                return None
+            for found, channel in pairs:
                 subjects = sorted(asks[found.inode])
                 for chunk in windows(subjects, max(1, window // 2)):
                     ids = _ids(channel, [by_inode[inode] for inode in chunk], kernel)
                     if ids is None:
                         return None
                     out.update(((found.inode, inode), nsid) for inode, nsid in zip(chunk, ids))
-        finally:
-            for channel in channels:
-                channel.close()
     return out
 
 
 def _ids(channel: Channel, part: Sequence[FoundNamespace], kernel: Kernel) -> Optional[List[Optional[int]]]:
     """The ids ``channel``'s namespace gives each namespace of ``part`` (None: could not ask)."""
-    fds: List[int] = []
-    owned: List[int] = []
     try:
-        for found in part:
-            if found.error is not None:
+        with namespace_fds(part, kernel) as fds:
+            if fds is None:
                 return None
-            if found.fd is not None:
-                fds.append(found.fd)
-            else:
-                fd = kernel.reopen(found)
-                owned.append(fd)
-                fds.append(fd)
-        return channel.nsids_of_fds(fds)
+            return channel.nsids_of_fds([fd for fd in fds if fd is not None])
     except OSError:
         return None
-    finally:
-        for fd in owned:
-            kernel.close_fd(fd)
 
 
 def _plan(discovery: Discovery, devices: Dict[int, List[Light]], matches: Sequence[Tuple[int, Light]],

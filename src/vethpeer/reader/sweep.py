@@ -8,6 +8,7 @@ up (None), and the caller reads the whole host instead.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar
 
 from ..discover import Discovery, FoundNamespace
@@ -47,11 +48,10 @@ def sweep(discovery: Discovery, names: Sequence[bytes], room: int, kernel: Kerne
     #: Each namespace asked, with how many of ``wanted`` it was asked about.
     asked: List[Tuple[FoundNamespace, int]] = []
     for part in windows(order, window):
-        channels = channels_in(part, discovery.own_inode, kernel)
-        if channels is None:
-            return None
-        try:
-            for found, channel in zip(part, channels):
+        with opened(part, discovery.own_inode, kernel) as pairs:
+            if pairs is None:
+                return None
+            for found, channel in pairs:
                 # Its devices of those names, and the candidates for the peers of the matches so
                 # far, in one exchange.
                 ends = _ends(found.inode, wanted)
@@ -68,26 +68,19 @@ def sweep(discovery: Discovery, names: Sequence[bytes], room: int, kernel: Kerne
                 if _candidate(answers[len(names) :], ends):
                     peers.add(found.inode)
                 asked.append((found, len(wanted)))
-        finally:
-            for channel in channels:
-                channel.close()
     # Namespaces asked before a later match was found are asked about its peer now.
-    late = [(found, wanted[count:]) for found, count in asked if count < len(wanted) and found.inode not in peers]
-    for again in windows(late, window):
-        channels = channels_in([found for found, _ in again], discovery.own_inode, kernel)
-        if channels is None:
-            return None
-        try:
-            for (found, missing), channel in zip(again, channels):
-                ends = _ends(found.inode, missing)
+    late = {found.inode: wanted[count:] for found, count in asked if count < len(wanted) and found.inode not in peers}
+    for again in windows([found for found, _ in asked if found.inode in late], window):
+        with opened(again, discovery.own_inode, kernel) as pairs:
+            if pairs is None:
+                return None
+            for found, channel in pairs:
+                ends = _ends(found.inode, late[found.inode])
                 answers = _ask(channel, (), ends)
                 if answers is None:
                     return None
                 if _candidate(answers, ends):
                     peers.add(found.inode)
-        finally:
-            for channel in channels:
-                channel.close()
     return Found(matches, peers)
 
 
@@ -99,29 +92,54 @@ def windows(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def channels_in(part: Sequence[FoundNamespace], own: int, kernel: Kernel) -> Optional[List[Channel]]:
-    """An unsubscribed channel in each namespace of ``part``; None (nothing left open) if one
-    cannot be had."""
+@contextlib.contextmanager
+def opened(part: Sequence[FoundNamespace], own: int,
+           kernel: Kernel) -> Iterator[Optional[List[Tuple[FoundNamespace, Channel]]]]:
+    """Each namespace of ``part`` with an unsubscribed channel in it, all closed on leaving; None
+    if one cannot be had (``channels_in``)."""
+    channels = channels_in(part, own, kernel)
+    try:
+        yield None if channels is None else list(zip(part, channels))
+    finally:
+        for channel in channels or ():
+            channel.close()
+
+
+@contextlib.contextmanager
+def namespace_fds(part: Sequence[FoundNamespace], kernel: Kernel,
+                  own: Optional[int] = None) -> Iterator[Optional[List[Optional[int]]]]:
+    """An fd of each namespace of ``part`` (discovery's, or reopened and closed on leaving; None
+    for ``own``, which a socket made here is in already); None if one cannot be had."""
     fds: List[Optional[int]] = []
     owned: List[int] = []
     try:
         for found in part:
             if found.error is not None:
-                return None
+                fds = []
+                break
             if found.inode == own:
                 fds.append(None)
             elif found.fd is not None:
                 fds.append(found.fd)
             else:
-                fd = kernel.reopen(found)
-                owned.append(fd)
-                fds.append(fd)
-        sockets = kernel.sockets_in(fds)
-    except OSError:
-        return None
+                owned.append(kernel.reopen(found))
+                fds.append(owned[-1])
+        yield fds if len(fds) == len(part) else None
     finally:
         for fd in owned:
             kernel.close_fd(fd)
+
+
+def channels_in(part: Sequence[FoundNamespace], own: int, kernel: Kernel) -> Optional[List[Channel]]:
+    """An unsubscribed channel in each namespace of ``part``; None (nothing left open) if one
+    cannot be had."""
+    try:
+        with namespace_fds(part, kernel, own) as fds:
+            if fds is None:
+                return None
+            sockets = kernel.sockets_in(fds)
+    except OSError:
+        return None
     channels: List[Channel] = []
     failed = False
     for sock in sockets:
