@@ -44,6 +44,8 @@ class World:
         self.stuck: Set[int] = set()
         #: Link kinds no module registered: a dump filtered by one is not filtered.
         self.unregistered: Set[str] = set()
+        #: A kernel that filters link dumps by no kind (before Linux 4.15).
+        self.no_filters = False
         self.truth: Set[frozenset] = set()
         #: Every pair that existed at some moment, each end with its name then.
         self.history: Set[frozenset] = set()
@@ -291,7 +293,7 @@ class SimChannel:
     def links_filtered(self, kind: Optional[str] = None, master: int = 0) -> Dump:
         if self.inode in self.world.stuck:
             raise OSError(errno.ETIMEDOUT, "no answer")
-        registered = kind is None or kind not in self.world.unregistered
+        registered = kind is None or (kind not in self.world.unregistered and not self.world.no_filters)
         records = [self.world.record(self.inode, index) for index in sorted(self._links())
                    if not registered or ((kind is None or self._links()[index]["kind"] == kind) and not master)]
         self.world.tick("filtered", self.inode)
@@ -300,7 +302,7 @@ class SimChannel:
 
     def kind_filtered(self, kind: str) -> bool:
         self.world.tick("probe", self.inode)
-        return kind not in self.world.unregistered
+        return kind not in self.world.unregistered and not self.world.no_filters
 
     def dump_addresses(self) -> Tuple[list, bool]:
         return [], False

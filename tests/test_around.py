@@ -142,5 +142,30 @@ def test_root_is_never_dumped_whole_and_asked_only_for_kinds_the_kernel_filters_
     assert isinstance(found, around.Around)
     assert found.parts == {world.root: frozenset({101, upper})}  # h1 and the macvlan on it
     assert ("dump", world.root) not in calls
-    assert len([call for call in calls if call[0] == "probe"]) == len(around.RELATED_KINDS)
+    assert len([call for call in calls if call[0] == "probe"]) == len(around.RELATED_KINDS) + 1  # (veth first)
     assert "vlan" not in asked and "ipvlan" not in asked and "macvlan" in asked
+
+
+def test_a_kernel_that_filters_dumps_by_no_kind_gives_the_plan_up() -> None:
+    """Before Linux 4.15 a kind-filtered dump is a whole one: every kind looked unregistered,
+    and root's macvlans would never have been asked for. A namespace with a veth shows it."""
+    world = pods(3)
+    world.add(world.root, b"mv0", "macvlan", (world.root, 101))
+    world.no_filters = True
+    assert plan(world, [b"h1"]) is None
+    world.no_filters = False
+    assert plan(world, [b"h1"]) is not None
+
+
+def test_kinds_are_learnt_from_a_namespace_holding_a_device_of_some_kind() -> None:
+    """The first namespaces hold only lo (a kernel filtering nothing would look like one filtering
+    everything there): the kinds are asked of the first one with a veth."""
+    world = World()
+    empty = [world.namespace() for _ in range(3)]
+    pod = world.namespace()
+    world.veth_at(pod, 2, b"eth0", world.root, 100, b"h0")
+    probed: List[int] = []
+    world.hooks.append(lambda operation, ns: probed.append(ns) if operation == "probe" else None)
+    found = plan(world, [b"h0"])
+    assert isinstance(found, around.Around) and found.whole == {pod}
+    assert set(probed) == {pod} and not set(empty) & set(probed)

@@ -79,7 +79,8 @@ def around(discovery: Discovery, names: Sequence[bytes], netns: Optional[int], r
     namespace); None when it cannot be made (see the module) or nothing is so named."""
     home = (discovery.root_inode, discovery.own_inode)
     # Root and ours last: they are never dumped whole (see ``_home``), and the kinds the kernel
-    # filters by are learnt from another namespace first.
+    # filters by are learnt from another namespace first (one holding a device of some kind, so
+    # that a kernel filtering by none shows itself). Learnt from none, every kind is asked for.
     order = sorted(discovery.namespaces, key=lambda item: (item.inode in home, item.inode))
     window = max(1, min(WINDOW, (room - 2) // 2))
     wanted = set(names)
@@ -98,8 +99,12 @@ def around(discovery: Discovery, names: Sequence[bytes], netns: Optional[int], r
                 if found.inode in home:
                     listing = _home(channel, asked, sorted(RELATED_KINDS) if kinds is None else kinds)
                 else:
-                    kinds = _registered(channel) if kinds is None else kinds
-                    listing = None if kinds is None else _dump(channel, wanted if asked else set())
+                    listing = _dump(channel, wanted if asked else set())
+                    present = {device.kind for device in listing[1] if device.kind} if listing else set()
+                    if kinds is None and present:
+                        kinds = _registered(channel, present)
+                        if kinds is None:
+                            return None
                 if listing is None:
                     return None
                 named, devices[found.inode] = listing
@@ -129,10 +134,14 @@ def _dump(channel: Channel, wanted: Set[bytes]) -> Optional[Listing]:
     return named, [light(link) for link in dump.records]
 
 
-def _registered(channel: Channel) -> Optional[List[str]]:
+def _registered(channel: Channel, present: Set[str]) -> Optional[List[str]]:
     """The kinds that can name a lower or underlay which the kernel filters a link dump by (a
-    module registered them); None when the namespace did not answer."""
+    module registered them), asked of a namespace holding devices of the kinds ``present``;
+    None when it did not answer, or when the kernel filters by no kind at all (before Linux
+    4.15): a kind there is then not filtered either, and root would be dumped whole."""
     try:
+        if not channel.kind_filtered(min(present)):
+            return None
         return [kind for kind in sorted(RELATED_KINDS) if channel.kind_filtered(kind)]
     except OSError:
         return None
