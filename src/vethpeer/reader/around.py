@@ -1,13 +1,14 @@
 """What a device is plugged into, and in which namespaces, without reading every namespace
 whole: the plan of a targeted ``show``.
 
-One link dump per namespace (no addresses, no questions of pairing) finds the devices of a name,
-and every device that can be related to them: their peers' candidates (a veth or netkit end at
-the ifindex a match names, naming the match back), their lowers' and underlays' (a device at the
-ifindex they name), their ports and their uppers (a macvlan, vlan, ipvlan or tunnel naming a
-match's ifindex as its lower or underlay, from any namespace). Where a match's peer, lower or
-underlay is in another namespace, that namespace's socket is asked which id it gives the root
-and our own namespace (RTM_GETNSID by fd: an id is looked up, never made); one that matches is
+One link dump per namespace (no addresses, no questions of pairing; root's and ours never
+whole, see ``_home``) finds the devices of a name, and every device that can be related to
+them: their peers' candidates (a veth or netkit end at the ifindex a match names, naming the
+match back), their lowers' and underlays' (a device at the ifindex they name), their ports and
+their uppers (a macvlan, vlan, ipvlan or tunnel naming a match's ifindex as its lower or
+underlay, from any namespace). Where a match's peer, lower or underlay is in another namespace,
+that namespace's socket is asked which id it gives the root and our own namespace (RTM_GETNSID
+by fd: an id is looked up, never made); one that matches is
 where the target is; otherwise the namespaces that may hold it are asked about the same way.
 
 Only a plan: nothing found here is shown or trusted. The namespaces it names are read and
