@@ -221,7 +221,8 @@ def test_devices_are_asked_for_by_name_altname_and_ifindex_in_one_exchange(lab: 
 
 def test_run_from_inside_a_namespace_the_targeted_answers_are_the_whole_ones(lab: Lab, tmp_path: object) -> None:
     """Our own namespace not the root one (run under `ip netns exec`, as from a container): it
-    and root are both read in part, and the answers are still the whole read's."""
+    and root are both read in part (for ``show``: asked by name and by filtered dumps, never
+    dumped whole), and the answers are still the whole read's."""
     from lab import SRC
 
     home, pod, other = lab.netns("home"), lab.netns("p"), lab.netns("q")
@@ -229,6 +230,10 @@ def test_run_from_inside_a_namespace_the_targeted_answers_are_the_whole_ones(lab
     lab.veth(host, None, "eth0", pod)  # the pod's peer in root
     lab.veth("up0", home, "eth1", pod)  # the pod wired to our own namespace
     lab.veth("x0", home, "x1", other)
+    # What sits on our own namespace's devices: a macvlan moved away, and one left beside it.
+    lab.ip("-n", home, "link", "add", "link", "up0", "name", "mvh", "type", "macvlan")
+    lab.ip("-n", home, "link", "set", "mvh", "netns", other)
+    lab.ip("-n", home, "link", "add", "link", "x0", "name", "mvx", "type", "macvlan")
     saved = os.path.join(str(tmp_path), "whole.json")
 
     def inside(*args: str) -> Tuple[str, str, int]:
@@ -238,7 +243,9 @@ def test_run_from_inside_a_namespace_the_targeted_answers_are_the_whole_ones(lab
         return result.stdout, result.stderr, result.returncode
 
     questions = [["peer", "eth0", "--netns", pod], ["peer", "eth1", "--netns", pod], ["peer", "up0"],
-                 ["peer", host], ["peer", "x1"], ["peer", "eth1"]]
+                 ["peer", host], ["peer", "x1"], ["peer", "eth1"],
+                 ["show", "up0"], ["show", "x0"], ["show", "mvh"], ["show", "mvx"], ["show", host],
+                 ["show", "eth1", "--netns", pod], ["show", "eth0", "--netns", pod]]
     for args in questions:
         targeted, whole = inside(*args), inside(*args, "--save", saved)
         assert targeted == whole, (args, targeted, whole)
