@@ -101,8 +101,9 @@ def around(discovery: Discovery, names: Sequence[bytes], netns: Optional[int], r
                     listing = _home(channel, asked, sorted(RELATED_KINDS) if kinds is None else kinds)
                 else:
                     listing = _dump(channel, wanted if asked else set())
-                    present = {device.kind for device in listing[1] if device.kind} if listing else set()
-                    if kinds is None and present:
+                    learn = listing is not None and kinds is None
+                    present = {device.kind for device in listing[1] if device.kind} if learn and listing else set()
+                    if present:  # (once: from the first namespace holding a device of some kind)
                         kinds = _registered(channel, present)
                         if kinds is None:
                             return None
