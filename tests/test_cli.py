@@ -1006,10 +1006,10 @@ def test_help_is_wrapped_to_the_terminal_width(columns: str, width: Optional[int
 
 @pytest.mark.parametrize(("argv", "early"), [
     (["peer", "eth0", "--netns", "x"], True), (["peer", "eth0"], True), (["peer", "eth0", "--json"], False),
-    (["list"], False), (["show", "eth0"], True), (["show", "eth0", "--json"], False), (["trace", "eth0"], False),
-    (["peer", "eth0", "--load", "f"], False),
+    (["list"], False), (["show", "eth0"], True), (["show", "eth0", "--json"], False), (["trace", "eth0"], True),
+    (["trace", "eth0", "--json"], False), (["graph"], False), (["peer", "eth0", "--load", "f"], False),
 ])
-def test_a_peer_or_show_question_reads_the_mount_table_while_the_pipeline_is_imported(
+def test_a_peer_show_or_trace_question_reads_the_mount_table_while_the_pipeline_is_imported(
         argv: List[str], early: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A targeted read takes the mount table read meanwhile (about 21 ms at 10,000 names); a whole
     read, which watches for namespaces made after it starts, never gets one."""

@@ -54,12 +54,17 @@ def answer(args: List[str]) -> Tuple[str, str, int]:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_targeted_and_whole_shows_agree_for_every_interface(lab: Lab, seed: int, tmp_path: object) -> None:
-    names = build_world(lab, seed)
-    saved = os.path.join(str(tmp_path), "whole.json")
+    agree_everywhere(lab, build_world(lab, seed), "show", os.path.join(str(tmp_path), "whole.json"))
+
+
+def agree_everywhere(lab: Lab, names: List[str], command: str, saved: str) -> None:
+    """``command IFNAME`` answers (stdout, stderr, exit) as a whole read (``--save saved``)
+    does, for every interface of ``names`` with --netns, and by name alone for each of those
+    names, the lab's root interfaces and two names only some namespaces hold or none."""
     everywhere = set()
     for ns in names:
         for link in lab.links(ns):
-            args = ["show", link["ifname"], "--netns", ns]
+            args = [command, link["ifname"], "--netns", ns]
             targeted, whole = answer(args), answer([*args, "--save", saved])
             assert targeted == whole, (args, targeted, whole)
             everywhere.add(link["ifname"])
@@ -67,7 +72,7 @@ def test_targeted_and_whole_shows_agree_for_every_interface(lab: Lab, seed: int,
     everywhere.update(link["ifname"] for link in root_links)
     everywhere.update((lab.link_name("none"), "mvb"))
     for name in sorted(everywhere):
-        args = ["show", name]
+        args = [command, name]
         targeted, whole = answer(args), answer([*args, "--save", saved])
         assert targeted == whole, (args, targeted, whole)
 

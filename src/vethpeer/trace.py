@@ -60,6 +60,8 @@ class Trace(NamedTuple):
     paths: Tuple[Path, ...]
     #: How many interfaces the walk reached (the start included).
     reached: int
+    #: Those interfaces, in the order reached.
+    seen: Tuple[LinkRef, ...] = ()
 
 
 def _order(topology: Topology, ref: LinkRef) -> Tuple[Tuple[int, str, int], int]:
@@ -127,7 +129,7 @@ def trace(topology: Topology, start: LinkRef, is_exit: Callable[[Link], bool] = 
         cut = next((i for i, hop in enumerate(trunk) if hop.via == "port"), len(trunk))
         paths = [Path(trunk[:cut], "inside")]
     paths.sort(key=lambda p: (ENDS.index(p.end), [_order(topology, h.ref) for h in p.hops]))
-    return Trace(start, tuple(paths), len(parent))
+    return Trace(start, tuple(paths), len(parent), tuple(parent))
 
 
 def _common_prefix(paths: List[Tuple[Hop, ...]]) -> Tuple[Hop, ...]:

@@ -91,10 +91,12 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _early_mountinfo(args: argparse.Namespace, command: str) -> Optional[Callable[[], str]]:
-    """For a ``peer`` or ``show`` question the targeted read may answer (see ``answer``), the mount table read
-    from now on, while the pipeline is imported (``host.early``); a whole read reads its own,
-    after it starts watching for namespaces made meanwhile."""
-    if command not in ("peer", "show") or any(getattr(args, option, None) for option in ("load", "save", "json")):
+    """For a ``peer``, ``show`` or ``trace`` question the targeted read may answer (see
+    ``answer``), the mount table read from now on, while the pipeline is imported
+    (``host.early``); a whole read reads its own, after it starts watching for namespaces made
+    meanwhile."""
+    if command not in ("peer", "show", "trace") or any(
+            getattr(args, option, None) for option in ("load", "save", "json")):
         return None
     from ..host.early import EarlyRead
 

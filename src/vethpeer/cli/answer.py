@@ -16,7 +16,7 @@ from ..errors import UsageError
 from ..host import ops
 from ..host.netlink import ALTIFNAME_MAX
 from ..model import PEER_KINDS, LinkRef, NamespaceId, Topology
-from ..reader import around, sweep
+from ..reader import Reading, around, sweep
 from ..render.formats import FORMATS
 from ..render.text import Style, escape, style_for
 from ..resolve import Pairing
@@ -69,10 +69,11 @@ def answer(args: argparse.Namespace, command: str, mountinfo: Optional[Callable[
     wanted, by_owner, extra_paths = netns_choice(spec if load is None else None, root, proc)
     if load is not None and save is not None:
         raise UsageError("--load and --save do not go together")
-    if command in ("peer", "show") and load is None and save is None and not getattr(args, "json", False):
+    whole: List[Reading] = []  # read whole by a targeted question's plan that gave up
+    if command in ("peer", "show", "trace") and load is None and save is None and not getattr(args, "json", False):
         code = None
-        if command == "show" and (wanted is not None or spec is None):
-            code = _targeted_show(args, spec, wanted, extra_paths, root, proc, mountinfo)
+        if command in ("show", "trace") and (wanted is not None or spec is None):
+            code = _targeted_path(args, command, spec, wanted, extra_paths, root, proc, mountinfo, whole)
         elif wanted is not None:
             code = _targeted_peer(args, spec, wanted, extra_paths, root, proc, mountinfo)
         elif spec is None:
@@ -80,7 +81,10 @@ def answer(args: argparse.Namespace, command: str, mountinfo: Optional[Callable[
         if code is not None:
             return code
 
-    snap, pairing = _scan_or_load(args, command, load, save, spec, extra_paths, root, proc)
+    if whole:
+        snap, pairing = whole[0].snapshot, whole[0].pairing
+    else:
+        snap, pairing = _scan_or_load(args, command, load, save, spec, extra_paths, root, proc)
     access = access_summary(snap)
     if access is not None:
         snap = snap._replace(warnings=(access, *snap.warnings))
@@ -168,30 +172,39 @@ def _targeted_named(args: argparse.Namespace, root: str, proc: str,
     return _answer(args, "peer", topology, None, False, None, style_for(sys.stdout), 0)
 
 
-def _targeted_show(args: argparse.Namespace, spec: Optional[str], wanted: Optional[NamespaceId],
-                   extra_paths: List[str], root: str, proc: str,
-                   mountinfo: Optional[Callable[[], str]]) -> Optional[int]:
-    """``show IFNAME`` (in ``--netns NS`` when ``wanted``) from a read of the namespaces the
-    devices so named are plugged into (``reader.around``): theirs, their peers', lowers' and
-    underlays', and those of every device naming one as its lower or underlay; root and ours in
-    part. None when that cannot give the answer a whole read gives, and it is then made: the plan
-    gave up, or a peer or relation shown (or a device that may be an upper) is not proven."""
+def _targeted_path(args: argparse.Namespace, command: str, spec: Optional[str], wanted: Optional[NamespaceId],
+                   extra_paths: List[str], root: str, proc: str, mountinfo: Optional[Callable[[], str]],
+                   whole: List[Reading]) -> Optional[int]:
+    """``show IFNAME`` or ``trace IFNAME`` (in ``--netns NS`` when ``wanted``) from a read of the
+    namespaces the devices so named are plugged into (show: ``reader.around``: theirs, their
+    peers', lowers' and underlays', and those of every device naming one as its lower or
+    underlay) or that their trace enters (``reader.reach``); root and ours in part. None when that
+    cannot give the answer a whole read gives, and it is then made: the plan gave up, or a peer or
+    relation shown (or a device that may be an upper, or one the trace reached) is not proven.
+    When the plan gives up, the host is read whole from the same discovery, into ``whole``, and
+    answered from as any whole read (None)."""
+    from ..reader import reach
+
     sockets = getattr(args, "sockets", False)
     names = _swept_names(args, sockets)
     if not names:
         return None
     plans: List[around.Around] = []
+    plan_for = around.around if command == "show" else reach.reach
 
     def choose(found: discover.Discovery, room: int) -> Optional[scanner.Chosen]:
-        plan = around.around(found, names, None if wanted is None else wanted.inode, room)
+        plan = plan_for(found, names, None if wanted is None else wanted.inode, room)
         if plan is None:
-            return None
+            return scanner.EVERYTHING
         plans.append(plan)
         return scanner.Chosen(plan.whole, plan.parts)
 
     reading = scanner.read_chosen(choose, netns_paths=extra_paths, sockets=sockets, root=root, proc=proc,
                                   mountinfo=mountinfo)
     if reading is None:
+        return None
+    if not plans:
+        whole.append(reading)
         return None
     topology = resolve.resolve(reading.snapshot, reading.pairing)
     netns = None
@@ -202,11 +215,26 @@ def _targeted_show(args: argparse.Namespace, spec: Optional[str], wanted: Option
             return None  # gone meanwhile: the whole read says so
         if topology.namespace(netns).error is not None:
             return None
-    if not _all_proven(topology, args.ifname, netns) or not _relations_proven(topology, args.ifname, netns,
-                                                                               plans[0].related):
+    if command == "trace":
+        if not _traces_proven(topology, args.ifname, netns):
+            return None
+    elif not _all_proven(topology, args.ifname, netns) or not _relations_proven(topology, args.ifname, netns,
+                                                                                 plans[0].related):
         return None
     _KEPT[:] = [reading, topology]
-    return _answer(args, "show", topology, spec, False, wanted, style_for(sys.stdout), 0)
+    return _answer(args, command, topology, spec, False, wanted, style_for(sys.stdout), 0)
+
+
+def _traces_proven(topology: Topology, ifname: str, netns: Optional[NamespaceId]) -> bool:
+    """Whether a targeted read traces as a whole one would: some interface so named, and every
+    interface each trace reached with its peer (a veth or netkit end) and relations proven."""
+    from .. import trace as trace_lib
+
+    found = _find(topology, ifname, netns)
+    seen = {ref for link in found for ref in trace_lib.trace(topology, link.ref).seen}
+    return bool(found) and all(topology.peer_of(ref) is not None for ref in seen
+                               if topology.link(ref).kind in PEER_KINDS) and all(
+        relation.target is not None for relation in topology.relations if relation.source in seen)
 
 
 def _relations_proven(topology: Topology, ifname: str, netns: Optional[NamespaceId],
