@@ -144,17 +144,6 @@ def test_the_cli_reads_the_whole_host_only_when_the_targeted_read_cannot_answer(
         calls.append(kwargs.get("only"))
         return real(**kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(scanner, "read_host", spy)
-    assert cli.main(["peer", "eth0", "--netns", pod]) == 0
-    assert len(calls) == 1 and calls[0] is not None  # root holds the peer: NS and root were enough
-    assert lab.link_name("h") in capsys.readouterr().out
-    del calls[:]
-    assert cli.main(["peer", "eth1", "--netns", pod]) == 0
-    assert len(calls) == 2 and calls[0] is not None and calls[1] is None  # the peer is elsewhere
-    assert other in capsys.readouterr().out
-    del calls[:]
-    assert cli.main(["peer", "eth0", "--netns", pod, "--json"]) == 0
-    assert calls == [None]  # the JSON shows relations of the whole host
     chosen: List[object] = []
     real_chosen = scanner.read_chosen
 
@@ -163,7 +152,22 @@ def test_the_cli_reads_the_whole_host_only_when_the_targeted_read_cannot_answer(
         chosen.append(reading)
         return reading
 
+    monkeypatch.setattr(scanner, "read_host", spy)
     monkeypatch.setattr(scanner, "read_chosen", spy_chosen)
+    assert cli.main(["peer", "eth0", "--netns", pod]) == 0
+    assert len(calls) == 1 and calls[0] is not None and chosen == []  # root holds the peer: NS and root were enough
+    assert lab.link_name("h") in capsys.readouterr().out
+    del calls[:]
+    assert cli.main(["peer", "eth1", "--netns", pod]) == 0
+    # The peer is elsewhere: the id NS gives it names the namespace to read with NS (before this,
+    # the whole host was read).
+    assert len(calls) == 1 and calls[0] is not None and len(chosen) == 1 and chosen[0] is not None
+    read = {record.namespace.id.inode for record in chosen[0].snapshot.namespaces}  # type: ignore[attr-defined]
+    assert {os.stat(f"/run/netns/{ns}").st_ino for ns in (pod, other)} <= read
+    assert other in capsys.readouterr().out
+    del calls[:], chosen[:]
+    assert cli.main(["peer", "eth0", "--netns", pod, "--json"]) == 0
+    assert calls == [None] and chosen == []  # the JSON shows relations of the whole host
     del calls[:]
     assert cli.main(["peer", lab.link_name("h")]) == 0  # searched everywhere, read where it is
     assert calls == [] and len(chosen) == 1 and chosen[0] is not None

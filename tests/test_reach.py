@@ -71,3 +71,21 @@ def test_what_cannot_be_asked_or_enters_too_many_namespaces_gives_the_plan_up(
     assert plan(world, [b"nothing"]) is None and plan(world, [b"nothing"], pod) is None
     monkeypatch.setattr(reach, "MAX_NAMESPACES", 1)
     assert plan(world, [b"h1"]) is None  # root and the pod
+
+
+def test_the_plan_of_a_peer_is_the_first_step_and_only_to_peers() -> None:
+    """``peers``: the devices and their peers' namespaces (read, not walked further); a macvlan's
+    lower is not a peer."""
+    world = pods(5)
+    first, second = list(world.links)[1:3]
+    kernel = SimKernel(world)
+    found = reach.reach(discovery_of(world, kernel), [b"x"], first, 1 << 20, kernel, peers=True)  # type: ignore[arg-type]
+    assert isinstance(found, around.Around)
+    assert found.whole == {first, second} and found.parts == {}
+    world.add(second, b"mv0", "macvlan", (world.root, 100))
+    found = reach.reach(discovery_of(world, kernel), [b"mv0"], second, 1 << 20, kernel, peers=True)  # type: ignore[arg-type]
+    assert isinstance(found, around.Around)
+    assert found.whole == {second} and found.parts == {}
+    found = reach.reach(discovery_of(world, kernel), [b"eth0"], second, 1 << 20, kernel, peers=True)  # type: ignore[arg-type]
+    assert isinstance(found, around.Around)
+    assert found.whole == {second} and found.parts == {world.root: frozenset({101})}

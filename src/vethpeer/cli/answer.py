@@ -6,6 +6,7 @@ a usage error) does not pay for the scanner, the resolver and the renderers.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
@@ -76,6 +77,8 @@ def answer(args: argparse.Namespace, command: str, mountinfo: Optional[Callable[
             code = _targeted_path(args, command, spec, wanted, extra_paths, root, proc, mountinfo, whole)
         elif wanted is not None:
             code = _targeted_peer(args, spec, wanted, extra_paths, root, proc, mountinfo)
+            if code is None:  # (a peer neither in root nor ours: where the id NS gives it says)
+                code = _targeted_path(args, command, spec, wanted, extra_paths, root, proc, mountinfo, whole)
         elif spec is None:
             code = _targeted_named(args, root, proc, mountinfo)
         if code is not None:
@@ -178,7 +181,9 @@ def _targeted_path(args: argparse.Namespace, command: str, spec: Optional[str], 
     """``show IFNAME`` or ``trace IFNAME`` (in ``--netns NS`` when ``wanted``) from a read of the
     namespaces the devices so named are plugged into (show: ``reader.around``: theirs, their
     peers', lowers' and underlays', and those of every device naming one as its lower or
-    underlay) or that their trace enters (``reader.reach``); root and ours in part. None when that
+    underlay) or that their trace enters (``reader.reach``); root and ours in part. ``peer
+    IFNAME --netns NS`` the same way, from NS and its matches' peers' namespaces, wherever those
+    are (after ``_targeted_peer``, which reads NS with root and ours only, could not prove it). None when that
     cannot give the answer a whole read gives, and it is then made: the plan gave up, or a peer or
     relation shown (or a device that may be an upper, or one the trace reached) is not proven.
     When the plan gives up, the host is read whole from the same discovery, into ``whole``, and
@@ -190,7 +195,9 @@ def _targeted_path(args: argparse.Namespace, command: str, spec: Optional[str], 
     if not names:
         return None
     plans: List[around.Around] = []
-    plan_for = around.around if command == "show" else reach.reach
+    plans_by: Dict[str, Callable[..., Optional[around.Around]]] = {
+        "show": around.around, "trace": reach.reach, "peer": functools.partial(reach.reach, peers=True)}
+    plan_for = plans_by[command]
 
     def choose(found: discover.Discovery, room: int) -> Optional[scanner.Chosen]:
         plan = plan_for(found, names, None if wanted is None else wanted.inode, room)
@@ -217,6 +224,9 @@ def _targeted_path(args: argparse.Namespace, command: str, spec: Optional[str], 
             return None
     if command == "trace":
         if not _traces_proven(topology, args.ifname, netns):
+            return None
+    elif command == "peer":
+        if not _all_proven(topology, args.ifname, netns):
             return None
     elif not _all_proven(topology, args.ifname, netns) or not _relations_proven(topology, args.ifname, netns,
                                                                                  plans[0].related):

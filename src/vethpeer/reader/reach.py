@@ -50,10 +50,11 @@ class _Walk(NamedTuple):
 
 
 def reach(discovery: Discovery, names: Sequence[bytes], netns: Optional[int], room: int,
-          kernel: Kernel = HOST_KERNEL) -> Optional[Around]:
+          kernel: Kernel = HOST_KERNEL, peers: bool = False) -> Optional[Around]:
     """The plan for tracing from the devices of ``names`` in namespace ``netns`` (inode; None: in
     every namespace, found by ``sweep``); None when it cannot be made (see the module) or nothing
-    is so named."""
+    is so named. ``peers``: the plan of a targeted ``peer``, the first step only: the devices and
+    their peers, wherever those are."""
     home = {discovery.root_inode, discovery.own_inode}
     window = max(1, min(WINDOW, (room - 2) // 2))
     walk = _Walk({}, {}, {}, set(), {})
@@ -82,7 +83,7 @@ def reach(discovery: Discovery, names: Sequence[bytes], netns: Optional[int], ro
                 if pairs is None:
                     return None
                 for found, channel in pairs:
-                    edges = _walk_in(channel, found.inode, found.inode in home, starting, walk)
+                    edges = _walk_in(channel, found.inode, found.inode in home, starting, walk, peers)
                     if edges is None or len({nsid for nsid, _ in edges}) > MAX_NAMESPACES:
                         return None
                     unknown = [nsid for nsid, _ in edges if nsid not in walk.ids.get(found.inode, {})]
@@ -101,6 +102,10 @@ def reach(discovery: Discovery, names: Sequence[bytes], netns: Optional[int], ro
                 return None  # no namespace gives it that id: it is being made or destroyed
             if index not in walk.reached.get(where, ()):
                 walk.pending.setdefault(where, set()).add(index)
+        if peers:  # the peers' namespaces are read, not walked
+            for inode, indexes in walk.pending.items():
+                walk.reached.setdefault(inode, set()).update(indexes)
+            walk.pending.clear()
     if not any(walk.reached.values()):
         return None
     whole = frozenset(inode for inode in walk.reached if inode not in home)
@@ -108,10 +113,11 @@ def reach(discovery: Discovery, names: Sequence[bytes], netns: Optional[int], ro
     return Around(whole, parts, frozenset())
 
 
-def _walk_in(channel: Channel, inode: int, at_home: bool, names: Sequence[bytes],
-             walk: _Walk) -> Optional[List[Tuple[int, int]]]:
+def _walk_in(channel: Channel, inode: int, at_home: bool, names: Sequence[bytes], walk: _Walk,
+             peers: bool = False) -> Optional[List[Tuple[int, int]]]:
     """Walk namespace ``inode`` from its pending devices (and those of ``names``) as far as its
-    own edges lead; the edges out of it, as (id, ifindex); None when it did not answer."""
+    own edges lead (``peers``: one step, to a peer only); the edges out of it, as (id, ifindex);
+    None when it did not answer."""
     devices = walk.devices.setdefault(inode, {})
     reached = walk.reached.setdefault(inode, set())
     queue = sorted(walk.pending.pop(inode, set()))
@@ -141,6 +147,13 @@ def _walk_in(channel: Channel, inode: int, at_home: bool, names: Sequence[bytes]
                 if index in reached or device is None:
                     continue  # (not there: the read says so, and the trace is checked)
                 reached.add(index)
+                if peers:
+                    if device.how == "peer" and device.target > 0:
+                        if device.nsid is None:
+                            reached.add(device.target)
+                        else:
+                            edges.append((device.nsid, device.target))
+                    continue
                 if device.master:
                     queue.append(device.master)
                 if device.how is not None and device.target > 0:
