@@ -8,7 +8,9 @@ times, interleaved round by round so that every command sees the same machine:
   (one ``sh``; right here only because the root namespace is where the peer is);
 - ``vethpeer peer eth0 --netns POD``, ``vethpeer peer HOSTVETH``, ``vethpeer show eth0 --netns POD``,
   ``vethpeer trace eth0 --netns POD``;
-- ``vethpeer list --json``.
+- ``vethpeer list --json``;
+- ``vethpeer peer X --netns POD`` and ``vethpeer trace X --netns POD`` for an end of a pair between
+  two pods (neither end in root: its namespace is found by the id the pod gives it).
 
 Each round asks about another pod. It prints medians, ratios (to the recipe and to ``list``) and
 peak RSS (through GNU time, ``/usr/bin/time``, where there is one: see ``measured``), and checks
@@ -96,6 +98,12 @@ def questions(plan: Plan) -> List[Question]:
             return f"does not show {', '.join(missing)}" if missing else None
         return check
 
+    def cross(i: int) -> int:
+        return i % max(1, plan.n_cross)
+
+    def far(i: int) -> str:
+        return plan.ns(cross(i) + plan.half)
+
     recipe = ("i=$(ip netns exec {ns} ethtool -S eth0 | sed -n 's/.*peer_ifindex: *//p'); "
               "ip -o link | grep \"^$i:\"")
     return [
@@ -109,6 +117,11 @@ def questions(plan: Plan) -> List[Question]:
         Question("trace eth0 --netns POD", lambda i: [*vp, "trace", "eth0", "--netns", plan.ns(i), "-q"],
                  shows(plan.host, plan.bridge_of)),
         Question("list --json", lambda i: [*vp, "list", "--json", "-q"], shows(plan.host, plan.ns)),
+        # A pair between two pods (x in pod j, y in pod j + N/2): neither end in root.
+        Question("peer X --netns POD", lambda i: [*vp, "peer", plan.cross_a(cross(i)), "--netns", plan.ns(cross(i)),
+                                                  "-q"], shows(lambda i: plan.cross_b(cross(i)), far)),
+        Question("trace X --netns POD", lambda i: [*vp, "trace", plan.cross_a(cross(i)), "--netns",
+                                                   plan.ns(cross(i)), "-q"], shows(far)),
     ]
 
 
