@@ -290,7 +290,7 @@ class SimChannel:
         self.world.tick("dump", self.inode)
         return Dump(records, False)
 
-    def links_filtered(self, kind: Optional[str] = None, master: int = 0) -> Dump:
+    def links_filtered(self, kind: Optional[str] = None, master: int = 0, limit: Optional[int] = None) -> Dump:
         if self.inode in self.world.stuck:
             raise OSError(errno.ETIMEDOUT, "no answer")
         registered = kind is None or (kind not in self.world.unregistered and not self.world.no_filters)

@@ -20,6 +20,7 @@ import pytest
 from lab import Lab, run_cli
 from test_live_targeted import build_world as build_pairs
 from vethpeer import scanner
+from vethpeer.host.channel import DumpTooLong
 
 pytestmark = pytest.mark.live
 
@@ -140,3 +141,5 @@ def test_link_dumps_the_kernel_filters_by_kind_and_by_master(lab: Lab) -> None:
         assert not channel.kind_filtered("vpnosuchkind")
         assert channel.links_filtered("vpnosuchkind").records == []  # (filtered here instead)
         assert channel.links_by([], []) == []
+    with lab.channel(ns) as channel, pytest.raises(DumpTooLong):
+        channel.links_filtered(master=index["br0"], limit=1)  # (the channel is closed after it)

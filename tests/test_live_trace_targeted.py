@@ -116,11 +116,13 @@ def test_trace_reads_the_namespaces_its_walk_enters_and_not_the_whole_host(
     assert spy.read == [] and spy.whole == 1  # the JSON reads the whole host
 
 
+@pytest.mark.parametrize("limit", ["MAX_NAMESPACES", "MAX_PORTS"])
 def test_a_walk_that_enters_too_many_namespaces_reads_the_whole_host_from_one_discovery(
-        lab: Lab, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
-    """Past ``MAX_NAMESPACES`` the plan gives up, and the host is read whole from the discovery
-    already made (before: discovered again, 0.3 s at 10,000 namespaces); the answer is the
-    whole read's."""
+        lab: Lab, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: object,
+        limit: str) -> None:
+    """Past ``MAX_NAMESPACES``, or at a root bridge of more than ``MAX_PORTS`` ports (the rest
+    left unread), the plan gives up, and the host is read whole from the discovery already made
+    (before: discovered again, 0.3 s at 10,000 namespaces); the answer is the whole read's."""
     from vethpeer import cli
     from vethpeer.reader import reach
 
@@ -133,7 +135,7 @@ def test_a_walk_that_enters_too_many_namespaces_reads_the_whole_host_from_one_di
         lab.ip("link", "set", lab.link_name(f"h{i}"), "master", bridge)
     saved = os.path.join(str(tmp_path), "whole.json")
     whole = answer(["trace", "eth0", "--netns", pods[0], "--save", saved])
-    monkeypatch.setattr(reach, "MAX_NAMESPACES", 2)
+    monkeypatch.setattr(reach, limit, 2)
     spy = Spy(monkeypatch)
     code = cli.main(["trace", "eth0", "--netns", pods[0]])
     out, err = capsys.readouterr()

@@ -67,6 +67,11 @@ class NetlinkTimeout(OSError):
     """The namespace's socket gave no answer within the bound."""
 
 
+class DumpTooLong(OSError):
+    """A dump had more answers than its caller's limit; the socket is left in the middle of it
+    (the kernel makes the rest only as it is read): close the channel."""
+
+
 #: How long one answer may take before the namespace is given up (a stuck rtnl lock, a namespace
 #: being torn down). Kernel answers normally take microseconds.
 ANSWER_TIMEOUT_S = 2.0
@@ -227,7 +232,7 @@ class Channel:
 
     def _exchange(self, request_for_seq: Callable[[int], bytes], expect: int,
                   parse: Callable[[bytes, int, int], Optional[T]],
-                  attempts: int = DUMP_ATTEMPTS) -> Tuple[List[T], bool]:
+                  attempts: int = DUMP_ATTEMPTS, limit: Optional[int] = None) -> Tuple[List[T], bool]:
         out: List[T] = []
         for _attempt in range(max(1, attempts)):
             seq = self._next_seq()
@@ -238,6 +243,8 @@ class Channel:
                 chunk = parse_stream(self._receive(), seq, expect, parse, out, self.portid, self.events,
                          self._datagram_nsid, self.nsid_changes)
                 interrupted = interrupted or chunk.interrupted
+                if limit is not None and len(out) > limit:
+                    raise DumpTooLong(errno.E2BIG, f"more than {limit} answers")
                 if chunk.done:
                     break
             if not interrupted:
@@ -250,14 +257,14 @@ class Channel:
         records, interrupted = self._exchange(link_dump_request, RTM_NEWLINK, parse_link, self.dump_attempts)
         return Dump(records, interrupted)
 
-    def links_filtered(self, kind: Optional[str] = None, master: int = 0) -> Dump:
+    def links_filtered(self, kind: Optional[str] = None, master: int = 0, limit: Optional[int] = None) -> Dump:
         """The links of one ``kind``, or enslaved to ``master``, by a dump the kernel filters
         (``link_filtered_request``): devices it does not match cost it nothing (a whole dump of
         a root namespace with ids for 10,000 namespaces walks that id table once per device).
         Whatever the kernel returns is filtered here too (a kind no module registered is not
-        filtered by the kernel)."""
+        filtered by the kernel). Past ``limit`` links the dump is left unread: DumpTooLong."""
         records, interrupted = self._exchange(functools.partial(link_filtered_request, kind=kind, master=master),
-                                              RTM_NEWLINK, parse_link, self.dump_attempts)
+                                              RTM_NEWLINK, parse_link, self.dump_attempts, limit)
         return Dump([record for record in records if (kind is None or record.kind == kind)
                      and (not master or record.master == master)], interrupted)
 
