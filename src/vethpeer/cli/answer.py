@@ -182,12 +182,13 @@ def _targeted_path(args: argparse.Namespace, command: str, spec: Optional[str], 
     namespaces the devices so named are plugged into (show: ``reader.around``: theirs, their
     peers', lowers' and underlays', and those of every device naming one as its lower or
     underlay) or that their trace enters (``reader.reach``); root and ours in part. ``peer
-    IFNAME --netns NS`` the same way, from NS and its matches' peers' namespaces, wherever those
-    are (after ``_targeted_peer``, which reads NS with root and ours only, could not prove it). None when that
-    cannot give the answer a whole read gives, and it is then made: the plan gave up, or a peer or
+    IFNAME --netns NS`` the same way, from NS and its matches' peers' namespaces wherever those
+    are (once ``_targeted_peer``, reading NS with root and ours only, could not prove it).
+
+    None when that cannot give the answer a whole read gives, and it is then made: a peer or
     relation shown (or a device that may be an upper, or one the trace reached) is not proven.
-    When the plan gives up, the host is read whole from the same discovery, into ``whole``, and
-    answered from as any whole read (None)."""
+    When the plan gives up, the host is read whole from the same discovery, into ``whole``, for
+    the caller to answer from as from any whole read (None)."""
     from ..reader import reach
 
     sockets = getattr(args, "sockets", False)
