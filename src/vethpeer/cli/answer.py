@@ -120,13 +120,8 @@ def _targeted_peer(args: argparse.Namespace, spec: Optional[str], wanted: Namesp
     snap, pairing = scanner.read_host(netns_paths=extra_paths, sockets=sockets, root=root, proc=proc,
                                       only=(wanted,), mountinfo=mountinfo)
     topology = resolve.resolve(snap, pairing)
-    try:
-        netns = netns_live(topology, wanted, spec or "")
-    except UsageError:
-        return None  # gone meanwhile: the whole read says so
-    if topology.namespace(netns).error is not None:
-        return None
-    if not _all_proven(topology, args.ifname, netns):
+    netns = _read_netns(topology, wanted, spec)
+    if netns is None or not _all_proven(topology, args.ifname, netns):
         return None
     _KEPT[:] = [snap, pairing, topology]
     return _answer(args, "peer", topology, spec, False, wanted, style_for(sys.stdout), 0)
@@ -215,25 +210,28 @@ def _targeted_path(args: argparse.Namespace, command: str, spec: Optional[str], 
         whole.append(reading)
         return None
     topology = resolve.resolve(reading.snapshot, reading.pairing)
-    netns = None
-    if wanted is not None:
-        try:
-            netns = netns_live(topology, wanted, spec or "")
-        except UsageError:
-            return None  # gone meanwhile: the whole read says so
-        if topology.namespace(netns).error is not None:
-            return None
+    netns = None if wanted is None else _read_netns(topology, wanted, spec)
+    if wanted is not None and netns is None:
+        return None
     if command == "trace":
-        if not _traces_proven(topology, args.ifname, netns):
-            return None
-    elif command == "peer":
-        if not _all_proven(topology, args.ifname, netns):
-            return None
-    elif not _all_proven(topology, args.ifname, netns) or not _relations_proven(topology, args.ifname, netns,
-                                                                                 plans[0].related):
+        proven = _traces_proven(topology, args.ifname, netns)
+    else:
+        proven = _all_proven(topology, args.ifname, netns) and (
+            command == "peer" or _relations_proven(topology, args.ifname, netns, plans[0].related))
+    if not proven:
         return None
     _KEPT[:] = [reading, topology]
     return _answer(args, command, topology, spec, False, wanted, style_for(sys.stdout), 0)
+
+
+def _read_netns(topology: Topology, wanted: NamespaceId, spec: Optional[str]) -> Optional[NamespaceId]:
+    """The namespace --netns named, as read; None when it is gone meanwhile or could not be read
+    (the whole read then says so)."""
+    try:
+        netns = netns_live(topology, wanted, spec or "")
+    except UsageError:
+        return None
+    return None if topology.namespace(netns).error is not None else netns
 
 
 def _traces_proven(topology: Topology, ifname: str, netns: Optional[NamespaceId]) -> bool:
