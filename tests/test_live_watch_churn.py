@@ -11,9 +11,12 @@ move. A few ends have their peer in a namespace held only by a socket (unresolve
 
 The consumer is strict: an event about a pair or end it does not know, or a pair it already has,
 is a failure on the spot (the filtered one may meet an end that came into its view by a move: such
-an end-moved carries the peer). At the end, within a few seconds of the last change, both
-consumers must equal a fresh `list --json` (and `namespaces --json`), restricted to what the test
-made and, for the filtered one, to what touches the watched namespace.
+an end-moved carries the peer). At the end, both consumers must equal a fresh `list --json` (and
+`namespaces --json`), restricted to what the test made and, for the filtered one, to what touches
+the watched namespace, within a few seconds of a scan that follows the last change: a namespace made
+and deleted brings one. (Without it, a change in a namespace the watch cannot hear, one past the 64
+it keeps a socket in, waits for the safety rescan, which a loaded machine pushes past the settle time:
+the README's documented limit, and once a failure here.)
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
@@ -225,8 +229,9 @@ class Stream:
     def __init__(self, consumer: Consumer, *args: str) -> None:
         env = dict(os.environ, PYTHONPATH=SRC)
         self.consumer = consumer
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
         self.process = subprocess.Popen([sys.executable, "-m", "vethpeer", "watch", "--json", *args],
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+                                        stdout=subprocess.PIPE, stderr=self.stderr, env=env)
         self.synced = threading.Event()
         self.lock = threading.Lock()
         self.last_line = time.monotonic()
@@ -244,6 +249,13 @@ class Stream:
                 elif line["event"] != "warning":
                     self.consumer.apply(line)
 
+    def health(self) -> str:
+        """Whether the watch still runs, how long ago its last line came, the end of its stderr."""
+        self.stderr.seek(0)
+        tail = self.stderr.read()[-2000:].decode(errors="replace")
+        return (f"{self.consumer.label}: exit {self.process.poll()}, last line "
+                f"{time.monotonic() - self.last_line:.1f} s ago, stderr {tail!r}")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -251,6 +263,7 @@ class Stream:
         self.thread.join(5)
         if self.process.stdout is not None:
             self.process.stdout.close()
+        self.stderr.close()
 
 
 class World:
@@ -272,7 +285,8 @@ class World:
         return self.lab.link_name(f"{letter}{self.counter}")
 
     def ip(self, netns: Optional[str], *args: str) -> None:
-        self.log.append(" ".join((["-n", netns] if netns else []) + list(args)))
+        when = time.strftime("%H:%M:%S", time.gmtime()) + f"{time.time() % 1:.6f}"[1:]
+        self.log.append(when + " " + " ".join((["-n", netns] if netns else []) + list(args)))
         self.lab.ip(*(["-n", netns] if netns else []), *args)
 
     def pair(self, a_ns: Optional[str], b_ns: Optional[str]) -> str:
@@ -452,6 +466,12 @@ def test_a_consumer_of_watch_events_ends_equal_to_list_after_a_minute_of_churn(l
                                      f"those of {name}: {[x for x in world.log if name in x]}") from None
             steps += 1
             time.sleep(rng.choice((0.0, 0.0, 0.01, 0.05, 0.1, 0.3)))
+        # A change inside a namespace no socket of the watch hears (root has no id for it, and it is
+        # past the 64 the watch keeps a socket in: this world has more) is seen at the next safety
+        # rescan, max(5 s, 200 x a scan's time): beyond the settle time on a loaded machine. A
+        # namespace made and deleted changes the mount table, which every watch hears: the scan it
+        # brings starts after the last change.
+        lab.forget_name(lab.netns("poke"))
         ours = lambda name: name.startswith(lab.prefix)  # noqa: E731
         settle = time.monotonic() + SETTLE_S
         while True:
@@ -465,6 +485,8 @@ def test_a_consumer_of_watch_events_ends_equal_to_list_after_a_minute_of_churn(l
                 break
             time.sleep(0.5)
         context = f"seed {seed}, {steps} changes, events {everything.count}/{narrowed.count}"
+        for stream in streams:
+            print(stream.health())
         for error in everything.errors + narrowed.errors:
             print(error)  # whole, where the assertion below shows them cut
         for consumer, have, expected in ((everything, got, want), (narrowed, narrow_got, narrow_want)):
@@ -472,6 +494,7 @@ def test_a_consumer_of_watch_events_ends_equal_to_list_after_a_minute_of_churn(l
             differ |= {item[1][0] for item in have["unresolved"] ^ expected["unresolved"]}
             for name in sorted(differ):
                 print(f"{consumer.label}: {name}: {[seen for seen in consumer.history if name in seen][-6:]}")
+                print(f"  the changes to {name}: {[change for change in world.log if name in change][-6:]}")
         assert not everything.errors and not narrowed.errors, (context, everything.errors[:5], narrowed.errors[:5])
         assert got == want, (context, "missing", want["pairs"] - got["pairs"], "extra", got["pairs"] - want["pairs"],
                              want["unresolved"] ^ got["unresolved"])
