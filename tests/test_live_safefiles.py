@@ -281,19 +281,25 @@ def test_a_users_huge_state_costs_root_nothing(open_tmp: Path, lab: Lab) -> None
 
 
 def test_a_users_long_state_is_cut_at_its_budget(open_tmp: Path, lab: Lab) -> None:
-    """Many small entries, each a look-up: the user's share of the scan ends at its budget."""
+    """Many small entries, each a look-up: the user's share of the scan ends at its budget, and
+    what was read by then is kept. (A stall as long as the budget before the first entry, which a
+    loaded CI machine made once, reads nothing: the read is tried again, up to three times.)"""
     from vethpeer.owners import Host, storage
     from vethpeer.owners.base import Scan
 
     root = user_tree(open_tmp, USER, "u")
     as_user(USER_PYTHON, "-c", MAKE_STORAGE, str(root / "home/u"), "3000", "0")
-    with Host(str(root), "/proc") as host:
-        run = Scan([], host)
-        started = time.perf_counter()
-        found = storage.read_all(run)
-        spent = time.perf_counter() - started
-        assert 0 < len(found) < 3 * 3000, len(found)
-        assert [r for r in host.refused if f"user {USER}'s files took more than" in r.reason], host.refused
+    for _ in range(3):
+        with Host(str(root), "/proc") as host:
+            run = Scan([], host)
+            started = time.perf_counter()
+            found = storage.read_all(run)
+            spent = time.perf_counter() - started
+            assert len(found) < 3 * 3000, len(found)
+            assert [r for r in host.refused if f"user {USER}'s files took more than" in r.reason], host.refused
+        if found:
+            break
+    assert found, "three reads found nothing before the budget ran out"
     print(f"read {len(found)} of {3 * 3000} entries in {spent * 1000:.0f} ms")
 
 
